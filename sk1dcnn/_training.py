@@ -1,0 +1,220 @@
+"""The epoch loop: batches, L2 penalty, schedules, early stopping, history.
+
+Knows nothing of scikit-learn estimators: it trains a
+:class:`~sk1dcnn.network.Sequential` on encoded arrays and records what
+happened in a :class:`TrainingState`, which the estimator keeps between
+``warm_start`` fits and ``partial_fit`` calls.
+"""
+
+import time
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .augment import apply_augment
+from .losses import LOSS_FUNCTIONS
+from .optim import AdamOptimizer, SGDOptimizer
+from .schedules import scheduled_rate
+
+__all__ = ["TrainingState", "TrainingConfig", "DivergedError", "make_optimizer", "train"]
+
+
+class DivergedError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+@dataclass
+class TrainingConfig:
+    loss: str
+    solver: str = "adam"
+    alpha: float = 1e-4
+    batch_size: int = 32
+    learning_rate: str = "constant"
+    learning_rate_init: float = 1e-3
+    schedule_kw: dict = field(default_factory=dict)
+    max_iter: int = 200
+    shuffle: bool = True
+    tol: float = 1e-4
+    n_iter_no_change: int = 10
+    early_stopping: bool = False
+    augment: dict = field(default_factory=dict)
+    verbose: bool = False
+    incremental: bool = False  # partial_fit: one epoch, no convergence test
+
+
+@dataclass
+class TrainingState:
+    """Everything that survives between calls (warm_start, partial_fit)."""
+
+    optimizer: object = None
+    epoch: int = 0
+    t: int = 0
+    loss_curve: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    best_loss: float = np.inf
+    best_validation_score: float = -np.inf
+    no_improvement_count: int = 0
+    best_weights: list = None
+    adaptive_lr: float = None
+    history: list = field(default_factory=list)
+    interrupted: bool = False
+    converged: bool = False
+
+
+def make_optimizer(params, solver, learning_rate_init, **kw):
+    if solver == "sgd":
+        return SGDOptimizer(params, learning_rate_init, kw.get("momentum", 0.9),
+                            kw.get("nesterovs_momentum", True))
+    return AdamOptimizer(params, learning_rate_init, kw.get("beta_1", 0.9),
+                         kw.get("beta_2", 0.999), kw.get("epsilon", 1e-8))
+
+
+def _batches(n, batch_size):
+    for start in range(0, n, batch_size):
+        yield slice(start, min(start + batch_size, n))
+
+
+def train(net, X, Y, w, cfg, state, rng, validation=None):
+    """Run epochs of minibatch training.
+
+    Parameters
+    ----------
+    net : Sequential
+        Built network, trained in place.
+    X : ndarray (N, L, C)
+    Y : ndarray (N, K)
+        Encoded targets.
+    w : ndarray (N,)
+        Non-negative sample weights.
+    cfg : TrainingConfig
+    state : TrainingState
+        Updated in place.
+    rng : numpy.random.Generator
+        Shuffling, dropout, augmentation.
+    validation : callable or None
+        ``validation() -> (valid_loss, valid_score)`` on held-out data; its
+        presence turns on early stopping on the validation score.
+
+    Raises
+    ------
+    DivergedError
+        When the epoch loss is not finite.
+    """
+    loss_fn = LOSS_FUNCTIONS[cfg.loss]
+    params = net.params()
+    penalized = net.penalized()
+    if state.optimizer is None:
+        state.optimizer = make_optimizer(params, cfg.solver, cfg.learning_rate_init,
+                                         **cfg.schedule_kw)
+    opt = state.optimizer
+    if state.adaptive_lr is None:
+        state.adaptive_lr = cfg.learning_rate_init
+    n = X.shape[0]
+    n_epochs = 1 if cfg.incremental else cfg.max_iter
+    w_total = float(w.sum())
+    if w_total <= 0:
+        raise ValueError("sample_weight sums to zero: there is nothing to fit.")
+
+    try:
+        for _ in range(n_epochs):
+            t0 = time.perf_counter()
+            if cfg.learning_rate == "adaptive":
+                lr = state.adaptive_lr
+            else:
+                lr = scheduled_rate(cfg.learning_rate, state.epoch, cfg.learning_rate_init,
+                                    max_iter=cfg.max_iter, **cfg.schedule_kw)
+            opt.learning_rate = lr
+            order = rng.permutation(n) if cfg.shuffle else None
+            acc = 0.0
+            for sl in _batches(n, cfg.batch_size):
+                idx = order[sl] if order is not None else sl
+                xb, yb, wb = X[idx], Y[idx], w[idx]
+                wsum = float(wb.sum())
+                if wsum <= 0:
+                    continue
+                if cfg.augment:
+                    xb = apply_augment(xb, rng, cfg.augment)
+                Z = net.forward(xb, training=True, rng=rng)
+                loss, dZ = loss_fn(Z, yb, (wb / wsum).astype(Z.dtype, copy=False))
+                net.backward(dZ)
+                grads = net.grads()
+                if cfg.alpha > 0:
+                    m = xb.shape[0]
+                    pen = 0.0
+                    for i, (p, is_pen) in enumerate(zip(params, penalized)):
+                        if is_pen:
+                            pen += float(np.vdot(p, p))
+                            grads[i] = grads[i] + (cfg.alpha / m) * p
+                    loss += 0.5 * cfg.alpha * pen / m
+                opt.update_params(params, grads)
+                state.t += xb.shape[0]
+                acc += loss * wsum
+            epoch_loss = acc / w_total
+            if not np.isfinite(epoch_loss):
+                raise DivergedError(
+                    f"Training diverged: the loss became {epoch_loss} at epoch "
+                    f"{state.epoch + 1} (learning rate {lr:g}). Lower learning_rate_init "
+                    f"(now {cfg.learning_rate_init:g}), e.g. to {cfg.learning_rate_init / 10:g}, "
+                    f"or standardize X and y."
+                )
+            state.epoch += 1
+            state.loss_curve.append(epoch_loss)
+            record = {"epoch": state.epoch, "train_loss": epoch_loss,
+                      "valid_loss": None, "valid_score": None, "learning_rate": lr}
+            if validation is not None:
+                v_loss, v_score = validation()
+                record["valid_loss"] = v_loss
+                record["valid_score"] = v_score
+                state.validation_scores.append(v_score)
+            record["dur"] = time.perf_counter() - t0
+            state.history.append(record)
+            if cfg.verbose:
+                msg = f"Epoch {state.epoch}: train_loss={epoch_loss:.6f}"
+                if validation is not None:
+                    msg += f", valid_loss={record['valid_loss']:.6f}, valid_score={record['valid_score']:.6f}"
+                print(msg + f", lr={lr:.3g}, {record['dur']:.2f} s")
+            if cfg.incremental:
+                state.best_loss = min(state.best_loss, epoch_loss)
+                continue
+            if _update_no_improvement(state, cfg, net, epoch_loss, validation is not None):
+                if cfg.learning_rate == "adaptive" and state.adaptive_lr > 1e-6:
+                    state.adaptive_lr /= 5.0
+                    state.no_improvement_count = 0
+                    if cfg.verbose:
+                        print(f"Setting learning rate to {state.adaptive_lr:f}")
+                    continue
+                if cfg.verbose:
+                    what = "Validation score" if validation is not None else "Training loss"
+                    print(f"{what} did not improve more than tol={cfg.tol} for "
+                          f"{cfg.n_iter_no_change} consecutive epochs. Stopping.")
+                state.converged = True
+                break
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user; keeping the weights learnt so far.")
+        state.interrupted = True
+    if validation is not None and state.best_weights is not None:
+        net.set_weights(state.best_weights)
+    return state
+
+
+def _update_no_improvement(state, cfg, net, epoch_loss, early_stopping):
+    """sklearn's rule: count epochs without a tol improvement; True = stop."""
+    if early_stopping:
+        score = state.validation_scores[-1]
+        if score < state.best_validation_score + cfg.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if score > state.best_validation_score:
+            state.best_validation_score = score
+            state.best_weights = net.get_weights()
+        state.best_loss = min(state.best_loss, epoch_loss)
+    else:
+        if epoch_loss > state.best_loss - cfg.tol:
+            state.no_improvement_count += 1
+        else:
+            state.no_improvement_count = 0
+        if epoch_loss < state.best_loss:
+            state.best_loss = epoch_loss
+    return state.no_improvement_count > cfg.n_iter_no_change

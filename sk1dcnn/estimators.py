@@ -1,0 +1,909 @@
+"""CNN1DClassifier and CNN1DRegressor: scikit-learn estimators over the engine.
+
+This module holds parameters, validation, target encoding and the
+scikit-learn protocol; the array math lives in the engine modules.
+"""
+
+import copy
+import numbers
+import warnings
+from abc import ABCMeta, abstractmethod
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import accuracy_score, r2_score
+from sklearn.model_selection import train_test_split
+from sklearn.utils import TransformerTags, check_random_state, compute_sample_weight
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.metaestimators import available_if
+from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.validation import _check_sample_weight, column_or_1d, check_is_fitted, validate_data
+
+from ._training import TrainingConfig, TrainingState, train
+from ._validation import check_signal_ndim, per_block, to_channels_last
+from .activations import ALL_ACTIVATIONS
+from .augment import resolve_augment
+from .layers import (
+    Conv1D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    AveragePooling1D,
+    MaxPooling1D,
+)
+from .losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS
+from .network import Sequential, make_layer
+
+__all__ = ["CNN1DClassifier", "CNN1DRegressor"]
+
+_RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "swish", "softplus"}
+
+#: Bytes of activations a prediction chunk may hold (the largest layer's output
+#: plus its im2col matrix): a few MB keeps chunks cache-friendly
+#: (shared/PERFORMANCE.md: 2x faster than 512-sample chunks on raw audio).
+_PREDICT_CHUNK_BYTES = 8 * 2**20
+
+
+class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
+    """Shared machinery of the two estimators. Not public."""
+
+    _parameter_constraints: dict = {
+        "filters": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "kernel_size": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "strides": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "padding": [StrOptions({"valid", "same", "causal"})],
+        "dilation_rate": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "pool": [StrOptions({"max", "avg"}), None],
+        "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
+        "global_pool": [StrOptions({"max", "avg"}), None],
+        "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
+        "activation": [StrOptions(set(ALL_ACTIVATIONS))],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "architecture": [list, None],
+        "augment": ["boolean", dict, None],
+        "solver": [StrOptions({"sgd", "adam"})],
+        "alpha": [Interval(numbers.Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "step", "exponential",
+                                      "cosine"})],
+        "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
+        "lr_decay_rate": [Interval(numbers.Real, 0, 1, closed="right")],
+        "lr_decay_steps": [Interval(numbers.Integral, 1, None, closed="left")],
+        "power_t": [Interval(numbers.Real, 0, None, closed="left")],
+        "max_iter": [Interval(numbers.Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(numbers.Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "beta_1": [Interval(numbers.Real, 0, 1, closed="left")],
+        "beta_2": [Interval(numbers.Real, 0, 1, closed="left")],
+        "epsilon": [Interval(numbers.Real, 0, None, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
+                             Options(numbers.Real, {np.inf})],
+        "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+    }
+
+    @abstractmethod
+    def __init__(self, filters, kernel_size, strides, padding, dilation_rate, pool, pool_size,
+                 global_pool, hidden_layer_sizes, activation, dropout, loss, architecture,
+                 augment, solver, alpha, batch_size, learning_rate, learning_rate_init,
+                 lr_decay_rate, lr_decay_steps, power_t, max_iter, shuffle, random_state, tol,
+                 verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
+                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, dtype):
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.strides = strides
+        self.padding = padding
+        self.dilation_rate = dilation_rate
+        self.pool = pool
+        self.pool_size = pool_size
+        self.global_pool = global_pool
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.dropout = dropout
+        self.loss = loss
+        self.architecture = architecture
+        self.augment = augment
+        self.solver = solver
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
+        self.lr_decay_rate = lr_decay_rate
+        self.lr_decay_steps = lr_decay_steps
+        self.power_t = power_t
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.tol = tol
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.momentum = momentum
+        self.nesterovs_momentum = nesterovs_momentum
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.three_d_array = True
+        # transform() returns embeddings, so scikit-learn sees a transformer too
+        tags.transformer_tags = TransformerTags(preserves_dtype=["float64"])
+        return tags
+
+    # ------------------------------------------------------------ subclass API
+    @abstractmethod
+    def _encode_targets(self, y, first_fit, classes=None):
+        """Return (Y encoded (n, K) float, engine loss name); set target attributes."""
+
+    @abstractmethod
+    def _validation_score(self, Z, y_val):
+        """Score (higher is better) of raw outputs ``Z`` against original targets."""
+
+    # ---------------------------------------------------------- architecture
+    def _dtype(self):
+        return np.dtype(self.dtype).type
+
+    def _layer_specs(self):
+        """Hidden layers (everything but the output Dense) from the flat parameters."""
+        if self.architecture is not None:
+            if len(self.architecture) == 0:
+                raise ValueError("architecture is an empty list; give at least one layer spec.")
+            return [make_layer(spec) for spec in self.architecture]
+        filters = per_block(self.filters, len(np.atleast_1d(self.filters)), "filters")
+        n = len(filters)
+        kernels = per_block(self.kernel_size, n, "kernel_size")
+        strides = per_block(self.strides, n, "strides")
+        dilations = per_block(self.dilation_rate, n, "dilation_rate")
+        init = "he_uniform" if self.activation in _RELU_LIKE else "glorot_uniform"
+        layers = []
+        for f, k, s, d in zip(filters, kernels, strides, dilations):
+            if s > 1 and d > 1:
+                raise ValueError(
+                    "strides > 1 and dilation_rate > 1 in the same conv block are not "
+                    f"supported (strides={self.strides!r}, dilation_rate={self.dilation_rate!r})."
+                )
+            layers.append(Conv1D(f, k, strides=s, padding=self.padding, dilation_rate=d,
+                                 activation=self.activation, kernel_initializer=init))
+            if self.pool == "max":
+                layers.append(MaxPooling1D(self.pool_size))
+            elif self.pool == "avg":
+                layers.append(AveragePooling1D(self.pool_size))
+        if self.global_pool == "avg":
+            layers.append(GlobalAveragePooling1D())
+        elif self.global_pool == "max":
+            layers.append(GlobalMaxPooling1D())
+        else:
+            layers.append(Flatten())
+        hidden = tuple(np.atleast_1d(self.hidden_layer_sizes)) if self.hidden_layer_sizes is not None else ()
+        for h in hidden:
+            if not isinstance(h, numbers.Integral) or h < 1:
+                raise ValueError(
+                    f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+                )
+            layers.append(Dense(int(h), activation=self.activation, kernel_initializer=init))
+            if self.dropout > 0:
+                layers.append(Dropout(self.dropout))
+        return layers
+
+    def _build_network(self, input_shape, n_outputs, rng):
+        layers = self._layer_specs()
+        layers.append(Dense(n_outputs, kernel_initializer="glorot_uniform"))
+        net = Sequential(layers)
+        net.build(input_shape, rng, self._dtype())
+        return net
+
+    # ---------------------------------------------------------------- inputs
+    def _validate_X_y_fit(self, X, y, reset):
+        X = check_signal_ndim(X)
+        X, y = validate_data(
+            self, X, y, reset=reset, allow_nd=True, multi_output=True,
+            dtype=(np.float64, np.float32), y_numeric=isinstance(self, RegressorMixin),
+        )
+        if X.ndim == 3 and X.shape[2] == 0:
+            raise ValueError(f"X has 0 timepoints (shape {X.shape}); signals must have length >= 1.")
+        return X, y
+
+    def _check_X_predict(self, X):
+        check_is_fitted(self)
+        X = check_signal_ndim(X)
+        if not hasattr(X, "ndim") and not hasattr(X, "tocsr"):
+            X = np.asarray(X)
+        ndim = getattr(X, "ndim", 2)
+        if ndim == 3 and self._fit_ndim == 2:
+            if X.shape[1] != 1:
+                raise ValueError(
+                    f"X has {X.shape[1]} channels, but {type(self).__name__} was fitted on "
+                    f"single-channel 2D signals (n_samples, {self.n_timepoints_in_})."
+                )
+            X = X[:, 0, :]
+        elif ndim == 2 and self._fit_ndim == 3 and X.shape[1] != self.n_features_in_:
+            if self.n_channels_in_ != 1:
+                raise ValueError(
+                    f"X is 2D (single-channel signals), but {type(self).__name__} was fitted "
+                    f"on {self.n_channels_in_} channels: expected 3D X of shape "
+                    f"(n_samples, {self.n_channels_in_}, {self.n_timepoints_in_})."
+                )
+            X = X[:, None, :]
+        if ndim == 3 and self._fit_ndim == 3:
+            if X.shape[1] != self.n_channels_in_:
+                raise ValueError(
+                    f"X has {X.shape[1]} channels, but {type(self).__name__} is expecting "
+                    f"{self.n_channels_in_} channels (fitted on shape (n_samples, "
+                    f"{self.n_channels_in_}, {self.n_timepoints_in_}))."
+                )
+            if X.shape[2] != self.n_timepoints_in_:
+                raise ValueError(
+                    f"X has {X.shape[2]} timepoints, but {type(self).__name__} is expecting "
+                    f"{self.n_timepoints_in_} timepoints (fitted on shape (n_samples, "
+                    f"{self.n_channels_in_}, {self.n_timepoints_in_})); crop or pad the signals."
+                )
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=(np.float64, np.float32))
+        return X
+
+    # ----------------------------------------------------------------- fit
+    def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
+        first = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        X, y = self._validate_X_y_fit(X, y, reset=first)
+        if not first:
+            shape = (X.shape[1], X.shape[2]) if X.ndim == 3 else (1, X.shape[1])
+            if X.ndim != self._fit_ndim or shape != (self.n_channels_in_, self.n_timepoints_in_):
+                raise ValueError(
+                    f"X has shape {X.shape[1:]} per sample, but {type(self).__name__} was fitted "
+                    f"on {(self.n_channels_in_, self.n_timepoints_in_)}; warm_start and "
+                    f"partial_fit need the same channels and length."
+                )
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        augment = resolve_augment(self.augment)
+        dtype = self._dtype()
+
+        # Work on copies: attributes are assigned only once training succeeded,
+        # so a failed fit (bad input, divergence) leaves the estimator as it was.
+        Y, engine_loss, target_attrs = self._encode_targets(y, first, classes)
+        if getattr(self, "class_weight", None) is not None:
+            if Y.shape[1] > 1 and target_attrs.get("_multilabel"):
+                raise ValueError("class_weight is not supported for multilabel targets.")
+            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
+        Xc = to_channels_last(X, dtype)
+        n_channels, n_timepoints = Xc.shape[2], Xc.shape[1]
+
+        if first:
+            rs = check_random_state(self.random_state)
+            seed_rng = np.random.RandomState(rs.randint(np.iinfo(np.int32).max))
+            rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
+            net = self._build_network((n_timepoints, n_channels), Y.shape[1], seed_rng)
+            state = TrainingState()
+        else:
+            rng = self._rng
+            net = copy.deepcopy(self.network_)
+            state = copy.deepcopy(self._state)
+            if not incremental:
+                # warm_start: a new optimizer and a fresh convergence test, as in MLP
+                state.optimizer = None
+                state.no_improvement_count = 0
+                state.best_validation_score = -np.inf
+                state.best_weights = None
+            state.converged = False
+            state.interrupted = False
+
+        n = Xc.shape[0]
+        if self.batch_size == "auto":
+            batch_size = min(32, n)
+        else:
+            batch_size = min(self.batch_size, n)
+        cfg = TrainingConfig(
+            loss=engine_loss, solver=self.solver, alpha=self.alpha, batch_size=batch_size,
+            learning_rate=self.learning_rate, learning_rate_init=self.learning_rate_init,
+            schedule_kw=dict(power_t=self.power_t, lr_decay_rate=self.lr_decay_rate,
+                             lr_decay_steps=self.lr_decay_steps, momentum=self.momentum,
+                             nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
+                             beta_2=self.beta_2, epsilon=self.epsilon),
+            max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping and not incremental, augment=augment,
+            verbose=bool(self.verbose), incremental=incremental,
+        )
+
+        validation = None
+        if cfg.early_stopping:
+            Xc, Y, sample_weight, validation = self._split_validation(
+                Xc, Y, y, sample_weight, net, engine_loss, rng)
+        train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng, validation)
+        net.clear_cache()
+
+        # success: publish
+        for k, v in target_attrs.items():
+            setattr(self, k, v)
+        self.network_ = net
+        self._state = state
+        self._rng = rng
+        self._fit_ndim = X.ndim
+        self._engine_loss = engine_loss
+        self.n_channels_in_ = n_channels
+        self.n_timepoints_in_ = n_timepoints
+        self.n_outputs_ = Y.shape[1]
+        self.n_layers_ = len(net.layers) + 1
+        self.out_activation_ = {"categorical_crossentropy": "softmax", "binary_crossentropy": "logistic",
+                                "exponential": "logistic", "squared_error": "identity",
+                                "hinge": "identity"}[engine_loss]
+        self.loss_curve_ = list(state.loss_curve)
+        self.loss_ = state.loss_curve[-1]
+        self.best_loss_ = state.best_loss if np.isfinite(state.best_loss) else self.loss_
+        self.n_iter_ = state.epoch
+        self.t_ = state.t
+        self.history_ = [dict(r) for r in state.history]
+        if cfg.early_stopping:
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = state.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+        if (not incremental and not state.converged and not state.interrupted
+                and len(state.history) and self.max_iter > 0):
+            warnings.warn(
+                f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
+                "optimization hasn't converged yet.", ConvergenceWarning)
+        return self
+
+    def _split_validation(self, Xc, Y, y, sample_weight, net, engine_loss, rng):
+        n = Xc.shape[0]
+        if n < 2:
+            raise ValueError(f"early_stopping needs at least 2 samples to hold some out; got {n}.")
+        stratify = None
+        if isinstance(self, ClassifierMixin) and Y.shape[1] >= 1 and not getattr(self, "_pending_multilabel", False):
+            y1 = np.asarray(y)
+            if y1.ndim == 1:
+                _, counts = np.unique(y1, return_counts=True)
+                n_val = int(np.ceil(self.validation_fraction * n))
+                if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
+                    stratify = y1
+        idx = np.arange(n)
+        tr, va = train_test_split(idx, test_size=self.validation_fraction, stratify=stratify,
+                                  random_state=int(rng.integers(np.iinfo(np.int32).max)))
+        X_val, y_val = Xc[va], (np.asarray(y)[va])
+        Y_val = Y[va]
+        loss_fn = LOSS_FUNCTIONS[engine_loss]
+        w_val = np.full(len(va), 1.0 / len(va), dtype=Xc.dtype)
+
+        def validation():
+            Z = self._raw_forward_channels_last(net, X_val)
+            v_loss, _ = loss_fn(Z, Y_val.astype(Z.dtype, copy=False), w_val)
+            return v_loss, self._validation_score(Z, y_val)
+
+        return Xc[tr], Y[tr], sample_weight[tr], validation
+
+    # ------------------------------------------------------------- predict
+    def _chunk_size(self, net):
+        itemsize = np.dtype(self._dtype()).itemsize
+        per_sample = 1
+        for layer in net.layers:
+            size = int(np.prod(layer.output_shape))
+            if isinstance(layer, Conv1D):
+                size += layer.output_shape[0] * layer.kernel_size * layer.input_shape[1]
+            per_sample = max(per_sample, size)
+        return max(1, _PREDICT_CHUNK_BYTES // (per_sample * itemsize))
+
+    def _raw_forward_channels_last(self, net, Xc, upto=None):
+        n = Xc.shape[0]
+        chunk = self._chunk_size(net)
+        outs = []
+        for start in range(0, n, chunk):
+            outs.append(net.forward(Xc[start:start + chunk], training=False, upto=upto))
+        net.clear_cache()
+        if not outs:
+            return np.empty((0, net.output_shape[0]))
+        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+    def _raw_forward(self, X, upto=None):
+        X = self._check_X_predict(X)
+        Xc = to_channels_last(X, self._dtype())
+        return self._raw_forward_channels_last(self.network_, Xc, upto=upto)
+
+    def transform(self, X):
+        """Embedding: the output of the last hidden layer (before the output layer).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_embedding)
+            With the flat-parameter architecture, ``n_embedding`` is the last entry
+            of ``hidden_layer_sizes`` (or the pooled channel count without a dense head).
+        """
+        E = self._raw_forward(X, upto=len(self.network_.layers) - 1)
+        return E.reshape(E.shape[0], -1).astype(np.float64)
+
+    def fit_transform(self, X, y, **fit_params):
+        """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
+        return self.fit(X, y, **fit_params).transform(X)
+
+    def summary(self, input_shape=None, n_outputs=1):
+        """Table of layers, output shapes and learnable parameter counts.
+
+        Parameters
+        ----------
+        input_shape : (n_channels, n_timepoints) or None
+            Needed only before ``fit``; a fitted estimator shows its own network.
+        n_outputs : int, default=1
+            Output units when summarising an unfitted estimator.
+
+        Returns
+        -------
+        str
+        """
+        if input_shape is None:
+            check_is_fitted(self, msg=(
+                "summary() of an unfitted %(name)s needs input_shape=(n_channels, n_timepoints)."))
+            return self.network_.summary()
+        C, T = input_shape
+        net = self._build_network((T, C), n_outputs, np.random.RandomState(0))
+        return net.summary()
+
+
+class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
+    """1D convolutional neural network classifier.
+
+    A stack of ``Conv1D -> activation -> pooling`` blocks (one per entry of
+    ``filters``), a global pooling (or Flatten), a dense head and an output
+    layer, trained by minibatch Adam or SGD on the cross-entropy. Accepts
+    binary, multiclass (any label type) and multilabel-indicator targets.
+
+    Parameters
+    ----------
+    filters : int or tuple of int, default=(32, 64, 128)
+        Number of filters of each conv block; its length sets the block count.
+    kernel_size : int or tuple of int, default=5
+        Kernel length, one int for all blocks or one per block.
+    strides : int or tuple of int, default=1
+        Convolution stride(s).
+    padding : {'valid', 'same', 'causal'}, default='same'
+        Keras semantics: 'same' pads ``(kernel_size - 1) / 2`` zeros (times the
+        dilation) either side, 'causal' pads on the left only.
+    dilation_rate : int or tuple of int, default=1
+    pool : {'max', 'avg'} or None, default='max'
+        Pooling after every conv block, 'valid' windows of ``pool_size`` with
+        stride ``pool_size``.
+    pool_size : int, default=2
+    global_pool : {'avg', 'max'} or None, default='avg'
+        Reduction over time before the dense head; None flattens instead
+        (keeps positions, more parameters).
+    hidden_layer_sizes : tuple of int, default=(64,)
+        Dense layers between the convolutional part and the output layer.
+    activation : str, default='relu'
+        Hidden activation: 'relu', 'relu6', 'softplus', 'leaky_relu', 'prelu',
+        'rrelu', 'elu', 'swish', 'sigmoid', 'tanh' or 'identity'.
+    dropout : float, default=0.0
+        Dropout rate after each dense hidden layer (inverted, off at predict).
+    loss : {'log_loss', 'categorical_crossentropy', 'binary_crossentropy', 'exponential', 'hinge'}, default='log_loss'
+        'log_loss' is softmax cross-entropy for multiclass targets and sigmoid
+        (binary) cross-entropy for binary and multilabel targets; the two Keras
+        names force one or the other. 'exponential' and 'hinge' train one-vs-rest
+        margins with targets in {-1, 1}; with 'hinge' there is no
+        ``predict_proba`` (as in ``SGDClassifier``).
+    architecture : list of layer specs or None, default=None
+        Escape hatch: the hidden layers written out, e.g.
+        ``[{"layer": "Conv1D", "filters": 16, "kernel_size": 7, "activation": "relu"},
+        {"layer": "MaxPooling1D", "pool_size": 3, "strides": 2}, "GlobalAveragePooling1D"]``.
+        When given, the flat architecture parameters above are ignored; the
+        output layer is always added by the estimator.
+    augment : bool, dict or None, default=None
+        Label-preserving augmentation of each training batch (never at
+        predict): True for ``{"time_shift": 0.1, "amplitude_scale": 0.1, "noise": 0.05}``,
+        or a dict with any of those keys (shift as a fraction of the length,
+        scale and noise standard deviations).
+    solver : {'adam', 'sgd'}, default='adam'
+    alpha : float, default=1e-4
+        L2 penalty on the kernels (not biases), scaled as in ``MLPClassifier``.
+    batch_size : int or 'auto', default='auto'
+        'auto' is ``min(32, n_samples)``.
+    learning_rate : {'constant', 'invscaling', 'adaptive', 'step', 'exponential', 'cosine'}, default='constant'
+        Schedule over epochs. 'step' multiplies by ``lr_decay_rate`` every
+        ``lr_decay_steps`` epochs; 'exponential' decays smoothly at that pace;
+        'cosine' anneals to 0 over ``max_iter``; 'adaptive' divides by 5 when
+        the loss (or validation score) stalls for ``n_iter_no_change`` epochs.
+    learning_rate_init : float, default=1e-3
+    lr_decay_rate : float, default=0.5
+    lr_decay_steps : int, default=10
+    power_t : float, default=0.5
+        Exponent of 'invscaling' (``lr0 / (epoch + 1) ** power_t``).
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight init, shuffling, dropout, augmentation and the validation
+        split: the same seed and data give identical weights and predictions.
+    tol : float, default=1e-4
+    verbose : bool, default=False
+        Print one line per epoch (loss, validation loss and score, rate, seconds).
+    warm_start : bool, default=False
+    momentum : float, default=0.9
+    nesterovs_momentum : bool, default=True
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` (stratified), stop when the validation
+        accuracy has not improved by ``tol`` for ``n_iter_no_change`` epochs,
+        and restore the best weights.
+    validation_fraction : float, default=0.1
+    beta_1, beta_2, epsilon : float
+        Adam's parameters.
+    n_iter_no_change : int, default=10
+    class_weight : dict, 'balanced' or None, default=None
+        Multiplies ``sample_weight`` by the class weights (single-output targets).
+    dtype : {'float32', 'float64'}, default='float32'
+        Compute precision; float64 is the slower, exact option.
+
+    Attributes
+    ----------
+    classes_ : ndarray
+    network_ : Sequential
+    n_features_in_ : int
+        As set by scikit-learn's ``validate_data``: ``X.shape[1]`` (timepoints
+        for 2D X, channels for 3D X).
+    n_channels_in_, n_timepoints_in_ : int
+    n_outputs_, n_layers_ : int
+    out_activation_ : str
+    loss_ : float
+    loss_curve_ : list of float
+    best_loss_ : float
+    validation_scores_ : list of float or None
+    best_validation_score_ : float or None
+    n_iter_ : int
+        Epochs run (accumulates over ``warm_start`` and ``partial_fit``).
+    t_ : int
+        Training samples seen.
+    history_ : list of dict
+        One record per epoch: epoch, train_loss, valid_loss, valid_score,
+        learning_rate, dur (seconds).
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseCNN1D._parameter_constraints,
+        "loss": [StrOptions({"log_loss", "categorical_crossentropy", "binary_crossentropy",
+                             "exponential", "hinge"})],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def __init__(self, filters=(32, 64, 128), kernel_size=5, strides=1, padding="same",
+                 dilation_rate=1, pool="max", pool_size=2, global_pool="avg",
+                 hidden_layer_sizes=(64,), activation="relu", dropout=0.0, loss="log_loss",
+                 architecture=None, augment=None, *, solver="adam", alpha=1e-4,
+                 batch_size="auto", learning_rate="constant", learning_rate_init=1e-3,
+                 lr_decay_rate=0.5, lr_decay_steps=10, power_t=0.5, max_iter=200, shuffle=True,
+                 random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
+                 nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
+                 beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
+                 class_weight=None, dtype="float32"):
+        super().__init__(
+            filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+            dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
+            global_pool=global_pool, hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation, dropout=dropout, loss=loss, architecture=architecture,
+            augment=augment, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            lr_decay_rate=lr_decay_rate, lr_decay_steps=lr_decay_steps, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
+        )
+        self.class_weight = class_weight
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        return tags
+
+    # ---- targets
+    def _encode_targets(self, y, first_fit, classes=None):
+        target_type = type_of_target(y, input_name="y")
+        if target_type not in ("binary", "multiclass", "multilabel-indicator"):
+            raise ValueError(
+                f"Unknown label type: {target_type!r}. CNN1DClassifier supports binary, "
+                f"multiclass and multilabel-indicator targets; use CNN1DRegressor for "
+                f"continuous targets."
+            )
+        multilabel = target_type == "multilabel-indicator"
+        y = np.asarray(y)
+        if not multilabel and y.ndim == 2:
+            y = column_or_1d(y, warn=True)
+        if first_fit:
+            if multilabel:
+                classes_ = np.arange(y.shape[1])
+            elif classes is not None:
+                classes_ = unique_labels(np.asarray(classes))
+            else:
+                classes_ = unique_labels(y)
+            if len(classes_) < 2 and not multilabel:
+                raise ValueError(
+                    f"CNN1DClassifier needs samples of at least 2 classes in y; got only one "
+                    f"class: {classes_[0]!r}."
+                )
+        else:
+            classes_ = self.classes_
+            if multilabel != self._multilabel:
+                raise ValueError("y changed between multilabel and single-label since the first fit.")
+        if multilabel:
+            if y.shape[1] != len(classes_):
+                raise ValueError(f"y has {y.shape[1]} labels, expected {len(classes_)}.")
+            Y = (y > 0).astype(np.float64)
+        else:
+            unseen = np.setdiff1d(np.unique(y), classes_)
+            if len(unseen):
+                raise ValueError(
+                    f"y contains labels not in classes_ {classes_.tolist()}: {unseen.tolist()}."
+                    + (" Pass every class to the first partial_fit call with classes=." if not first_fit else "")
+                )
+            codes = np.searchsorted(classes_, y)
+            if len(classes_) == 2:
+                Y = (codes == 1).astype(np.float64)[:, None]
+            else:
+                Y = np.zeros((len(y), len(classes_)))
+                Y[np.arange(len(y)), codes] = 1.0
+        loss = self.loss
+        if loss == "log_loss":
+            engine = "categorical_crossentropy" if Y.shape[1] > 1 and not multilabel else "binary_crossentropy"
+        elif loss == "categorical_crossentropy":
+            if multilabel:
+                raise ValueError("loss='categorical_crossentropy' needs single-label y; multilabel "
+                                 "targets use 'binary_crossentropy' (or 'log_loss').")
+            if Y.shape[1] == 1:  # binary: expand to two softmax outputs
+                Y = np.hstack([1 - Y, Y])
+            engine = "categorical_crossentropy"
+        elif loss == "binary_crossentropy":
+            engine = "binary_crossentropy"
+        else:
+            engine = loss
+        if engine in ("exponential", "hinge"):
+            Y = 2 * Y - 1
+        return Y, engine, {"classes_": classes_, "_multilabel": multilabel}
+
+    def _scores_to_labels(self, Z):
+        engine = self._engine_loss
+        if self._multilabel:
+            thr = 0.0  # logit 0 <=> probability 0.5 for every output
+            return (Z > thr).astype(int)
+        if Z.shape[1] == 1:
+            return self.classes_[(Z[:, 0] > 0).astype(int)]
+        del engine
+        return self.classes_[np.argmax(Z, axis=1)]
+
+    def _validation_score(self, Z, y_val):
+        if self._pending_multilabel:
+            return float(accuracy_score(y_val, (Z > 0).astype(int)))
+        classes = self._pending_classes
+        if Z.shape[1] == 1:
+            pred = classes[(Z[:, 0] > 0).astype(int)]
+        else:
+            pred = classes[np.argmax(Z, axis=1)]
+        return float(accuracy_score(y_val, pred))
+
+    # ---- public API
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to signals ``X`` and labels ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels, or a multilabel indicator matrix.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit_with_targets(X, y, sample_weight, incremental=False)
+
+    def _fit_with_targets(self, X, y, sample_weight, incremental, classes=None):
+        # the validation closure needs the classes before they are published
+        yy = np.asarray(y) if not hasattr(y, "shape") else y
+        try:
+            tt = type_of_target(yy, input_name="y")
+        except ValueError:
+            tt = None
+        self._pending_multilabel = tt == "multilabel-indicator"
+        if self._pending_multilabel:
+            self._pending_classes = None
+        elif hasattr(self, "classes_") and (incremental or self.warm_start):
+            self._pending_classes = self.classes_
+        elif classes is not None:
+            self._pending_classes = unique_labels(np.asarray(classes))
+        else:
+            try:
+                self._pending_classes = unique_labels(np.asarray(yy).ravel()) if tt else None
+            except ValueError:
+                self._pending_classes = None
+        try:
+            return self._fit(X, y, sample_weight, incremental=incremental, classes=classes)
+        finally:
+            del self._pending_multilabel, self._pending_classes
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on the given batch of data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; required on the first call
+            (not for multilabel y).
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        if not hasattr(self, "network_"):
+            if classes is None and type_of_target(y) != "multilabel-indicator":
+                raise ValueError("classes must be passed on the first call to partial_fit.")
+        elif classes is not None and not np.array_equal(unique_labels(np.asarray(classes)), self.classes_):
+            raise ValueError(
+                f"`classes={np.asarray(classes).tolist()}` is not the same as on the first call "
+                f"to partial_fit ({self.classes_.tolist()})."
+            )
+        return self._fit_with_targets(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Predict class labels (or a label indicator matrix for multilabel y).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_labels)
+        """
+        return self._scores_to_labels(self._raw_forward(X))
+
+    def _has_proba(self):
+        return self.loss != "hinge"
+
+    @available_if(_has_proba)
+    def predict_proba(self, X):
+        """Class probabilities.
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``. For multilabel y, each column is the
+            independent probability of that label.
+        """
+        Z = self._raw_forward(X).astype(np.float64)
+        P = OUT_ACTIVATIONS[self._engine_loss](Z)
+        if self._multilabel:
+            return P
+        if P.shape[1] == 1:
+            return np.hstack([1 - P, P])
+        if self._engine_loss == "exponential":  # one-vs-rest margins -> normalise
+            P = P / P.sum(axis=1, keepdims=True)
+        return P
+
+    @available_if(_has_proba)
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+
+class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
+    """1D convolutional neural network regressor (squared error, identity output).
+
+    Same architecture and training parameters as :class:`CNN1DClassifier`;
+    ``y`` may be 1D or 2D (multi-output). The targets are not rescaled: like
+    ``MLPRegressor``, it learns best on standardized ``y`` (wrap it in
+    ``sklearn.compose.TransformedTargetRegressor`` with a ``StandardScaler``).
+
+    Parameters
+    ----------
+    loss : {'squared_error', 'mean_squared_error'}, default='squared_error'
+        Half mean squared error (the two names are the same loss).
+
+    See :class:`CNN1DClassifier` for the other parameters and the attributes
+    (``classes_`` excepted).
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseCNN1D._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "mean_squared_error"})],
+    }
+
+    def __init__(self, filters=(32, 64, 128), kernel_size=5, strides=1, padding="same",
+                 dilation_rate=1, pool="max", pool_size=2, global_pool="avg",
+                 hidden_layer_sizes=(64,), activation="relu", dropout=0.0,
+                 loss="squared_error", architecture=None, augment=None, *, solver="adam",
+                 alpha=1e-4, batch_size="auto", learning_rate="constant",
+                 learning_rate_init=1e-3, lr_decay_rate=0.5, lr_decay_steps=10, power_t=0.5,
+                 max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
+                 warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
+                 validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+                 n_iter_no_change=10, dtype="float32"):
+        super().__init__(
+            filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
+            dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
+            global_pool=global_pool, hidden_layer_sizes=hidden_layer_sizes,
+            activation=activation, dropout=dropout, loss=loss, architecture=architecture,
+            augment=augment, solver=solver, alpha=alpha, batch_size=batch_size,
+            learning_rate=learning_rate, learning_rate_init=learning_rate_init,
+            lr_decay_rate=lr_decay_rate, lr_decay_steps=lr_decay_steps, power_t=power_t,
+            max_iter=max_iter, shuffle=shuffle, random_state=random_state, tol=tol,
+            verbose=verbose, warm_start=warm_start, momentum=momentum,
+            nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
+            validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
+            epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        tags.target_tags.single_output = True
+        return tags
+
+    def _encode_targets(self, y, first_fit, classes=None):
+        y = np.asarray(y, dtype=np.float64)
+        y_ndim = y.ndim
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if not first_fit and Y.shape[1] != self.n_outputs_:
+            raise ValueError(f"y has {Y.shape[1]} outputs, but the model was fitted with {self.n_outputs_}.")
+        return Y, "squared_error", {"_y_ndim": y_ndim if first_fit else self._y_ndim}
+
+    def _validation_score(self, Z, y_val):
+        y_val = np.asarray(y_val, dtype=np.float64)
+        pred = Z.astype(np.float64)
+        if y_val.ndim == 1:
+            pred = pred[:, 0]
+        return float(r2_score(y_val, pred))
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Fit the network to signals ``X`` and real-valued targets ``y``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=False)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on the given batch of data.
+
+        Returns
+        -------
+        self
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets.
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_outputs)
+        """
+        Z = self._raw_forward(X).astype(np.float64)
+        return Z[:, 0] if self._y_ndim == 1 else Z

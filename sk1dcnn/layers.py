@@ -1,0 +1,504 @@
+"""Layers: thin stateful wrappers over :mod:`sk1dcnn.ops`.
+
+A layer stores its configuration in ``__init__`` (Keras names and defaults),
+creates its weights in ``build(input_shape, rng, dtype)``, computes
+``forward(X, training, rng) -> Y`` caching what the backward pass needs, and
+``backward(dY) -> dX`` filling ``self.grads`` (same keys as ``self.params``).
+Sequence tensors are channels-last ``(N, L, C)``; ``input_shape`` excludes the
+batch axis: ``(L, C)`` for sequences, ``(D,)`` after Flatten/global pooling.
+"""
+
+import numpy as np
+
+from . import ops
+from .activations import (
+    ACTIVATIONS,
+    ALL_ACTIVATIONS,
+    DERIVATIVES,
+    RRELU_LOWER,
+    RRELU_UPPER,
+)
+from .initializers import INITIALIZERS
+
+__all__ = [
+    "Layer",
+    "Conv1D",
+    "Dense",
+    "Activation",
+    "Dropout",
+    "MaxPooling1D",
+    "AveragePooling1D",
+    "GlobalMaxPooling1D",
+    "GlobalAveragePooling1D",
+    "Flatten",
+    "LAYERS",
+    "TooShortError",
+]
+
+
+class TooShortError(ValueError):
+    """The input length runs out inside the network."""
+
+
+def _check_positive_int(name, value, layer):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class Layer:
+    """Base class: no parameters, identity shape."""
+
+    #: parameters that carry an L2 penalty (kernels, not biases or slopes)
+    penalized = ()
+
+    def __init__(self):
+        self.params = {}
+        self.grads = {}
+        self.input_shape = None
+        self.output_shape = None
+
+    # -- configuration -------------------------------------------------
+    def get_config(self):
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+    # -- lifecycle -----------------------------------------------------
+    def build(self, input_shape, rng, dtype):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.compute_output_shape(self.input_shape)
+        return self.output_shape
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def forward(self, X, training=False, rng=None):
+        raise NotImplementedError
+
+    def backward(self, dY, need_dX=True):
+        raise NotImplementedError
+
+    @property
+    def n_params(self):
+        return int(sum(p.size for p in self.params.values()))
+
+    def flops(self):
+        """Forward multiply-add FLOPs per sample (matrix products only)."""
+        return 0
+
+    def clear_cache(self):
+        """Drop what forward cached for backward (keeps pickles small)."""
+        for key in [k for k in self.__dict__ if k.startswith("_c_")]:
+            del self.__dict__[key]
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        for key in [k for k in state if k.startswith("_c_")]:
+            del state[key]
+        state["grads"] = {}
+        return state
+
+
+def _require_sequence(layer, input_shape):
+    if len(input_shape) != 2:
+        raise ValueError(
+            f"{layer!r} needs a sequence input (timepoints, channels) but gets a flat "
+            f"vector of shape {input_shape}; put it before Flatten/global pooling."
+        )
+
+
+class Conv1D(Layer):
+    """1D convolution layer (Keras ``Conv1D``), optionally with an activation.
+
+    Parameters
+    ----------
+    filters : int
+    kernel_size : int
+    strides : int, default=1
+    padding : {'valid', 'same', 'causal'}, default='valid'
+    dilation_rate : int, default=1
+    activation : str or None, default=None
+        Fused activation; any name of :data:`sk1dcnn.activations.ALL_ACTIVATIONS`.
+    use_bias : bool, default=True
+    kernel_initializer : {'glorot_uniform', 'he_uniform'}, default='glorot_uniform'
+    """
+
+    penalized = ("W",)
+
+    def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
+                 activation=None, use_bias=True, kernel_initializer="glorot_uniform"):
+        super().__init__()
+        name = "Conv1D"
+        self.filters = _check_positive_int("filters", filters, name)
+        self.kernel_size = _check_positive_int("kernel_size", kernel_size, name)
+        self.strides = _check_positive_int("strides", strides, name)
+        self.dilation_rate = _check_positive_int("dilation_rate", dilation_rate, name)
+        if padding not in ("valid", "same", "causal"):
+            raise ValueError(
+                f"Conv1D: padding must be 'valid', 'same' or 'causal', got {padding!r}."
+            )
+        if self.strides > 1 and self.dilation_rate > 1:
+            raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not supported.")
+        self.padding = padding
+        self.activation = activation
+        self.use_bias = bool(use_bias)
+        if kernel_initializer not in INITIALIZERS:
+            raise ValueError(
+                f"Conv1D: unknown kernel_initializer {kernel_initializer!r}; "
+                f"use one of {sorted(INITIALIZERS)}."
+            )
+        self.kernel_initializer = kernel_initializer
+        self._act = Activation(activation) if activation not in (None, "identity") else None
+
+    def get_config(self):
+        cfg = {"filters": self.filters, "kernel_size": self.kernel_size}
+        if self.strides != 1:
+            cfg["strides"] = self.strides
+        cfg["padding"] = self.padding
+        if self.dilation_rate != 1:
+            cfg["dilation_rate"] = self.dilation_rate
+        if self.activation is not None:
+            cfg["activation"] = self.activation
+        if not self.use_bias:
+            cfg["use_bias"] = False
+        return cfg
+
+    def compute_output_shape(self, input_shape):
+        _require_sequence(self, input_shape)
+        L, _ = input_shape
+        out = ops.conv_output_length(L, self.kernel_size, self.strides, self.padding,
+                                     self.dilation_rate)
+        if out < 1:
+            span = self.dilation_rate * (self.kernel_size - 1) + 1
+            raise TooShortError(
+                f"{self!r} gets length {L} and would output length {out} "
+                f"(its receptive field spans {span} steps); use padding='same' or a "
+                f"smaller kernel_size/dilation_rate"
+            )
+        return (out, self.filters)
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        _, C = self.input_shape
+        K, F = self.kernel_size, self.filters
+        init = INITIALIZERS[self.kernel_initializer]
+        self.params = {"W": init((K, C, F), K * C, K * F, rng, dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(F, dtype=dtype)
+        if self._act is not None:
+            self._act.build(self.output_shape, rng, dtype)
+            for k, v in self._act.params.items():
+                self.params["act_" + k] = v
+        return self.output_shape
+
+    def forward(self, X, training=False, rng=None):
+        buf = getattr(self, "_c_cols", None)
+        N = X.shape[0]
+        L_out = self.output_shape[0]
+        size = N * L_out * self.kernel_size * X.shape[2]
+        if buf is None or buf.size != size or buf.dtype != X.dtype:
+            buf = np.empty(size, dtype=X.dtype)
+        Y, cols = ops.conv1d_forward(X, self.params["W"], self.params.get("b"), self.strides,
+                                     self.padding, self.dilation_rate, cols_out=buf)
+        self._c_cols = cols
+        self._c_len = X.shape[1]
+        if self._act is not None:
+            self._sync_act()
+            Y = self._act.forward(Y, training, rng)
+        return Y
+
+    def _sync_act(self):
+        for k in self._act.params:
+            self._act.params[k] = self.params["act_" + k]
+
+    def backward(self, dY, need_dX=True):
+        if self._act is not None:
+            dY = self._act.backward(dY)
+            for k, v in self._act.grads.items():
+                self.grads["act_" + k] = v
+        dX, dW, db = ops.conv1d_backward(dY, self._c_cols, self.params["W"], self._c_len,
+                                         self.strides, self.padding, self.dilation_rate,
+                                         need_dX=need_dX)
+        self.grads["W"] = dW
+        if self.use_bias:
+            self.grads["b"] = db
+        return dX
+
+    def flops(self):
+        L_out, F = self.output_shape
+        return ops.conv_flops(L_out, self.kernel_size, self.input_shape[1], F)
+
+    def clear_cache(self):
+        super().clear_cache()
+        if self._act is not None:
+            self._act.clear_cache()
+
+
+class Dense(Layer):
+    """Fully connected layer on flat input (N, D), optionally with an activation."""
+
+    penalized = ("W",)
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform"):
+        super().__init__()
+        self.units = _check_positive_int("units", units, "Dense")
+        self.activation = activation
+        self.use_bias = bool(use_bias)
+        if kernel_initializer not in INITIALIZERS:
+            raise ValueError(
+                f"Dense: unknown kernel_initializer {kernel_initializer!r}; "
+                f"use one of {sorted(INITIALIZERS)}."
+            )
+        self.kernel_initializer = kernel_initializer
+        self._act = Activation(activation) if activation not in (None, "identity") else None
+
+    def get_config(self):
+        cfg = {"units": self.units}
+        if self.activation is not None:
+            cfg["activation"] = self.activation
+        return cfg
+
+    def compute_output_shape(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"{self!r} needs a flat input but gets shape {input_shape}; add Flatten "
+                f"or a global pooling layer before it."
+            )
+        return (self.units,)
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        (D,) = self.input_shape
+        init = INITIALIZERS[self.kernel_initializer]
+        self.params = {"W": init((D, self.units), D, self.units, rng, dtype)}
+        if self.use_bias:
+            self.params["b"] = np.zeros(self.units, dtype=dtype)
+        if self._act is not None:
+            self._act.build(self.output_shape, rng, dtype)
+            for k, v in self._act.params.items():
+                self.params["act_" + k] = v
+        return self.output_shape
+
+    def forward(self, X, training=False, rng=None):
+        self._c_X = X
+        Y = X @ self.params["W"]
+        if self.use_bias:
+            Y += self.params["b"]
+        if self._act is not None:
+            for k in self._act.params:
+                self._act.params[k] = self.params["act_" + k]
+            Y = self._act.forward(Y, training, rng)
+        return Y
+
+    def backward(self, dY, need_dX=True):
+        if self._act is not None:
+            dY = self._act.backward(dY)
+            for k, v in self._act.grads.items():
+                self.grads["act_" + k] = v
+        self.grads["W"] = self._c_X.T @ dY
+        if self.use_bias:
+            self.grads["b"] = dY.sum(axis=0)
+        return dY @ self.params["W"].T if need_dX else None
+
+    def flops(self):
+        return 2 * self.input_shape[0] * self.units
+
+    def clear_cache(self):
+        super().clear_cache()
+        if self._act is not None:
+            self._act.clear_cache()
+
+
+class Activation(Layer):
+    """Element-wise activation.
+
+    ``prelu`` learns one negative slope per channel (initialised at 0.25, He et
+    al. 2015). ``rrelu`` draws a slope uniformly in [1/8, 1/3] per element while
+    training and uses the mean slope at predict time (Xu et al. 2015).
+    """
+
+    def __init__(self, activation="relu"):
+        super().__init__()
+        if activation not in ALL_ACTIVATIONS:
+            raise ValueError(
+                f"Unknown activation {activation!r}; use one of {sorted(ALL_ACTIVATIONS)}."
+            )
+        self.activation = activation
+
+    def get_config(self):
+        return {"activation": self.activation}
+
+    def __repr__(self):
+        return f"Activation({self.activation!r})"
+
+    def build(self, input_shape, rng, dtype):
+        super().build(input_shape, rng, dtype)
+        if self.activation == "prelu":
+            self.params = {"alpha": np.full(self.input_shape[-1], 0.25, dtype=dtype)}
+        return self.output_shape
+
+    def forward(self, X, training=False, rng=None):
+        name = self.activation
+        self._c_Z = X
+        if name == "prelu":
+            A = np.where(X > 0, X, X * self.params["alpha"])
+        elif name == "rrelu":
+            if training:
+                slope = rng.uniform(RRELU_LOWER, RRELU_UPPER, size=X.shape).astype(X.dtype)
+            else:
+                slope = X.dtype.type((RRELU_LOWER + RRELU_UPPER) / 2)
+            self._c_slope = slope
+            A = np.where(X > 0, X, X * slope)
+        else:
+            A = ACTIVATIONS[name](X)
+        self._c_A = A
+        return A
+
+    def backward(self, dY, need_dX=True):
+        name = self.activation
+        Z = self._c_Z
+        if name == "prelu":
+            pos = Z > 0
+            self.grads["alpha"] = np.where(pos, 0, Z * dY).reshape(-1, Z.shape[-1]).sum(axis=0)
+            return np.where(pos, dY, dY * self.params["alpha"])
+        if name == "rrelu":
+            return np.where(Z > 0, dY, dY * self._c_slope)
+        return DERIVATIVES[name](Z, self._c_A, dY)
+
+
+class Dropout(Layer):
+    """Inverted dropout: scales kept units by 1 / (1 - rate) in training, identity at predict."""
+
+    def __init__(self, rate=0.5):
+        super().__init__()
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout: rate must be in [0, 1), got {rate!r}.")
+        self.rate = float(rate)
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+    def forward(self, X, training=False, rng=None):
+        if not training or self.rate == 0.0:
+            self._c_mask = None
+            return X
+        keep = 1.0 - self.rate
+        mask = rng.random(X.shape, dtype=np.float32) < keep
+        self._c_mask = mask * X.dtype.type(1.0 / keep)
+        return X * self._c_mask
+
+    def backward(self, dY, need_dX=True):
+        return dY if self._c_mask is None else dY * self._c_mask
+
+
+class _Pool(Layer):
+    kind = ""
+
+    def __init__(self, pool_size=2, strides=None):
+        super().__init__()
+        name = type(self).__name__
+        self.pool_size = _check_positive_int("pool_size", pool_size, name)
+        self.strides = self.pool_size if strides is None else _check_positive_int(
+            "strides", strides, name)
+
+    def get_config(self):
+        cfg = {"pool_size": self.pool_size}
+        if self.strides != self.pool_size:
+            cfg["strides"] = self.strides
+        return cfg
+
+    def compute_output_shape(self, input_shape):
+        _require_sequence(self, input_shape)
+        L, C = input_shape
+        out = ops.pool_output_length(L, self.pool_size, self.strides)
+        if out < 1:
+            raise TooShortError(
+                f"{self!r} gets length {L}, shorter than its pool_size, and would output "
+                f"length 0; use a smaller pool_size, fewer pooling blocks or pool=None"
+            )
+        return (out, C)
+
+
+class MaxPooling1D(_Pool):
+    """Max pooling over time, 'valid' windows (Keras ``MaxPooling1D``)."""
+
+    def forward(self, X, training=False, rng=None):
+        Y, masks = ops.maxpool1d_forward(X, self.pool_size, self.strides)
+        self._c_masks = masks
+        self._c_len = X.shape[1]
+        return Y
+
+    def backward(self, dY, need_dX=True):
+        return ops.maxpool1d_backward(dY, self._c_masks, self._c_len, self.strides)
+
+
+class AveragePooling1D(_Pool):
+    """Average pooling over time, 'valid' windows (Keras ``AveragePooling1D``)."""
+
+    def forward(self, X, training=False, rng=None):
+        self._c_len = X.shape[1]
+        return ops.avgpool1d_forward(X, self.pool_size, self.strides)
+
+    def backward(self, dY, need_dX=True):
+        return ops.avgpool1d_backward(dY, self.pool_size, self._c_len, self.strides)
+
+
+class GlobalAveragePooling1D(Layer):
+    """Mean over time: (N, L, C) -> (N, C)."""
+
+    def compute_output_shape(self, input_shape):
+        _require_sequence(self, input_shape)
+        return (input_shape[1],)
+
+    def forward(self, X, training=False, rng=None):
+        self._c_len = X.shape[1]
+        return X.mean(axis=1)
+
+    def backward(self, dY, need_dX=True):
+        L = self._c_len
+        g = dY * dY.dtype.type(1.0 / L)
+        return np.broadcast_to(g[:, None, :], (g.shape[0], L, g.shape[1])).copy()
+
+
+class GlobalMaxPooling1D(Layer):
+    """Max over time: (N, L, C) -> (N, C); the gradient goes to the first maximum."""
+
+    def compute_output_shape(self, input_shape):
+        _require_sequence(self, input_shape)
+        return (input_shape[1],)
+
+    def forward(self, X, training=False, rng=None):
+        idx = X.argmax(axis=1)
+        self._c_idx = idx
+        self._c_len = X.shape[1]
+        return np.take_along_axis(X, idx[:, None, :], axis=1)[:, 0, :]
+
+    def backward(self, dY, need_dX=True):
+        N, C = dY.shape
+        dX = np.zeros((N, self._c_len, C), dtype=dY.dtype)
+        np.put_along_axis(dX, self._c_idx[:, None, :], dY[:, None, :], axis=1)
+        return dX
+
+
+class Flatten(Layer):
+    """(N, L, C) -> (N, L * C)."""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, X, training=False, rng=None):
+        self._c_shape = X.shape
+        return X.reshape(X.shape[0], -1)
+
+    def backward(self, dY, need_dX=True):
+        return dY.reshape(self._c_shape)
+
+
+LAYERS = {
+    cls.__name__: cls
+    for cls in (Conv1D, Dense, Activation, Dropout, MaxPooling1D, AveragePooling1D,
+                GlobalMaxPooling1D, GlobalAveragePooling1D, Flatten)
+}

@@ -1,0 +1,170 @@
+"""Sequential network: an ordered list of layers with flat parameter lists.
+
+The network knows nothing of scikit-learn: it takes channels-last arrays
+``(N, L, C)`` and returns the raw outputs of its last layer.
+"""
+
+import numpy as np
+
+from .layers import LAYERS, Layer, TooShortError
+
+__all__ = ["Sequential", "make_layer"]
+
+
+def make_layer(spec):
+    """Build a layer from a spec.
+
+    A spec is a :class:`~sk1dcnn.layers.Layer` instance (copied from its config),
+    a layer name (``"Flatten"``), a ``(name, kwargs)`` pair, or a dict with the
+    name under ``"layer"`` and the Keras arguments beside it, e.g.
+    ``{"layer": "Conv1D", "filters": 32, "kernel_size": 5, "padding": "same"}``.
+    """
+    if isinstance(spec, Layer):
+        name, kwargs = type(spec).__name__, dict(spec.get_config())
+    elif isinstance(spec, str):
+        name, kwargs = spec, {}
+    elif isinstance(spec, dict):
+        kwargs = dict(spec)
+        if "layer" not in kwargs:
+            raise ValueError(
+                f"Layer spec {spec!r} has no 'layer' key; write e.g. "
+                f"{{'layer': 'Conv1D', 'filters': 32, 'kernel_size': 5}}."
+            )
+        name = kwargs.pop("layer")
+    elif isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[1], dict):
+        name, kwargs = spec[0], dict(spec[1])
+    else:
+        raise ValueError(
+            f"Cannot read layer spec {spec!r}: give a layer name, a (name, kwargs) pair or "
+            f"a dict with a 'layer' key."
+        )
+    if name not in LAYERS:
+        raise ValueError(f"Unknown layer {name!r}; available layers: {sorted(LAYERS)}.")
+    try:
+        return LAYERS[name](**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"Bad arguments for {name}: {exc}") from None
+
+
+class Sequential:
+    """A stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer
+    """
+
+    def __init__(self, layers):
+        self.layers = list(layers)
+        self.input_shape = None
+
+    def build(self, input_shape, rng, dtype=np.float32):
+        """Create every layer's weights for inputs of shape ``(L, C)``.
+
+        Raises ``ValueError`` naming the layer at which the signal length runs out.
+        """
+        shape = tuple(input_shape)
+        self.input_shape = shape
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.build(shape, rng, dtype)
+            except TooShortError as exc:
+                raise ValueError(
+                    f"n_timepoints={input_shape[0]} is too short for this network: "
+                    f"layer {i} {exc}."
+                ) from None
+        return shape
+
+    def check_input_length(self, input_shape):
+        """Shape inference only: raises the same error as :meth:`build`."""
+        shape = tuple(input_shape)
+        for i, layer in enumerate(self.layers):
+            try:
+                shape = layer.compute_output_shape(shape)
+            except TooShortError as exc:
+                raise ValueError(
+                    f"n_timepoints={input_shape[0]} is too short for this network: "
+                    f"layer {i} {exc}."
+                ) from None
+        return shape
+
+    @property
+    def output_shape(self):
+        return self.layers[-1].output_shape
+
+    def forward(self, X, training=False, rng=None, upto=None):
+        """Forward pass; ``upto`` stops before layer index ``upto`` (embeddings)."""
+        layers = self.layers if upto is None else self.layers[:upto]
+        for layer in layers:
+            X = layer.forward(X, training, rng)
+        return X
+
+    def backward(self, dY):
+        """Back-propagate; each layer fills its ``grads``. Skips the input gradient."""
+        last = len(self.layers) - 1
+        for i in range(last, -1, -1):
+            dY = self.layers[i].backward(dY, need_dX=i > 0)
+        return dY
+
+    def params(self):
+        """Flat list of parameter arrays (updated in place by the optimizers)."""
+        return [p for layer in self.layers for p in layer.params.values()]
+
+    def grads(self):
+        return [layer.grads[k] for layer in self.layers for k in layer.params]
+
+    def penalized(self):
+        """Boolean per entry of :meth:`params`: does the L2 penalty apply."""
+        return [k in layer.penalized for layer in self.layers for k in layer.params]
+
+    def get_weights(self):
+        return [p.copy() for p in self.params()]
+
+    def set_weights(self, weights):
+        for p, w in zip(self.params(), weights):
+            p[...] = w
+
+    def clear_cache(self):
+        for layer in self.layers:
+            layer.clear_cache()
+
+    @property
+    def n_params(self):
+        return int(sum(layer.n_params for layer in self.layers))
+
+    def flops(self):
+        """Forward FLOPs per sample of the matrix products (conv and dense)."""
+        return int(sum(layer.flops() for layer in self.layers))
+
+    def summary(self):
+        """Table of layers, output shapes and learnable parameter counts.
+
+        Output shapes are printed channels-first, ``(channels, timepoints)``,
+        as users give their data; parameter counts are those of the usual
+        convention (a Conv1D has ``filters * (kernel_size * channels_in + 1)``).
+        """
+        rows = [("Layer (type)", "Output shape", "Param #")]
+        rows.append(("Input", _fmt_shape(self.input_shape), "0"))
+        for i, layer in enumerate(self.layers):
+            rows.append((f"{i}: {layer!r}", _fmt_shape(layer.output_shape), f"{layer.n_params:,}"))
+        w0 = max(len(r[0]) for r in rows)
+        w1 = max(len(r[1]) for r in rows)
+        w2 = max(len(r[2]) for r in rows)
+        line = "-" * (w0 + w1 + w2 + 4)
+        out = [line]
+        for j, (a, b, c) in enumerate(rows):
+            out.append(f"{a:<{w0}}  {b:<{w1}}  {c:>{w2}}")
+            if j == 0:
+                out.append(line.replace("-", "="))
+        out.append(line)
+        out.append(f"Total params: {self.n_params:,}")
+        out.append(f"Forward FLOPs per sample: {self.flops():,}")
+        return "\n".join(out)
+
+
+def _fmt_shape(shape):
+    if shape is None:
+        return "?"
+    if len(shape) == 2:  # channels-last inside; show (channels, timepoints)
+        return f"(None, {shape[1]}, {shape[0]})"
+    return "(None, " + ", ".join(str(s) for s in shape) + ")"

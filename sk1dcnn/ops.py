@@ -1,0 +1,252 @@
+"""Pure, vectorized kernels of the engine.
+
+Every array here is **channels-last**, ``(n_samples, n_timepoints, n_channels)``:
+that layout makes the im2col matrix of a convolution one contiguous copy of a
+strided window view, ``(N * L_out, K * C)``, so the forward pass, the weight
+gradient and the input gradient are each a single BLAS matrix product (see
+``shared/PERFORMANCE.md``: 3.5-5x faster to copy than channels-first columns).
+The public estimators transpose once at the boundary.
+
+Nothing here keeps state, and nothing loops over samples or time steps; the only
+Python loops run over kernel taps or pooling offsets (``kernel_size`` /
+``pool_size`` iterations of whole-array work).
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+__all__ = [
+    "conv_output_length",
+    "conv_padding",
+    "pad1d",
+    "im2col",
+    "col2im",
+    "conv1d_forward",
+    "conv1d_backward",
+    "pool_output_length",
+    "maxpool1d_forward",
+    "maxpool1d_backward",
+    "avgpool1d_forward",
+    "avgpool1d_backward",
+]
+
+
+def conv_padding(length, kernel_size, strides=1, padding="valid", dilation_rate=1):
+    """Zeros added (left, right) for a convolution, following Keras.
+
+    'valid' adds none. 'same' pads so that the output has ``ceil(L / strides)``
+    steps, splitting the zeros evenly and putting the odd one on the right (for
+    ``strides=1`` that is ``(k - 1) / 2`` either side, ``d * (k - 1)`` in all
+    with dilation). 'causal' puts ``d * (k - 1)`` zeros on the left only, so that
+    output ``t`` sees inputs ``<= t``.
+    """
+    span = dilation_rate * (kernel_size - 1) + 1
+    if padding == "valid":
+        return 0, 0
+    if padding == "causal":
+        return span - 1, 0
+    if padding == "same":
+        out = -(-length // strides)
+        total = max((out - 1) * strides + span - length, 0)
+        return total // 2, total - total // 2
+    raise ValueError(
+        f"padding={padding!r} is not one of 'valid', 'same', 'causal'."
+    )
+
+
+def conv_output_length(length, kernel_size, strides=1, padding="valid", dilation_rate=1):
+    """Output length of a 1D convolution (may be <= 0 when the input is too short)."""
+    left, right = conv_padding(length, kernel_size, strides, padding, dilation_rate)
+    span = dilation_rate * (kernel_size - 1) + 1
+    padded = length + left + right
+    if padded < span:
+        return padded - span + 1
+    return (padded - span) // strides + 1
+
+
+def pad1d(X, left, right):
+    """Zero-pad channels-last ``X`` (N, L, C) along time."""
+    if left == 0 and right == 0:
+        return X
+    N, L, C = X.shape
+    out = np.zeros((N, L + left + right, C), dtype=X.dtype)
+    out[:, left : left + L] = X
+    return out
+
+
+def _window_view(Xp, kernel_size, strides, dilation_rate, out_len):
+    """Read-only strided view (N, L_out, K, C) of padded channels-last input."""
+    N, _, C = Xp.shape
+    sN, sL, sC = Xp.strides
+    return as_strided(
+        Xp,
+        shape=(N, out_len, kernel_size, C),
+        strides=(sN, strides * sL, dilation_rate * sL, sC),
+        writeable=False,
+    )
+
+
+def im2col(Xp, kernel_size, strides, dilation_rate, out_len, out=None):
+    """Columns (N * L_out, K * C) of the padded input, one contiguous copy.
+
+    ``out`` (a reusable buffer of the right size and dtype) avoids page faults
+    from allocating a large fresh array every batch.
+    """
+    N, _, C = Xp.shape
+    view = _window_view(Xp, kernel_size, strides, dilation_rate, out_len)
+    shape = (N, out_len, kernel_size, C)
+    if out is None:
+        out = np.empty(shape, dtype=Xp.dtype)
+    else:
+        out = out.reshape(shape)
+    np.copyto(out, view)
+    return out.reshape(N * out_len, kernel_size * C)
+
+
+def col2im(dcols, padded_len, kernel_size, strides, dilation_rate, out_len, C):
+    """Scatter-add column gradients (N * L_out, K * C) back to (N, L_pad, C).
+
+    One strided slice-add per kernel tap: the adjoint of :func:`im2col`.
+    """
+    N = dcols.shape[0] // out_len
+    d4 = dcols.reshape(N, out_len, kernel_size, C)
+    dXp = np.zeros((N, padded_len, C), dtype=dcols.dtype)
+    stop_span = strides * (out_len - 1) + 1
+    for k in range(kernel_size):
+        start = k * dilation_rate
+        dXp[:, start : start + stop_span : strides] += d4[:, :, k]
+    return dXp
+
+
+def conv1d_forward(X, W, b=None, strides=1, padding="valid", dilation_rate=1, cols_out=None):
+    """1D cross-correlation (the deep-learning "convolution"), channels-last.
+
+    Parameters
+    ----------
+    X : ndarray of shape (N, L, C_in)
+    W : ndarray of shape (K, C_in, F)
+        Kernel; ``W[k, c, f]`` multiplies input ``x[t * s + k * d, c]``.
+    b : ndarray of shape (F,) or None
+    strides, padding, dilation_rate : as in Keras ``Conv1D``.
+    cols_out : ndarray or None
+        Reusable buffer for the im2col matrix.
+
+    Returns
+    -------
+    Y : ndarray of shape (N, L_out, F)
+    cols : ndarray of shape (N * L_out, K * C_in)
+        Needed by :func:`conv1d_backward`.
+    """
+    N, L, C = X.shape
+    K, C_w, F = W.shape
+    if C_w != C:
+        raise ValueError(f"X has {C} channels but the kernel expects {C_w}.")
+    left, right = conv_padding(L, K, strides, padding, dilation_rate)
+    out_len = conv_output_length(L, K, strides, padding, dilation_rate)
+    if out_len <= 0:
+        raise ValueError(
+            f"input length {L} is too short for kernel_size={K}, "
+            f"dilation_rate={dilation_rate}, padding={padding!r}."
+        )
+    Xp = pad1d(X, left, right)
+    cols = im2col(Xp, K, strides, dilation_rate, out_len, out=cols_out)
+    Y = cols @ W.reshape(K * C, F)
+    if b is not None:
+        Y += b
+    return Y.reshape(N, out_len, F), cols
+
+
+def conv1d_backward(dY, cols, W, input_len, strides=1, padding="valid", dilation_rate=1,
+                    need_dX=True):
+    """Gradients of :func:`conv1d_forward`.
+
+    Returns
+    -------
+    dX : ndarray of shape (N, L, C_in) or None
+    dW : ndarray of shape (K, C_in, F)
+    db : ndarray of shape (F,)
+    """
+    N, out_len, F = dY.shape
+    K, C, _ = W.shape
+    dY2 = dY.reshape(N * out_len, F)
+    dW = (cols.T @ dY2).reshape(K, C, F)
+    db = dY2.sum(axis=0)
+    if not need_dX:
+        return None, dW, db
+    dcols = dY2 @ W.reshape(K * C, F).T
+    left, right = conv_padding(input_len, K, strides, padding, dilation_rate)
+    dXp = col2im(dcols, input_len + left + right, K, strides, dilation_rate, out_len, C)
+    return dXp[:, left : left + input_len], dW, db
+
+
+def pool_output_length(length, pool_size, strides):
+    """Output length of a 'valid' pooling window (Keras default)."""
+    if length < pool_size:
+        return 0
+    return (length - pool_size) // strides + 1
+
+
+def _pool_views(X, pool_size, strides, out_len):
+    stop = strides * (out_len - 1) + 1
+    return [X[:, j : j + stop : strides] for j in range(pool_size)]
+
+
+def maxpool1d_forward(X, pool_size, strides):
+    """Max pooling over time of channels-last ``X``.
+
+    Chains ``np.maximum`` over the ``pool_size`` strided views (about 20x faster
+    than ``argmax`` over a window axis) and returns the first-max-wins masks the
+    backward pass needs, one boolean array per offset (PyTorch's tie rule; ties
+    are common in zero-padded beats and after ReLU).
+    """
+    out_len = pool_output_length(X.shape[1], pool_size, strides)
+    views = _pool_views(X, pool_size, strides, out_len)
+    Y = views[0].copy()
+    for v in views[1:]:
+        np.maximum(Y, v, out=Y)
+    masks = np.empty((pool_size,) + Y.shape, dtype=bool)
+    taken = np.zeros(Y.shape, dtype=bool)
+    for j, v in enumerate(views):
+        m = masks[j]
+        np.equal(v, Y, out=m)
+        m &= ~taken
+        taken |= m
+    return Y, masks
+
+
+def maxpool1d_backward(dY, masks, input_len, strides):
+    """Route each output gradient to the input position that won the max."""
+    pool_size = masks.shape[0]
+    N, out_len, C = dY.shape
+    dX = np.zeros((N, input_len, C), dtype=dY.dtype)
+    stop = strides * (out_len - 1) + 1
+    for j in range(pool_size):
+        dX[:, j : j + stop : strides] += dY * masks[j]
+    return dX
+
+
+def avgpool1d_forward(X, pool_size, strides):
+    """Average pooling over time of channels-last ``X`` ('valid' windows)."""
+    out_len = pool_output_length(X.shape[1], pool_size, strides)
+    views = _pool_views(X, pool_size, strides, out_len)
+    Y = views[0].copy()
+    for v in views[1:]:
+        Y += v
+    Y *= 1.0 / pool_size
+    return Y
+
+
+def avgpool1d_backward(dY, pool_size, input_len, strides):
+    """Spread each output gradient evenly over its window."""
+    N, out_len, C = dY.shape
+    dX = np.zeros((N, input_len, C), dtype=dY.dtype)
+    g = dY * (1.0 / pool_size)
+    stop = strides * (out_len - 1) + 1
+    for j in range(pool_size):
+        dX[:, j : j + stop : strides] += g
+    return dX
+
+
+def conv_flops(out_len, kernel_size, in_channels, filters):
+    """Multiply-adds x 2 of one convolution forward pass for one sample."""
+    return 2 * out_len * kernel_size * in_channels * filters
