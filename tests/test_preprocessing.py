@@ -1,0 +1,252 @@
+import importlib.util
+
+import numpy as np
+import pytest
+from scipy import signal
+from sklearn.base import clone
+from sklearn.pipeline import make_pipeline
+from sklearn.utils import get_tags
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk1dcnn.datasets import load_wfdb_record, shipped_data_dir
+from sk1dcnn.preprocessing import (
+    BandpassFilter,
+    CropOrPad,
+    Resampler,
+    SeriesStandardScaler,
+    detect_r_peaks,
+    evaluate_r_peaks,
+    resample_signal,
+    sliding_windows,
+)
+
+ALL = [BandpassFilter(), Resampler(), SeriesStandardScaler(), CropOrPad(length=50)]
+
+
+@pytest.fixture
+def X3():
+    return np.random.default_rng(0).normal(size=(5, 2, 400))
+
+
+# --------------------------------------------------------------------------- #
+# BandpassFilter
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "low, high, btype, wn",
+    [(0.5, 40.0, "bandpass", [0.5, 40.0]), (None, 40.0, "lowpass", 40.0), (0.5, None, "highpass", 0.5)],
+)
+def test_bandpass_matches_scipy(X3, low, high, btype, wn):
+    sos = signal.butter(4, wn, btype=btype, fs=360.0, output="sos")
+    expected = signal.sosfiltfilt(sos, X3, axis=-1)
+    f = BandpassFilter(low=low, high=high, fs=360.0, order=4)
+    np.testing.assert_allclose(f.fit_transform(X3), expected, rtol=1e-12, atol=1e-12)
+    # 2-D input gives 2-D output with the same rows.
+    out2 = f.fit_transform(X3[:, 0])
+    assert out2.shape == X3[:, 0].shape
+    np.testing.assert_allclose(out2, expected[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_bandpass_removes_out_of_band_tone():
+    fs = 360.0
+    t = np.arange(3600) / fs
+    slow, fast = np.sin(2 * np.pi * 10 * t), np.sin(2 * np.pi * 100 * t)
+    out = BandpassFilter(low=5, high=20, fs=fs).transform((slow + fast)[None])
+    inner = slice(360, -360)  # away from the edges
+    np.testing.assert_allclose(out[0, inner], slow[inner], atol=0.05)
+
+
+def test_bandpass_errors():
+    X = np.zeros((2, 1000))
+    with pytest.raises(ValueError, match=r"Nyquist frequency fs/2 = 180.0 Hz"):
+        BandpassFilter(high=200.0, fs=360.0).fit(X)
+    with pytest.raises(ValueError, match="both be None"):
+        BandpassFilter(low=None, high=None).fit(X)
+    with pytest.raises(ValueError, match="smaller than high"):
+        BandpassFilter(low=30, high=20).fit(X)
+    sos = signal.butter(4, [0.5, 40], btype="bandpass", fs=360.0, output="sos")
+    padlen = 3 * (2 * len(sos) + 1)
+    with pytest.raises(ValueError, match=rf"too short.*at least {padlen + 1} timepoints"):
+        BandpassFilter().fit(np.zeros((2, padlen)))
+    BandpassFilter().fit(np.zeros((2, padlen + 1)))  # just long enough
+    with pytest.raises(InvalidParameterError, match="order"):
+        BandpassFilter(order=0).fit(X)
+
+
+# --------------------------------------------------------------------------- #
+# Resampler
+# --------------------------------------------------------------------------- #
+def test_resampler_matches_resample_poly(X3):
+    out = Resampler(orig_fs=360.0, target_fs=250.0).fit_transform(X3)
+    expected = signal.resample_poly(X3, 25, 36, axis=-1)  # 250/360 reduced by gcd 10
+    assert out.shape == (5, 2, 278)
+    np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-12)
+    out2 = Resampler(orig_fs=2, target_fs=1).fit_transform(X3[:, 1])
+    np.testing.assert_allclose(out2, signal.resample_poly(X3[:, 1], 1, 2, axis=-1))
+    # Same rate: unchanged copy.
+    np.testing.assert_array_equal(resample_signal(X3, 360, 360.0), X3)
+
+
+# --------------------------------------------------------------------------- #
+# SeriesStandardScaler
+# --------------------------------------------------------------------------- #
+def test_series_standard_scaler(X3):
+    X = X3 * np.array([1.0, 5.0])[None, :, None] + 3.0
+    out = SeriesStandardScaler().fit_transform(X)
+    np.testing.assert_allclose(out.mean(axis=-1), 0, atol=1e-12)
+    np.testing.assert_allclose(out.std(axis=-1), 1, atol=1e-12)
+    expected = (X - X.mean(-1, keepdims=True)) / X.std(-1, keepdims=True)
+    np.testing.assert_allclose(out, expected)
+    # 2-D, constant rows -> zeros (no NaN); float32 stays float32.
+    const = np.full((2, 10), 7.0, dtype=np.float32)
+    out = SeriesStandardScaler().fit_transform(const)
+    assert out.dtype == np.float32 and np.all(out == 0)
+    np.testing.assert_allclose(SeriesStandardScaler(with_std=False).transform(X), X - X.mean(-1, keepdims=True))
+    np.testing.assert_allclose(
+        SeriesStandardScaler(with_mean=False).transform(X), X / X.std(-1, keepdims=True)
+    )
+
+
+# --------------------------------------------------------------------------- #
+# CropOrPad
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize(
+    "mode, length, expected",
+    [
+        ("left", 3, [0, 1, 2]),
+        ("right", 3, [3, 4, 5]),
+        ("center", 3, [1, 2, 3]),
+        ("left", 8, [0, 1, 2, 3, 4, 5, -1, -1]),
+        ("right", 8, [-1, -1, 0, 1, 2, 3, 4, 5]),
+        ("center", 9, [-1, 0, 1, 2, 3, 4, 5, -1, -1]),
+        ("center", 6, [0, 1, 2, 3, 4, 5]),
+    ],
+)
+def test_crop_or_pad(mode, length, expected):
+    X = np.arange(6.0)[None, None, :].repeat(2, axis=0)
+    out = CropOrPad(length=length, mode=mode, pad_value=-1).fit_transform(X)
+    assert out.shape == (2, 1, length)
+    np.testing.assert_array_equal(out[1, 0], expected)
+    np.testing.assert_array_equal(CropOrPad(length, mode=mode, pad_value=-1).transform(X[:, 0]), out[:, 0])
+
+
+# --------------------------------------------------------------------------- #
+# sliding_windows
+# --------------------------------------------------------------------------- #
+def test_sliding_windows():
+    x = np.vstack([np.arange(10.0), 10 + np.arange(10.0)])
+    w = sliding_windows(x, width=4, step=3)
+    assert w.shape == (3, 2, 4)
+    np.testing.assert_array_equal(w[1, 0], [3, 4, 5, 6])
+    np.testing.assert_array_equal(w[2, 1], [16, 17, 18, 19])
+    assert np.shares_memory(w, x)  # a view, not a copy
+    assert sliding_windows(np.arange(10.0), 5).shape == (2, 1, 5)  # step defaults to width
+    with pytest.raises(ValueError, match="shorter than width"):
+        sliding_windows(x, width=11, step=1)
+
+
+# --------------------------------------------------------------------------- #
+# sklearn API
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("est", ALL, ids=lambda e: type(e).__name__)
+def test_clone_params_tags(est):
+    c = clone(est)
+    assert c.get_params() == est.get_params()
+    assert c is not est
+    tags = get_tags(est)
+    assert tags.input_tags.three_d_array and not tags.requires_fit
+
+
+@pytest.mark.parametrize("est", ALL, ids=lambda e: type(e).__name__)
+def test_transform_without_fit_and_ndim(est, X3):
+    out3 = clone(est).transform(X3)
+    out2 = clone(est).transform(X3[:, 0])
+    assert out3.ndim == 3 and out2.ndim == 2
+    np.testing.assert_allclose(out3[:, 0], out2, rtol=1e-12, atol=1e-12)
+    fitted = clone(est).fit(X3)
+    assert fitted.n_features_in_ == 2
+    with pytest.raises(ValueError, match="4-D"):
+        clone(est).fit_transform(X3[..., None])
+
+
+# BandpassFilter is left out on purpose: the common checks fit 2-5 timepoint
+# signals, which sosfiltfilt cannot filter (it raises the named "too short" error).
+@parametrize_with_checks([Resampler(), SeriesStandardScaler(), CropOrPad(length=3)])
+def test_sklearn_common_checks(estimator, check):
+    check(estimator)
+
+
+def test_pipeline_and_set_params(X3):
+    pipe = make_pipeline(
+        BandpassFilter(low=0.5, high=40.0, fs=360.0),
+        Resampler(orig_fs=360.0, target_fs=180.0),
+        SeriesStandardScaler(),
+        CropOrPad(length=150),
+    )
+    out = pipe.fit_transform(X3)
+    assert out.shape == (5, 2, 150)
+    # Same as applying the SciPy steps by hand.
+    sos = signal.butter(4, [0.5, 40.0], btype="bandpass", fs=360.0, output="sos")
+    manual = signal.resample_poly(signal.sosfiltfilt(sos, X3, axis=-1), 1, 2, axis=-1)
+    manual = (manual - manual.mean(-1, keepdims=True)) / manual.std(-1, keepdims=True)
+    np.testing.assert_allclose(out, manual[..., 25:175], rtol=1e-10, atol=1e-10)
+    pipe.set_params(croporpad__length=100)
+    assert pipe.fit_transform(X3).shape == (5, 2, 100)
+    c = clone(pipe)
+    assert c.get_params()["bandpassfilter__high"] == 40.0
+
+
+def test_invalid_params_raise_at_fit():
+    with pytest.raises(InvalidParameterError, match="mode"):
+        CropOrPad(length=10, mode="middle").fit(np.zeros((2, 20)))
+    with pytest.raises(InvalidParameterError, match="target_fs"):
+        Resampler(target_fs=0).fit(np.zeros((2, 20)))
+
+
+# --------------------------------------------------------------------------- #
+# R peaks
+# --------------------------------------------------------------------------- #
+@pytest.mark.skipif(importlib.util.find_spec("wfdb") is None, reason="wfdb not installed")
+def test_detect_r_peaks_mitdb_100_excerpt():
+    rec = load_wfdb_record(shipped_data_dir("mitdb", "100"))
+    peaks = detect_r_peaks(rec.signal[0], rec.fs)
+    scores = evaluate_r_peaks(peaks, rec.ann_samples, rec.fs, reference_symbols=rec.ann_symbols)
+    assert scores["sensitivity"] >= 0.99
+    assert scores["positive_predictivity"] >= 0.99
+    assert scores["tp"] >= 0.99 * np.isin(rec.ann_symbols, ["N", "A", "V"]).sum()
+
+
+def test_detect_r_peaks_synthetic_spikes():
+    fs = 250.0
+    rng = np.random.default_rng(1)
+    n = int(20 * fs)
+    x = 0.02 * rng.normal(size=n)
+    true = np.arange(100, n - 100, 200)  # 75 bpm
+    k = np.arange(-5, 6)
+    x[true[:, None] + k] += np.exp(-(k**2) / 4.0)  # narrow QRS-like bumps
+    peaks = detect_r_peaks(x, fs)
+    np.testing.assert_allclose(peaks, true, atol=2)
+    with pytest.raises(ValueError, match="one ECG lead"):
+        detect_r_peaks(np.zeros((2, n)), fs)
+
+
+def test_evaluate_r_peaks_hand_example():
+    fs = 100.0  # tolerance 0.15 s = 15 samples
+    reference = [100, 200, 300, 400]
+    detected = [105, 198, 199, 330, 500]
+    # 105->100, 198/199->200 (only one counts), 330 is 30 samples from 300: a miss.
+    s = evaluate_r_peaks(detected, reference, fs)
+    assert (s["tp"], s["fp"], s["fn"]) == (2, 3, 2)
+    assert s["sensitivity"] == pytest.approx(2 / 4)
+    assert s["positive_predictivity"] == pytest.approx(2 / 5)
+    # One-to-one: a detection between two close references matches only one.
+    s = evaluate_r_peaks([110], [100, 120], fs)
+    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 1)
+    # A second round lets a reference take its second-nearest free detection.
+    s = evaluate_r_peaks([104, 118], [100, 110], fs)
+    assert (s["tp"], s["fp"], s["fn"]) == (2, 0, 0)
+    # Non-beat annotations are not counted when symbols are given.
+    s = evaluate_r_peaks([100, 200], [100, 150, 200], fs, reference_symbols=["N", "+", "V"])
+    assert (s["tp"], s["fp"], s["fn"]) == (2, 0, 0)
+    s = evaluate_r_peaks([], [], fs)
+    assert np.isnan(s["sensitivity"]) and s["tp"] == 0
