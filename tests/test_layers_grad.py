@@ -1,0 +1,482 @@
+"""Backward passes against central finite differences (float64, small shapes).
+
+For a layer ``Y = f(X; params)`` the scalar ``sum(Y * R)`` (``R`` fixed and
+random) has gradient ``backward(R)`` w.r.t. ``X`` and ``layer.grads`` w.r.t.
+the parameters; each is compared with ``(f(x + eps) - f(x - eps)) / (2 eps)``
+entry by entry. Stochastic layers (rrelu, Dropout) get a freshly seeded rng on
+every forward so both sides of a difference see the same random draw.
+"""
+
+import numpy as np
+import pytest
+from scipy.special import log_softmax, softmax
+
+from sk1dcnn.activations import ALL_ACTIVATIONS, RRELU_LOWER, RRELU_UPPER
+from sk1dcnn.layers import (
+    Activation,
+    AveragePooling1D,
+    Conv1D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
+from sk1dcnn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
+from sk1dcnn.network import Sequential
+
+EPS = 1e-6
+RTOL, ATOL = 1e-6, 1e-8
+
+
+def numerical_grad(f, x, eps=EPS):
+    """Central differences of the scalar f() w.r.t. every entry of x (changed in place)."""
+    g = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + eps
+        fp = f()
+        x[i] = old - eps
+        fm = f()
+        x[i] = old
+        g[i] = (fp - fm) / (2 * eps)
+    return g
+
+
+def check_layer(layer, X, training=False, seed=None, rtol=RTOL, atol=ATOL):
+    """Compare backward() and layer.grads with finite differences of sum(Y * R)."""
+    X = np.array(X, dtype=np.float64)
+
+    def forward():
+        rng = None if seed is None else np.random.default_rng(seed)
+        return layer.forward(X, training, rng)
+
+    Y = forward()
+    R = np.random.default_rng(123).standard_normal(Y.shape)
+    dX = np.array(layer.backward(R), copy=True)
+    grads = {k: np.array(v, copy=True) for k, v in layer.grads.items()}
+    assert set(grads) == set(layer.params), (sorted(grads), sorted(layer.params))
+
+    def loss():
+        return float(np.sum(forward() * R))
+
+    assert dX.shape == X.shape
+    np.testing.assert_allclose(dX, numerical_grad(loss, X), rtol=rtol, atol=atol,
+                               err_msg="input gradient")
+    for k, p in layer.params.items():
+        assert grads[k].shape == p.shape, k
+        np.testing.assert_allclose(grads[k], numerical_grad(loss, p), rtol=rtol, atol=atol,
+                                   err_msg=f"gradient of {k}")
+    return Y
+
+
+def build(layer, input_shape, seed=0):
+    layer.build(input_shape, np.random.RandomState(seed), np.float64)
+    return layer
+
+
+def randomize_params(layer, seed=1):
+    """Non-zero biases and distinct slopes so no gradient is trivially zero."""
+    rng = np.random.default_rng(seed)
+    for k, p in layer.params.items():
+        if k == "b":
+            p[...] = rng.standard_normal(p.shape)
+        elif k.endswith("alpha"):
+            p[...] = rng.uniform(0.05, 0.5, p.shape)
+    return layer
+
+
+def away_from_kinks(shape, seed):
+    """Values in +-[0.05, 8], none within 0.1 of relu6's kink at 6."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.05, 8.0, shape) * rng.choice([-1.0, 1.0], shape)
+    x[np.abs(np.abs(x) - 6.0) < 0.1] += 0.3
+    return x
+
+
+def distinct_values(shape, seed):
+    """Well-separated values (gaps of 0.1) so max-pooling has no near-ties."""
+    rng = np.random.default_rng(seed)
+    return (rng.permutation(int(np.prod(shape))) * 0.1 - 1.0).reshape(shape)
+
+
+# --------------------------------------------------------------------------- #
+# Conv1D
+# --------------------------------------------------------------------------- #
+CONV_CASES = [
+    dict(padding="valid"),
+    dict(padding="same"),
+    dict(padding="causal"),
+    dict(padding="valid", strides=2),
+    dict(padding="same", strides=2),
+    dict(padding="same", strides=3),
+    dict(padding="causal", strides=2),
+    dict(padding="valid", dilation_rate=2),
+    dict(padding="same", dilation_rate=2),
+    dict(padding="causal", dilation_rate=3),
+    dict(padding="same", kernel_size=4),
+    dict(padding="same", kernel_size=4, strides=2),
+    dict(padding="valid", kernel_size=1),
+    dict(padding="same", use_bias=False),
+]
+
+
+@pytest.mark.parametrize("cfg", CONV_CASES, ids=lambda c: "-".join(f"{k}={v}" for k, v in c.items()))
+def test_conv1d_gradients(cfg):
+    cfg = dict(cfg)
+    K = cfg.pop("kernel_size", 3)
+    layer = randomize_params(build(Conv1D(3, K, **cfg), (10, 2)))
+    X = np.random.default_rng(0).standard_normal((2, 10, 2))
+    Y = check_layer(layer, X)
+    assert Y.shape == (2,) + layer.output_shape
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "elu", "swish", "sigmoid", "prelu",
+                                        "softplus", "leaky_relu"])
+@pytest.mark.parametrize("padding", ["same", "causal"])
+def test_conv1d_fused_activation_gradients(activation, padding):
+    layer = randomize_params(build(Conv1D(3, 3, padding=padding, activation=activation), (9, 2)))
+    if activation == "prelu":
+        assert set(layer.params) == {"W", "b", "act_alpha"}
+    X = np.random.default_rng(1).standard_normal((2, 9, 2))
+    check_layer(layer, X)
+
+
+def test_conv1d_fused_activation_equals_separate_layers():
+    conv = build(Conv1D(3, 3, padding="same", activation="tanh"), (8, 2))
+    plain = build(Conv1D(3, 3, padding="same"), (8, 2))
+    plain.params["W"][...] = conv.params["W"]
+    X = np.random.default_rng(2).standard_normal((2, 8, 2))
+    np.testing.assert_allclose(conv.forward(X), np.tanh(plain.forward(X)), rtol=1e-13)
+
+
+def test_conv1d_rrelu_training_gradients():
+    layer = randomize_params(build(Conv1D(3, 3, padding="same", activation="rrelu"), (8, 2)))
+    X = np.random.default_rng(3).standard_normal((2, 8, 2))
+    check_layer(layer, X, training=True, seed=0)
+
+
+# --------------------------------------------------------------------------- #
+# Dense
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("activation", [None, "relu", "tanh", "prelu", "sigmoid"])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_dense_gradients(activation, use_bias):
+    layer = randomize_params(build(Dense(4, activation=activation, use_bias=use_bias), (5,)))
+    X = np.random.default_rng(4).standard_normal((3, 5))
+    Y = check_layer(layer, X)
+    assert Y.shape == (3, 4)
+
+
+# --------------------------------------------------------------------------- #
+# Activations
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("name", ALL_ACTIVATIONS)
+@pytest.mark.parametrize("shape", [(2, 6, 3), (4, 3)])
+def test_activation_layer_gradients(name, shape):
+    layer = randomize_params(build(Activation(name), shape[1:]))
+    X = away_from_kinks(shape, seed=len(name))
+    if name == "prelu":
+        assert set(layer.params) == {"alpha"} and layer.params["alpha"].shape == (shape[-1],)
+    check_layer(layer, X)
+
+
+@pytest.mark.parametrize("shape", [(2, 6, 3), (4, 3)])
+def test_rrelu_training_gradients_with_fixed_rng(shape):
+    layer = build(Activation("rrelu"), shape[1:])
+    X = away_from_kinks(shape, seed=5)
+    check_layer(layer, X, training=True, seed=0)
+
+
+def test_rrelu_slopes():
+    layer = build(Activation("rrelu"), (50, 4))
+    X = -np.random.default_rng(6).uniform(0.5, 2.0, (3, 50, 4))
+    slope = layer.forward(X, True, np.random.default_rng(0)) / X
+    assert np.all(slope >= RRELU_LOWER) and np.all(slope <= RRELU_UPPER)
+    assert slope.std() > 0.01  # one draw per element
+    again = layer.forward(X, True, np.random.default_rng(0)) / X
+    np.testing.assert_array_equal(slope, again)
+    # predict time: the mean slope, deterministically
+    A = layer.forward(X, False, None)
+    np.testing.assert_allclose(A, X * (RRELU_LOWER + RRELU_UPPER) / 2, rtol=1e-14)
+    Xpos = -X
+    np.testing.assert_array_equal(layer.forward(Xpos, True, np.random.default_rng(0)), Xpos)
+
+
+def test_prelu_is_per_channel():
+    layer = build(Activation("prelu"), (4, 2))
+    layer.params["alpha"][...] = [0.1, 0.5]
+    X = np.array([[[-1.0, -2.0], [3.0, -4.0], [-0.5, 1.0], [2.0, 2.0]]])
+    expected = np.array([[[-0.1, -1.0], [3.0, -2.0], [-0.05, 1.0], [2.0, 2.0]]])
+    np.testing.assert_allclose(layer.forward(X), expected)
+
+
+# --------------------------------------------------------------------------- #
+# Pooling, Flatten, Dropout
+# --------------------------------------------------------------------------- #
+@pytest.mark.parametrize("cls", [MaxPooling1D, AveragePooling1D])
+@pytest.mark.parametrize("pool_size, strides", [(2, None), (3, 2), (3, 1), (2, 3), (4, None)])
+def test_pooling_gradients(cls, pool_size, strides):
+    layer = build(cls(pool_size, strides), (11, 3))
+    X = distinct_values((2, 11, 3), seed=pool_size)
+    Y = check_layer(layer, X)
+    assert Y.shape == (2,) + layer.output_shape
+
+
+@pytest.mark.parametrize("cls", [GlobalMaxPooling1D, GlobalAveragePooling1D])
+def test_global_pooling_gradients(cls):
+    layer = build(cls(), (7, 3))
+    X = distinct_values((2, 7, 3), seed=8)
+    Y = check_layer(layer, X)
+    ref = X.max(axis=1) if cls is GlobalMaxPooling1D else X.mean(axis=1)
+    np.testing.assert_allclose(Y, ref, rtol=1e-14)
+
+
+def test_flatten_gradients():
+    layer = build(Flatten(), (4, 3))
+    X = np.random.default_rng(9).standard_normal((2, 4, 3))
+    Y = check_layer(layer, X)
+    np.testing.assert_array_equal(Y[1], X[1].ravel())
+
+
+@pytest.mark.parametrize("shape", [(3, 5, 2), (4, 6)])
+def test_dropout_training_gradients(shape):
+    layer = build(Dropout(0.4), shape[1:])
+    X = np.random.default_rng(10).standard_normal(shape)
+    Y = check_layer(layer, X, training=True, seed=0)
+    kept = Y != 0
+    assert 0 < kept.mean() < 1
+    np.testing.assert_allclose(Y[kept], X[kept] / 0.6, rtol=1e-14)
+    # predict time is the identity
+    np.testing.assert_array_equal(layer.forward(X, False, None), X)
+
+
+def test_global_max_pooling_ties_go_to_first_max():
+    layer = build(GlobalMaxPooling1D(), (5, 2))
+    X = np.array([[[0.0, 1.0], [2.0, 1.0], [2.0, 0.0], [1.0, 1.0], [2.0, -1.0]]])
+    np.testing.assert_array_equal(layer.forward(X), [[2.0, 1.0]])
+    dX = layer.backward(np.array([[3.0, 4.0]]))
+    expected = np.zeros_like(X)
+    expected[0, 1, 0] = 3.0
+    expected[0, 0, 1] = 4.0
+    np.testing.assert_array_equal(dX, expected)
+
+
+def test_fused_activation_follows_replaced_slope_array():
+    # set_weights writes in place, but a replaced params entry must be used too
+    for layer, shape in [(Conv1D(2, 3, padding="same", activation="prelu"), (2, 6, 2)),
+                         (Dense(2, activation="prelu"), (2, 3))]:
+        build(layer, shape[1:])
+        X = -np.abs(np.random.default_rng(0).standard_normal(shape))
+        layer.params["act_alpha"] = np.zeros(2)
+        if "b" in layer.params:
+            layer.params["b"][...] = -10.0  # every pre-activation negative
+        np.testing.assert_array_equal(layer.forward(X), 0.0)
+
+
+LAYER_FACTORIES = [
+    (lambda: Conv1D(3, 3, padding="same", activation="relu"), (8, 2)),
+    (lambda: Conv1D(3, 2, strides=2, activation="prelu"), (8, 2)),
+    (lambda: Dense(3, activation="elu"), (4,)),
+    (lambda: MaxPooling1D(2), (8, 2)),
+    (lambda: AveragePooling1D(3, 2), (8, 2)),
+    (lambda: GlobalMaxPooling1D(), (8, 2)),
+    (lambda: GlobalAveragePooling1D(), (8, 2)),
+    (lambda: Flatten(), (8, 2)),
+    (lambda: Dropout(0.5), (8, 2)),
+] + [(lambda name=name: Activation(name), (8, 2)) for name in ALL_ACTIVATIONS]
+
+
+@pytest.mark.parametrize("factory, shape", LAYER_FACTORIES)
+def test_layers_keep_float32(factory, shape):
+    layer = factory()
+    layer.build(shape, np.random.RandomState(0), np.float32)
+    assert all(p.dtype == np.float32 for p in layer.params.values())
+    X = np.random.default_rng(0).standard_normal((2,) + shape).astype(np.float32)
+    Y = layer.forward(X, True, np.random.default_rng(0))
+    assert Y.dtype == np.float32, type(layer)
+    dX = layer.backward(np.ones_like(Y))
+    assert dX.dtype == np.float32, type(layer)
+    assert all(g.dtype == np.float32 for g in layer.grads.values()), type(layer)
+
+
+# --------------------------------------------------------------------------- #
+# Losses
+# --------------------------------------------------------------------------- #
+def loss_inputs(name, seed=0, N=5, K=3):
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((N, K)) * 2
+    if name == "categorical_crossentropy":
+        Y = np.eye(K)[rng.integers(0, K, N)]
+    elif name == "squared_error":
+        Y = rng.standard_normal((N, K))
+    elif TARGET_ENCODING[name] == "indicator":
+        Y = rng.integers(0, 2, (N, K)).astype(float)
+    else:
+        Y = rng.choice([-1.0, 1.0], (N, K))
+    if name == "hinge":  # margins 1 - y z at least 0.1 away from the kink
+        yz = 1.0 + rng.choice([-1.0, 1.0], (N, K)) * rng.uniform(0.1, 1.5, (N, K))
+        Z = Y * yz
+    w = rng.uniform(0.2, 2.0, N)
+    return Z, Y, w / w.sum()
+
+
+def reference_loss(name, Z, Y, w):
+    """Losses written out from their textbook definitions (probabilities, not logits)."""
+    if name == "categorical_crossentropy":
+        per = -(Y * np.log(softmax(Z, axis=1))).sum(axis=1)
+    elif name == "binary_crossentropy":
+        p = 1 / (1 + np.exp(-Z))
+        per = -(Y * np.log(p) + (1 - Y) * np.log(1 - p)).sum(axis=1)
+    elif name == "squared_error":
+        per = 0.5 * ((Z - Y) ** 2).mean(axis=1)
+    elif name == "exponential":
+        per = np.exp(-Y * Z).mean(axis=1)
+    elif name == "hinge":
+        per = np.maximum(0, 1 - Y * Z).mean(axis=1)
+    else:  # pragma: no cover - a new loss needs a reference here
+        raise AssertionError(f"no reference for loss {name!r}")
+    return float(per @ w)
+
+
+@pytest.mark.parametrize("name", list(LOSS_FUNCTIONS))
+def test_loss_gradient_and_value(name):
+    Z, Y, w = loss_inputs(name, seed=len(name))
+    loss, dZ = LOSS_FUNCTIONS[name](Z.copy(), Y, w)
+    assert np.isscalar(loss) or np.ndim(loss) == 0
+    np.testing.assert_allclose(loss, reference_loss(name, Z, Y, w), rtol=1e-12)
+    num = numerical_grad(lambda: LOSS_FUNCTIONS[name](Z, Y, w)[0], Z)
+    np.testing.assert_allclose(dZ, num, rtol=RTOL, atol=ATOL)
+    if name == "hinge":
+        assert (dZ == 0).any() and (dZ != 0).any()  # both sides of the kink covered
+
+
+@pytest.mark.parametrize("name", ["categorical_crossentropy", "binary_crossentropy",
+                                  "squared_error"])
+def test_canonical_link_gradient(name):
+    Z, Y, w = loss_inputs(name, seed=3)
+    _, dZ = LOSS_FUNCTIONS[name](Z, Y, w)
+    K = Z.shape[1] if name == "squared_error" else 1
+    np.testing.assert_allclose(dZ, w[:, None] * (OUT_ACTIVATIONS[name](Z) - Y) / K, rtol=1e-12)
+
+
+def test_softmax_cross_entropy_huge_logits():
+    Z = np.array([[1e4, 0.0, -1e4], [0.0, 1e4, 1e4], [-1e4, -1e4, 1e4]])
+    Y = np.eye(3)[[1, 2, 2]]
+    w = np.array([0.5, 0.3, 0.2])
+    loss, dZ = LOSS_FUNCTIONS["categorical_crossentropy"](Z, Y, w)
+    assert np.isfinite(loss) and np.all(np.isfinite(dZ))
+    # sample 0 pays 1e4, sample 1 log 2, sample 2 nothing
+    np.testing.assert_allclose(loss, 0.5 * 1e4 + 0.3 * np.log(2), rtol=1e-12)
+    np.testing.assert_allclose(dZ[0], 0.5 * np.array([1.0, -1.0, 0.0]), atol=1e-12)
+    np.testing.assert_allclose(dZ[1], 0.3 * np.array([0.0, 0.5, -0.5]), atol=1e-12)
+
+
+@pytest.mark.parametrize("name", list(LOSS_FUNCTIONS))
+def test_losses_finite_for_huge_logits(name):
+    Z = np.array([[1e4, -1e4], [-1e4, 1e4], [300.0, -800.0]])
+    Y = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    if TARGET_ENCODING[name] == "sign":
+        Y = 2 * Y - 1
+    loss, dZ = LOSS_FUNCTIONS[name](Z, Y, np.full(3, 1 / 3))
+    assert np.isfinite(loss) and np.all(np.isfinite(dZ))
+    assert np.all(np.isfinite(OUT_ACTIVATIONS[name](Z)))
+
+
+def test_out_activation_probabilities():
+    Z = np.array([[1e4, -1e4, 0.0], [0.1, 0.2, 0.3], [-5.0, 700.0, 3.0], [-800.0, -800.0, -800.0]])
+    P = OUT_ACTIVATIONS["categorical_crossentropy"](Z)
+    assert np.all(P >= 0) and np.all(np.isfinite(P))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(P[1], np.exp(log_softmax(Z[1])), rtol=1e-12)
+    np.testing.assert_allclose(P[3], 1 / 3, rtol=1e-12)
+    for name in ("binary_crossentropy", "exponential"):
+        p = OUT_ACTIVATIONS[name](Z)
+        assert np.all((p >= 0) & (p <= 1))
+        two = np.stack([1 - p, p], axis=-1)  # what predict_proba does for one column
+        np.testing.assert_allclose(two.sum(axis=-1), 1.0)
+    z = np.linspace(-5, 5, 11)
+    np.testing.assert_allclose(OUT_ACTIVATIONS["binary_crossentropy"](z), 1 / (1 + np.exp(-z)))
+    np.testing.assert_array_equal(OUT_ACTIVATIONS["squared_error"](Z), Z)
+
+
+def test_exponential_out_activation_inverts_the_population_minimizer():
+    # E[exp(-y f)] with P(y = 1) = p is minimised at f* = log(p / (1 - p)) / 2
+    p = np.array([0.05, 0.3, 0.5, 0.8, 0.99])
+    f_star = 0.5 * np.log(p / (1 - p))
+    np.testing.assert_allclose(OUT_ACTIVATIONS["exponential"](f_star), p, rtol=1e-12)
+
+
+# --------------------------------------------------------------------------- #
+# Whole networks
+# --------------------------------------------------------------------------- #
+def check_network(net, X, loss_name, Y, w, training=False):
+    def forward():
+        rng = np.random.default_rng(0) if training else None
+        return net.forward(X, training, rng)
+
+    def loss():
+        return LOSS_FUNCTIONS[loss_name](forward(), Y, w)[0]
+
+    Z = forward()
+    _, dZ = LOSS_FUNCTIONS[loss_name](Z, Y, w)
+    net.backward(dZ)
+    params, grads = net.params(), [g.copy() for g in net.grads()]
+    assert len(params) == len(grads) == sum(len(layer.params) for layer in net.layers)
+    for i, (p, g) in enumerate(zip(params, grads)):
+        assert g.shape == p.shape
+        np.testing.assert_allclose(g, numerical_grad(loss, p), rtol=RTOL, atol=ATOL,
+                                   err_msg=f"parameter {i} of shape {p.shape}")
+
+
+def test_sequential_conv_pool_dense_gradients():
+    net = Sequential([
+        Conv1D(4, 3, padding="same", activation="tanh"),
+        MaxPooling1D(2),
+        Conv1D(3, 2, padding="causal", dilation_rate=2, activation="elu"),
+        GlobalAveragePooling1D(),
+        Dense(5, activation="swish"),
+        Dense(3),
+    ])
+    out = net.build((12, 2), np.random.RandomState(0), np.float64)
+    assert out == (3,)
+    for layer in net.layers:
+        randomize_params(layer)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((4, 12, 2))
+    Y = np.eye(3)[[0, 2, 1, 2]]
+    w = np.array([0.1, 0.2, 0.3, 0.4])
+    check_network(net, X, "categorical_crossentropy", Y, w)
+
+
+def test_sequential_strided_globalmax_dropout_training_gradients():
+    net = Sequential([
+        Conv1D(3, 3, strides=2, padding="valid", activation="prelu"),
+        AveragePooling1D(2, strides=1),
+        Conv1D(4, 2, padding="same", activation="sigmoid"),
+        GlobalMaxPooling1D(),
+        Dropout(0.3),
+        Dense(2),
+    ])
+    net.build((15, 3), np.random.RandomState(1), np.float64)
+    for layer in net.layers:
+        randomize_params(layer, seed=2)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((3, 15, 3))
+    Y = rng.integers(0, 2, (3, 2)).astype(float)
+    check_network(net, X, "binary_crossentropy", Y, np.full(3, 1 / 3), training=True)
+
+
+def test_sequential_flatten_squared_error_gradients():
+    net = Sequential([Conv1D(2, 3, padding="valid", activation="softplus"), Flatten(),
+                      Dense(2)])
+    net.build((6, 2), np.random.RandomState(2), np.float64)
+    for layer in net.layers:
+        randomize_params(layer, seed=3)
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 6, 2))
+    check_network(net, X, "squared_error", rng.standard_normal((3, 2)),
+                  np.array([0.5, 0.25, 0.25]))
