@@ -10,7 +10,11 @@ __all__ = ["AUGMENTATIONS", "DEFAULT_AUGMENT", "resolve_augment", "apply_augment
 
 
 def time_shift(X, rng, max_shift):
-    """Shift each signal by up to ``max_shift`` (a fraction of its length) steps, zero-filled."""
+    """Shift each signal by a random number of steps in ``[-m, m]``, zero-filled.
+
+    ``max_shift < 1`` is a fraction of the length (``m = round(max_shift * L)``);
+    ``max_shift >= 1`` is a number of steps.
+    """
     N, L, _ = X.shape
     m = int(round(max_shift * L)) if max_shift < 1 else int(max_shift)
     if m == 0:

@@ -36,6 +36,7 @@ from .layers import (
 )
 from .losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS
 from .network import Sequential, make_layer
+from .presets import PRESETS, get_preset
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor"]
 
@@ -62,7 +63,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ALL_ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
-        "architecture": [list, None],
+        "architecture": [list, StrOptions(set(PRESETS)), None],
         "augment": ["boolean", dict, None],
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -159,6 +160,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
     def _layer_specs(self):
         """Hidden layers (everything but the output Dense) from the flat parameters."""
+        if isinstance(self.architecture, str):  # a preset name
+            return [make_layer(spec) for spec in get_preset(self.architecture)]
         if self.architecture is not None:
             if len(self.architecture) == 0:
                 raise ValueError("architecture is an empty list; give at least one layer spec.")
@@ -495,10 +498,12 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         names force one or the other. 'exponential' and 'hinge' train one-vs-rest
         margins with targets in {-1, 1}; with 'hinge' there is no
         ``predict_proba`` (as in ``SGDClassifier``).
-    architecture : list of layer specs or None, default=None
+    architecture : list of layer specs, str or None, default=None
         Escape hatch: the hidden layers written out, e.g.
         ``[{"layer": "Conv1D", "filters": 16, "kernel_size": 7, "activation": "relu"},
-        {"layer": "MaxPooling1D", "pool_size": 3, "strides": 2}, "GlobalAveragePooling1D"]``.
+        {"layer": "MaxPooling1D", "pool_size": 3, "strides": 2}, "GlobalAveragePooling1D"]``,
+        or a preset name of :mod:`sk1dcnn.presets` ('sample_level',
+        'sample_level_res', 'sample_level_rese': raw-waveform sample-level CNNs).
         When given, the flat architecture parameters above are ignored; the
         output layer is always added by the estimator.
     augment : bool, dict or None, default=None
@@ -631,7 +636,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             if len(classes_) < 2 and not multilabel:
                 raise ValueError(
                     f"CNN1DClassifier needs samples of at least 2 classes in y; got only one "
-                    f"class: {classes_[0]!r}."
+                    f"class: {classes_.tolist()[0]!r}."
                 )
         else:
             classes_ = self.classes_
