@@ -468,7 +468,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
 
     Parameters
     ----------
-    filters : int or tuple of int, default=(32, 64, 128)
+    filters : int or tuple of int, default=(16, 32, 64)
         Number of filters of each conv block; its length sets the block count.
     kernel_size : int or tuple of int, default=5
         Kernel length, one int for all blocks or one per block.
@@ -482,9 +482,11 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         Pooling after every conv block, 'valid' windows of ``pool_size`` with
         stride ``pool_size``.
     pool_size : int, default=2
-    global_pool : {'avg', 'max'} or None, default='avg'
-        Reduction over time before the dense head; None flattens instead
-        (keeps positions, more parameters).
+    global_pool : {'avg', 'max'} or None, default=None
+        Reduction over time before the dense head; None flattens instead,
+        which keeps where things happen in the signal (best on aligned beats:
+        see the README's measurements) at the cost of a dense layer that grows
+        with the length. Use 'avg' or 'max' for long or unaligned signals.
     hidden_layer_sizes : tuple of int, default=(64,)
         Dense layers between the convolutional part and the output layer.
     activation : str, default='relu'
@@ -582,8 +584,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    def __init__(self, filters=(32, 64, 128), kernel_size=5, strides=1, padding="same",
-                 dilation_rate=1, pool="max", pool_size=2, global_pool="avg",
+    def __init__(self, filters=(16, 32, 64), kernel_size=5, strides=1, padding="same",
+                 dilation_rate=1, pool="max", pool_size=2, global_pool=None,
                  hidden_layer_sizes=(64,), activation="relu", dropout=0.0, loss="log_loss",
                  architecture=None, augment=None, *, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate="constant", learning_rate_init=1e-3,
@@ -831,8 +833,8 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
         "loss": [StrOptions({"squared_error", "mean_squared_error"})],
     }
 
-    def __init__(self, filters=(32, 64, 128), kernel_size=5, strides=1, padding="same",
-                 dilation_rate=1, pool="max", pool_size=2, global_pool="avg",
+    def __init__(self, filters=(16, 32, 64), kernel_size=5, strides=1, padding="same",
+                 dilation_rate=1, pool="max", pool_size=2, global_pool=None,
                  hidden_layer_sizes=(64,), activation="relu", dropout=0.0,
                  loss="squared_error", architecture=None, augment=None, *, solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate="constant",

@@ -238,8 +238,8 @@ def test_float64_mode(ecg200):
 
 def test_summary_counts_parameters(ecg200):
     X_train, y_train, _, _ = ecg200
-    clf = CNN1DClassifier(filters=(4, 8), kernel_size=3, hidden_layer_sizes=(5,), max_iter=1,
-                          random_state=0)
+    clf = CNN1DClassifier(filters=(4, 8), kernel_size=3, global_pool="avg",
+                          hidden_layer_sizes=(5,), max_iter=1, random_state=0)
     text = clf.summary(input_shape=(1, 96))
     # conv1: 4*(3*1)+4 = 16; conv2: 8*(3*4)+8 = 104; dense: 8*5+5 = 45; out: 5+1 = 6
     assert "Total params: 171" in text
