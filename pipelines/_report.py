@@ -1,0 +1,166 @@
+"""Text tables, plots and artifact files of the ECG workflow (no MLflow here)."""
+
+import contextlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+
+def _fmt_params(params):
+    return ", ".join(f"{k.replace('cnn__', '')}={_short(v)}" for k, v in params.items())
+
+
+def _short(v):
+    return str(list(v)) if isinstance(v, tuple) else str(v)
+
+
+def header(cfg, data, cv):
+    n_cand = int(np.prod([len(v) for v in cfg["grid"].values()]))
+    lines = [f"sk1dcnn ECG workflow{' (--quick)' if cfg['quick'] else ''}: {data.name}  "
+             f"[{data.info['source']}]"]
+    unit = "beats" if data.kind == "mitdb" else "series"
+    tr = f"train {len(data.y_train)} {unit}"
+    te = f"test {len(data.y_test)} {unit}"
+    if data.kind == "mitdb":
+        tr += f" (records {data.info['train_records']})"
+        te += f" (records {data.info['test_records']})"
+    lines.append(f"  {tr}; {te}; input {data.X_train.shape[1:]}")
+    lines.append(f"  GridSearchCV: {n_cand} candidates x {cfg['cv']} folds ({type(cv).__name__}), "
+                 f"scoring={cfg['scoring']}, n_jobs={cfg['n_jobs']}")
+    return "\n".join(lines)
+
+
+def run_params(cfg, data, cv):
+    return {
+        "dataset": data.name, "data_source": data.info["source"], "quick": cfg["quick"],
+        "n_train": len(data.y_train), "n_test": len(data.y_test),
+        "input_shape": list(data.X_train.shape[1:]), "classes": " ".join(map(str, data.labels)),
+        "cv": cfg["cv"], "cv_splitter": type(cv).__name__, "scoring": cfg["scoring"],
+        "n_jobs": cfg["n_jobs"], "seeds": cfg["seeds"], "grid": json.dumps(
+            {k: [_short(x) for x in v] for k, v in cfg["grid"].items()}),
+        **({"train_records": data.info["train_records"], "test_records": data.info["test_records"]}
+           if data.kind == "mitdb" else {}),
+    }
+
+
+def refit_params(pipeline):
+    """Every parameter of the refit pipeline's steps, as ``<step>__<param>``."""
+    from sklearn.base import BaseEstimator
+
+    out = {}
+    for key, value in pipeline.get_params(deep=True).items():
+        if "__" not in key or isinstance(value, BaseEstimator):
+            continue
+        out[key] = value
+    return out
+
+
+def seed_summary(rows):
+    keys = ("accuracy", "balanced_accuracy", "f1_macro")
+    out = {}
+    for k in keys:
+        vals = np.array([m[k] for _, m in rows])
+        out[f"test_{k}_mean"] = float(vals.mean())
+        out[f"test_{k}_std"] = float(vals.std())
+    classes = sorted({k[3:] for _, m in rows for k in m if k.startswith("se_")})
+    for c in classes:
+        for p in ("se", "ppv"):
+            out[f"test_{p}_{c}_mean"] = float(np.mean([m.get(f"{p}_{c}", np.nan) for _, m in rows]))
+    return out
+
+
+@contextlib.contextmanager
+def artifact_dir():
+    with tempfile.TemporaryDirectory(prefix="sk1dcnn-artifacts-") as d:
+        yield Path(d)
+
+
+def write_artifacts(adir, pipeline, cnn, report, cm, labels, search, cfg, data, metrics):
+    """loss_curve.png, confusion_matrix.png, classification_report.txt,
+    model_summary.txt, cv_results.csv and the resolved config.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    hist = cnn.history_
+    epochs = [r["epoch"] for r in hist]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [r["train_loss"] for r in hist], marker="o", label="train loss")
+    valid = [r.get("valid_loss") for r in hist]
+    if any(v is not None and np.isfinite(v) for v in valid):
+        ax.plot(epochs, [np.nan if v is None else v for v in valid], marker="o", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(f"{data.name}: refit model")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(adir / "loss_curve.png")
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2.5, 1.1 * len(labels) + 2), dpi=100)
+    row_sum = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, row_sum, out=np.zeros(cm.shape, float), where=row_sum > 0)
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(labels)), [str(c) for c in labels])
+    ax.set_yticks(range(len(labels)), [str(c) for c in labels])
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{data.name}: test set")
+    fig.tight_layout()
+    fig.savefig(adir / "confusion_matrix.png")
+    plt.close(fig)
+
+    (adir / "classification_report.txt").write_text(
+        f"{data.name} test set ({len(data.y_test)} samples)\n\n{report}\n"
+        + "\n".join(f"{c}: Se {metrics[f'se_{c}']:.3f}  PPV {metrics[f'ppv_{c}']:.3f}  "
+                    f"(n={int(metrics[f'support_{c}'])})" for c in labels) + "\n")
+    (adir / "model_summary.txt").write_text(cnn.summary() + "\n")
+    rows = ["rank,mean_score,std_score,mean_fit_time_s,params"]
+    cv = search.cv_results_
+    for i in np.argsort(cv["rank_test_score"]):
+        rows.append(f"{cv['rank_test_score'][i]},{cv['mean_test_score'][i]:.5f},"
+                    f"{cv['std_test_score'][i]:.5f},{cv['mean_fit_time'][i]:.2f},"
+                    f"\"{_fmt_params(cv['params'][i])}\"")
+    (adir / "cv_results.csv").write_text("\n".join(rows) + "\n")
+    safe = {k: v for k, v in cfg.items() if k != "grid"}
+    safe["grid"] = {k: [_short(x) for x in v] for k, v in cfg["grid"].items()}
+    (adir / "config.json").write_text(json.dumps(safe, indent=2, default=str) + "\n")
+
+
+def result_table(cfg, res):
+    m = res["metrics"]
+    lines = ["", "Grid search (mean +- std CV score, best first):"]
+    cv = res["cv_results"]
+    order = np.argsort(cv["rank_test_score"])
+    for i in order[:10]:
+        lines.append(f"  {cv['rank_test_score'][i]:>3}  {cv['mean_test_score'][i]:.3f} +- "
+                     f"{cv['std_test_score'][i]:.3f}  {_fmt_params(cv['params'][i])}")
+    if len(order) > 10:
+        lines.append(f"  ... {len(order) - 10} more in the child runs")
+    lines.append("")
+    lines.append(f"Test set ({res['data'].name}): accuracy {m['accuracy']:.3f}  "
+                 f"balanced accuracy {m['balanced_accuracy']:.3f}  macro F1 {m['f1_macro']:.3f}")
+    lines.append(f"  {'class':>5} {'n':>6} {'Se':>7} {'PPV':>7}")
+    for c in res["labels"]:
+        lines.append(f"  {str(c):>5} {int(m[f'support_{c}']):>6} {m[f'se_{c}']:>7.3f} {m[f'ppv_{c}']:>7.3f}")
+    if res["n_seeds"] > 1:
+        s = res["seeds"]
+        lines.append(f"  over {res['n_seeds']} seeds: accuracy {s['test_accuracy_mean']:.3f} +- "
+                     f"{s['test_accuracy_std']:.3f}, balanced accuracy "
+                     f"{s['test_balanced_accuracy_mean']:.3f} +- {s['test_balanced_accuracy_std']:.3f}")
+    lines.append("")
+    lines.append(f"MLflow: run {res['run_id']} (experiment '{cfg['experiment_name']}', "
+                 f"id {res['experiment_id']}), {res['wall_time_s']:.0f} s")
+    if res["model_uri"]:
+        lines.append(f"  model:  {res['model_uri']}  (mlflow.pyfunc.load_model; predicts probabilities)")
+    if res["model_file"]:
+        lines.append(f"  joblib: {res['model_file']}")
+    lines.append(f"  open:   mlflow ui --backend-store-uri {cfg['tracking_uri']}")
+    return "\n".join(lines)

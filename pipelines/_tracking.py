@@ -1,0 +1,173 @@
+"""All MLflow code of the workflows, in one place.
+
+Imported only when a workflow runs (``import sk1dcnn`` never imports MLflow).
+Everything logged comes from plain results: ``get_params()``,
+``GridSearchCV.cv_results_`` and the estimator's ``history_``.
+
+Notes for MLflow 3.17 (measured):
+
+* The file store is refused: the tracking URI is ``sqlite:///<path>`` by
+  default and the experiment's artifact location is set explicitly when it is
+  created (otherwise artifacts land in the working directory).
+* ``mlflow.sklearn.log_model`` saves with skops by default and refuses classes
+  it does not know: the sk1dcnn classes found in the pipeline are passed as
+  ``skops_trusted_types``. Explicit ``pip_requirements`` skip 6-10 s of
+  requirement inference.
+* ``mlflow.sklearn.autolog`` cannot see per-epoch curves: ``history_`` is
+  logged here with ``step=epoch``.
+"""
+
+import contextlib
+import json
+import math
+import numbers
+import time
+
+import mlflow
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
+
+__all__ = ["Tracker", "pip_requirements", "trusted_types"]
+
+#: history_ keys logged per epoch, and their metric names.
+_HISTORY_KEYS = {"train_loss": "train_loss", "valid_loss": "valid_loss", "valid_score": "valid_score",
+                 "learning_rate": "learning_rate", "dur": "epoch_time_s"}
+_BATCH = 900  # MLflow accepts up to 1000 metrics per log_batch call
+
+
+def _finite(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v)
+
+
+class Tracker:
+    """A tracking store + experiment, and the run being logged to.
+
+    Parameters
+    ----------
+    tracking_uri : str
+        E.g. ``sqlite:////abs/path/mlflow.db``.
+    experiment_name : str
+        Created if missing, with ``artifact_location``.
+    artifact_location : str
+        URI of the experiment's artifact root (used only when creating it).
+    """
+
+    def __init__(self, tracking_uri, experiment_name, artifact_location):
+        mlflow.set_tracking_uri(tracking_uri)
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri)
+        exp = self.client.get_experiment_by_name(experiment_name)
+        if exp is None:
+            self.experiment_id = self.client.create_experiment(
+                experiment_name, artifact_location=artifact_location)
+        else:
+            self.experiment_id = exp.experiment_id
+        mlflow.set_experiment(experiment_id=self.experiment_id)
+        self.run_id = None
+
+    @contextlib.contextmanager
+    def parent_run(self, run_name, tags=None):
+        """Start the parent run; yields its id. Failed runs are marked FAILED."""
+        with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
+            self.run_id = run.info.run_id
+            yield self.run_id
+
+    # ------------------------------------------------------------- params
+    def log_params(self, params, run_id=None):
+        items = [Param(str(k), _param_str(v)) for k, v in params.items()]
+        for i in range(0, len(items), 90):
+            self.client.log_batch(run_id or self.run_id, params=items[i:i + 90])
+
+    # ------------------------------------------------------------ metrics
+    def log_metrics(self, metrics, step=0, run_id=None):
+        ts = int(time.time() * 1000)
+        items = [Metric(str(k), float(v), ts, int(step)) for k, v in metrics.items() if _finite(v)]
+        self._log_metric_list(items, run_id)
+
+    def _log_metric_list(self, items, run_id=None):
+        for i in range(0, len(items), _BATCH):
+            self.client.log_batch(run_id or self.run_id, metrics=items[i:i + _BATCH])
+
+    def log_history(self, history):
+        """One point per epoch and history key, ``step=epoch``."""
+        ts = int(time.time() * 1000)
+        items = [Metric(name, float(rec[key]), ts, int(rec["epoch"]))
+                 for rec in history for key, name in _HISTORY_KEYS.items()
+                 if _finite(rec.get(key))]
+        self._log_metric_list(items)
+
+    def log_candidates(self, cv_results, scoring):
+        """One nested child run per grid candidate: its params and CV scores."""
+        n = len(cv_results["params"])
+        split_keys = sorted(k for k in cv_results if k.startswith("split") and k.endswith("_test_score"))
+        for i in range(n):
+            params = cv_results["params"][i]
+            name = "candidate-" + ",".join(f"{k.split('__')[-1]}={_param_str(v)}" for k, v in params.items())
+            run = self.client.create_run(
+                self.experiment_id, run_name=name[:250],
+                tags={"mlflow.parentRunId": self.run_id, "sk1dcnn.candidate": str(i)})
+            cid = run.info.run_id
+            self.log_params(params, run_id=cid)
+            metrics = {"cv_mean_score": cv_results["mean_test_score"][i],
+                       "cv_std_score": cv_results["std_test_score"][i],
+                       "cv_rank": cv_results["rank_test_score"][i],
+                       "mean_fit_time_s": cv_results["mean_fit_time"][i],
+                       "mean_score_time_s": cv_results["mean_score_time"][i]}
+            for k in split_keys:
+                metrics[f"cv_{k.replace('_test_score', '')}_score"] = cv_results[k][i]
+            self.log_metrics(metrics, run_id=cid)
+            self.client.set_tag(cid, "sk1dcnn.scoring", scoring)
+            self.client.set_terminated(cid, "FINISHED")
+
+    # ---------------------------------------------------------- artifacts
+    def log_artifacts(self, local_dir):
+        mlflow.log_artifacts(str(local_dir))
+
+    def log_model(self, pipeline, X_example, metadata):
+        """Log the fitted pipeline (skops) with a predict_proba signature; return its URI."""
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        proba = pipeline.predict_proba(X_example)
+        signature = infer_signature(X_example, proba)
+        info = mlflow.sklearn.log_model(
+            pipeline, name="model", signature=signature, input_example=X_example,
+            pyfunc_predict_fn="predict_proba", pip_requirements=pip_requirements(),
+            skops_trusted_types=trusted_types(pipeline), metadata=metadata,
+        )
+        self.client.set_tag(self.run_id, "sk1dcnn.model_uri", info.model_uri)
+        return info.model_uri
+
+
+def _param_str(v):
+    if isinstance(v, (list, tuple)):
+        return json.dumps(list(v))
+    return str(v)[:6000]
+
+
+def pip_requirements():
+    """Pinned requirements of the logged model (explicit: skips MLflow's inference)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    reqs = []
+    for dist in ("sk1dcnn", "scikit-learn", "numpy", "scipy", "skops", "cloudpickle"):
+        try:
+            reqs.append(f"{dist}=={version(dist)}")
+        except PackageNotFoundError:
+            if dist == "sk1dcnn":
+                import sk1dcnn
+
+                reqs.append(f"sk1dcnn=={sk1dcnn.__version__}")
+    return reqs
+
+
+def trusted_types(pipeline):
+    """The types skops would refuse in ``pipeline``; only sk1dcnn's own are trusted."""
+    import skops.io as sio
+
+    untrusted = sio.get_untrusted_types(data=sio.dumps(pipeline))
+    foreign = [t for t in untrusted if not t.startswith("sk1dcnn.")]
+    if foreign:
+        raise TypeError(f"the pipeline holds types skops does not trust and sk1dcnn does not own: "
+                        f"{foreign}; add them to skops_trusted_types after checking them")
+    return untrusted

@@ -1,0 +1,252 @@
+"""End-to-end tests of ``python -m pipelines ecg --quick`` and ``ecg-monitor``.
+
+The quick workflow runs once (module fixture, ~30-45 s on 2 cores) against a
+temporary SQLite MLflow store; the other tests read what it logged.
+"""
+
+import contextlib
+import csv
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mlflow")
+pytest.importorskip("yaml")
+pytest.importorskip("wfdb")
+
+from pipelines.__main__ import main  # noqa: E402
+from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config, resolve_config  # noqa: E402
+from sk1dcnn.datasets import shipped_data_dir  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    """Run the README command in a fresh directory with its own tracking store."""
+    tmp = tmp_path_factory.mktemp("ecg_quick")
+    uri = f"sqlite:///{tmp / 'mlflow.db'}"
+    stdout = io.StringIO()
+    cwd = os.getcwd()
+    os.chdir(tmp)  # artifacts and the joblib file must land here, not in the repo
+    try:
+        with contextlib.redirect_stdout(stdout):
+            rc = main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG), "--tracking-uri", uri,
+                       "--experiment-name", "test-ecg"])
+    finally:
+        os.chdir(cwd)
+    assert rc == 0
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("test-ecg")
+    runs = client.search_runs([exp.experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    return {"tmp": tmp, "uri": uri, "out": stdout.getvalue(), "client": client, "exp": exp,
+            "parents": parents, "children": children}
+
+
+def test_quick_runs_and_metrics(quick_run):
+    client, out = quick_run["client"], quick_run["out"]
+    assert len(quick_run["parents"]) == 1
+    parent = quick_run["parents"][0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["sk1dcnn.dataset"] == "mitdb:inter_patient"
+    cfg = load_config(DEFAULT_CONFIG, quick=True)
+    n_candidates = int(np.prod([len(v) for v in cfg["grid"].values()]))
+    children = quick_run["children"]
+    assert len(children) == n_candidates
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert {"cv_mean_score", "cv_std_score", "cv_rank"} <= set(child.data.metrics)
+        assert set(cfg["grid"]) <= set(child.data.params)
+
+    m = parent.data.metrics
+    for key in ("test_accuracy", "test_balanced_accuracy", "test_f1_macro", "best_cv_score"):
+        assert 0.0 <= m[key] <= 1.0
+    for c in ("N", "S", "V"):
+        assert f"test_se_{c}" in m and f"test_ppv_{c}" in m
+    # the refit model's params, from get_params()
+    assert parent.data.params["cnn__max_iter"] == str(cfg["model"]["max_iter"])
+    assert "bandpass__high" in parent.data.params
+
+    # per-epoch curves with step=epoch
+    train = client.get_metric_history(parent.info.run_id, "train_loss")
+    valid = client.get_metric_history(parent.info.run_id, "valid_loss")
+    steps = sorted(p.step for p in train)
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 2
+    assert sorted(p.step for p in valid) == steps
+    assert m["n_epochs"] == len(steps)
+
+    arts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"loss_curve.png", "confusion_matrix.png", "classification_report.txt",
+            "model_summary.txt", "cv_results.csv"} <= arts
+    # artifacts went to the experiment's explicit location, inside the run's cwd
+    assert quick_run["exp"].artifact_location.startswith(Path(quick_run["tmp"]).as_uri())
+    assert (quick_run["tmp"] / "mlartifacts").is_dir()
+
+    assert "Se" in out and "PPV" in out
+    assert f"mlflow ui --backend-store-uri {quick_run['uri']}" in out
+
+
+def test_quick_model_loads_with_pyfunc(quick_run):
+    import mlflow
+
+    from sk1dcnn.datasets import load_mitdb_beats
+
+    parent = quick_run["parents"][0]
+    uri = parent.data.tags["sk1dcnn.model_uri"]
+    model = mlflow.pyfunc.load_model(uri)
+    assert model.metadata.signature is not None
+    assert model.metadata.saved_input_example_info is not None
+    X, y, _, _ = load_mitdb_beats(["100"])
+    proba = np.asarray(model.predict(X[:7]))
+    classes = model.metadata.metadata["classes"]
+    assert proba.shape == (7, len(classes))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
+    # the joblib copy predicts the same
+    import joblib
+
+    saved = joblib.load(quick_run["tmp"] / "mlartifacts" / "ecg_model_mitdb-inter_patient.joblib")
+    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba, rtol=1e-5, atol=1e-6)
+
+
+def test_import_sk1dcnn_does_not_import_mlflow():
+    code = ("import sys, sk1dcnn, sk1dcnn.datasets, sk1dcnn.preprocessing, pipelines.config; "
+            "assert 'mlflow' not in sys.modules, 'mlflow imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+# ------------------------------------------------------------------ config
+def _raw():
+    import yaml
+
+    return yaml.safe_load(DEFAULT_CONFIG.read_text())
+
+
+@pytest.mark.parametrize("mutate, key, allowed", [
+    (lambda c: c.update(n_job=2), "n_job", "n_jobs"),
+    (lambda c: c["model"].update(filtres=[8]), "model.filtres", "filters"),
+    (lambda c: c["dataset"].update(nme="x"), "dataset.nme", "data_dir"),
+    (lambda c: c["quick"].update(tracking_uri="x"), "quick.tracking_uri", "grid"),
+    (lambda c: c.pop("grid"), "grid", "missing required key"),
+    (lambda c: c.update(cv=1), "cv", "integer >= 2"),
+    (lambda c: c.update(n_jobs=0), "n_jobs", "-1 (all cores)"),
+    (lambda c: c.update(scoring="auc"), "scoring", "balanced_accuracy"),
+    (lambda c: c["dataset"].update(name="mitdb:intra"), "dataset.name", "mitdb:inter_patient"),
+    (lambda c: c["dataset"].update(name="physionet:x"), "dataset.name", "ucr:<UCR name>"),
+    (lambda c: c["model"].update(activation="relux"), "model.activation", "'relu'"),
+    (lambda c: c["grid"].update(kernel_size=[5, 0]), "grid.kernel_size", "kernel_size"),
+    (lambda c: c["grid"].update(kernel_sise=[5]), "grid.kernel_sise", "kernel_size"),
+    (lambda c: c.update(tracking_uri="./mlruns"), "tracking_uri", "sqlite:///"),
+    (lambda c: c.update(preprocessing=[{"notch": {}}]), "preprocessing[0]", "bandpass"),
+    (lambda c: c.update(preprocessing=[{"bandpass": {"hgh": 40}}]), "preprocessing[0].bandpass.hgh",
+     "high"),
+])
+def test_bad_config_names_key_and_allowed(mutate, key, allowed):
+    raw = _raw()
+    mutate(raw)
+    with pytest.raises(ConfigError) as err:
+        resolve_config(raw, quick=True, source="mlflow.yml")
+    msg = str(err.value)
+    assert f"mlflow.yml: {key}:" in msg
+    assert allowed in msg
+
+
+def test_bad_config_file_through_cli(tmp_path, capsys):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(DEFAULT_CONFIG.read_text().replace("cv: 3", "cv: three"))
+    assert main(["ecg", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cv: must be an integer >= 2" in err and str(bad) in err
+    assert main(["ecg", "--config", str(tmp_path / "missing.yml")]) == 2
+    assert "Configuration file not found" in capsys.readouterr().err
+
+
+def test_missing_data_paths(tmp_path, capsys):
+    raw = _raw()
+    raw["dataset"]["data_dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"dataset\.data_dir: folder does not exist: .*nowhere"):
+        resolve_config(raw)
+    # a folder that exists but lacks the records: the loader names the missing file
+    from pipelines.ecg import load_data
+
+    cfg = resolve_config({**_raw(), "dataset": {"name": "mitdb:inter_patient", "data_dir": str(tmp_path)}})
+    with pytest.raises(FileNotFoundError, match=r"MIT-BIH record '101' not found"):
+        load_data(cfg["dataset"])
+    cfg = resolve_config({**_raw(), "dataset": {"name": "ucr:NoSuchSet", "data_dir": str(tmp_path)}})
+    with pytest.raises(FileNotFoundError, match="NoSuchSet"):
+        load_data(cfg["dataset"])
+    assert main(["ecg", "--quick", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "dataset.data_dir" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------- monitor
+def test_ecg_monitor_on_shipped_record(quick_run, tmp_path, capsys, monkeypatch):
+    record = shipped_data_dir("mitdb", "119")
+    out_csv = tmp_path / "beats.csv"
+    model = quick_run["tmp"] / "mlartifacts" / "ecg_model_mitdb-inter_patient.joblib"
+    monkeypatch.chdir(quick_run["tmp"])  # the README flow: the default --model is what ecg saved
+    rc = main(["ecg-monitor", "--record", str(record), "--out", str(out_csv), "--chunk-seconds", "45"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    rows = list(csv.DictReader(out_csv.open()))
+    # ~349 annotated beats in the 5-minute excerpt; the detector finds nearly all
+    assert 320 <= len(rows) <= 360
+    samples = np.array([int(r["sample"]) for r in rows])
+    assert np.all(np.diff(samples) > 0)  # no beat lost or doubled at the chunk seams
+    assert "real-time factor" in text
+    assert "R-peak Se" in text
+
+    from pipelines.monitor import monitor
+
+    summary = monitor(record, model=str(model), out_csv=tmp_path / "b2.csv", chunk_seconds=300,
+                      out=lambda *_: None)
+    assert summary["n_beats"] == len(rows)  # chunking does not change the beats found
+    assert summary["detection"]["sensitivity"] > 0.97
+
+    # the same model through its MLflow URI gives the same labels
+    uri = quick_run["parents"][0].data.tags["sk1dcnn.model_uri"]
+    by_uri = monitor(record, model=uri, tracking_uri=quick_run["uri"], out_csv=tmp_path / "b3.csv",
+                     out=lambda *_: None)
+    assert by_uri["counts"] == summary["counts"]
+
+
+def test_ecg_monitor_alerts_runs_of_abnormal_beats(tmp_path, monkeypatch):
+    """A fake model: every 4th-7th beat of each 10 is V -> one alert per 10 beats."""
+    from pipelines import monitor as mon
+
+    def predict_proba(X):
+        predict_proba.seen += len(X)
+        i = np.arange(predict_proba.seen - len(X), predict_proba.seen)
+        v = (i % 10 >= 3) & (i % 10 < 7)
+        return np.stack([~v, v], axis=1).astype(float)
+
+    predict_proba.seen = 0
+    fake = mon._check(mon._Model(predict_proba, ["N", "V"], {"kind": "mitdb"}, "fake"))
+    monkeypatch.setattr(mon, "load_model", lambda model, tracking_uri=None: fake)
+    lines = []
+    summary = mon.monitor(shipped_data_dir("mitdb", "100"), out_csv=tmp_path / "b.csv",
+                          chunk_seconds=20, max_alerts=3, out=lines.append)
+    n = summary["n_beats"]
+    assert len(summary["alerts"]) == (n - 3) // 10 + (1 if (n - 3) % 10 >= 3 else 0)
+    assert all(len(labs) == 4 and set(labs) == {"V"} for *_, labs in summary["alerts"][:-1])
+    assert sum(line.lstrip().startswith("ALERT") for line in lines) == 3
+    assert any("more alerts" in line for line in lines)
+
+
+def test_ecg_monitor_refuses_missing_model(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    record = shipped_data_dir("mitdb", "100")
+    assert main(["ecg-monitor", "--record", str(record)]) == 2
+    assert "ecg --quick" in capsys.readouterr().err
+    assert main(["ecg-monitor", "--record", str(tmp_path / "999")]) == 2
+    assert "WFDB header not found" in capsys.readouterr().err
