@@ -6,6 +6,9 @@ happened in a :class:`TrainingState`, which the estimator keeps between
 ``warm_start`` fits and ``partial_fit`` calls.
 """
 
+import contextlib
+import signal
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -41,6 +44,7 @@ class TrainingConfig:
     augment: dict = field(default_factory=dict)
     verbose: bool = False
     incremental: bool = False  # partial_fit: one epoch, no convergence test
+    clip_norm: float = None  # rescale gradients whose global L2 norm exceeds it
 
 
 @dataclass
@@ -60,6 +64,8 @@ class TrainingState:
     history: list = field(default_factory=list)
     interrupted: bool = False
     converged: bool = False
+    epoch_of_fit: int = 0  # epochs of the current fit() call (resumable)
+    last_epoch_weights: list = None
 
 
 def make_optimizer(params, solver, learning_rate_init, **kw):
@@ -75,7 +81,7 @@ def _batches(n, batch_size):
         yield slice(start, min(start + batch_size, n))
 
 
-def train(net, X, Y, w, cfg, state, rng, validation=None):
+def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
     """Run epochs of minibatch training.
 
     Parameters
@@ -95,6 +101,8 @@ def train(net, X, Y, w, cfg, state, rng, validation=None):
     validation : callable or None
         ``validation() -> (valid_loss, valid_score)`` on held-out data; its
         presence turns on early stopping on the validation score.
+    on_epoch_end : callable or None
+        ``on_epoch_end(net, state, rng)`` after each completed epoch (checkpoints).
 
     Raises
     ------
@@ -111,91 +119,160 @@ def train(net, X, Y, w, cfg, state, rng, validation=None):
     if state.adaptive_lr is None:
         state.adaptive_lr = cfg.learning_rate_init
     n = X.shape[0]
-    n_epochs = 1 if cfg.incremental else cfg.max_iter
+    # max_iter counts all epochs of a fit, so a resumed fit runs only the rest
+    n_epochs = 1 if cfg.incremental else max(cfg.max_iter - state.epoch_of_fit, 0)
     w_total = float(w.sum())
     if w_total <= 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit.")
 
-    try:
-        for _ in range(n_epochs):
-            t0 = time.perf_counter()
-            if cfg.learning_rate == "adaptive":
-                lr = state.adaptive_lr
-            else:
-                lr = scheduled_rate(cfg.learning_rate, state.epoch, cfg.learning_rate_init,
-                                    max_iter=cfg.max_iter, **cfg.schedule_kw)
-            opt.learning_rate = lr
-            order = rng.permutation(n) if cfg.shuffle else None
-            acc = 0.0
-            for sl in _batches(n, cfg.batch_size):
-                idx = order[sl] if order is not None else sl
-                xb, yb, wb = X[idx], Y[idx], w[idx]
-                wsum = float(wb.sum())
-                if wsum <= 0:
-                    continue
-                if cfg.augment:
-                    xb = apply_augment(xb, rng, cfg.augment)
-                Z = net.forward(xb, training=True, rng=rng)
-                loss, dZ = loss_fn(Z, yb, (wb / wsum).astype(Z.dtype, copy=False))
-                net.backward(dZ)
-                grads = net.grads()
-                if cfg.alpha > 0:
-                    m = xb.shape[0]
-                    pen = 0.0
-                    for i, (p, is_pen) in enumerate(zip(params, penalized)):
-                        if is_pen:
-                            pen += float(np.vdot(p, p))
-                            grads[i] = grads[i] + (cfg.alpha / m) * p
-                    loss += 0.5 * cfg.alpha * pen / m
-                opt.update_params(params, grads)
-                state.t += xb.shape[0]
-                acc += loss * wsum
-            epoch_loss = acc / w_total
-            if not np.isfinite(epoch_loss):
-                raise DivergedError(
-                    f"Training diverged: the loss became {epoch_loss} at epoch "
-                    f"{state.epoch + 1} (learning rate {lr:g}). Lower learning_rate_init "
-                    f"(now {cfg.learning_rate_init:g}), e.g. to {cfg.learning_rate_init / 10:g}, "
-                    f"or standardize X and y."
-                )
-            state.epoch += 1
-            state.loss_curve.append(epoch_loss)
-            record = {"epoch": state.epoch, "train_loss": epoch_loss,
-                      "valid_loss": None, "valid_score": None, "learning_rate": lr}
-            if validation is not None:
-                v_loss, v_score = validation()
-                record["valid_loss"] = v_loss
-                record["valid_score"] = v_score
-                state.validation_scores.append(v_score)
-            record["dur"] = time.perf_counter() - t0
-            state.history.append(record)
-            if cfg.verbose:
-                msg = f"Epoch {state.epoch}: train_loss={epoch_loss:.6f}"
-                if validation is not None:
-                    msg += f", valid_loss={record['valid_loss']:.6f}, valid_score={record['valid_score']:.6f}"
-                print(msg + f", lr={lr:.3g}, {record['dur']:.2f} s")
-            if cfg.incremental:
-                state.best_loss = min(state.best_loss, epoch_loss)
-                continue
-            if _update_no_improvement(state, cfg, net, epoch_loss, validation is not None):
-                if cfg.learning_rate == "adaptive" and state.adaptive_lr > 1e-6:
-                    state.adaptive_lr /= 5.0
-                    state.no_improvement_count = 0
-                    if cfg.verbose:
-                        print(f"Setting learning rate to {state.adaptive_lr:f}")
-                    continue
-                if cfg.verbose:
-                    what = "Validation score" if validation is not None else "Training loss"
-                    print(f"{what} did not improve more than tol={cfg.tol} for "
-                          f"{cfg.n_iter_no_change} consecutive epochs. Stopping.")
-                state.converged = True
-                break
-    except KeyboardInterrupt:
-        warnings.warn("Training interrupted by user; keeping the weights learnt so far.")
-        state.interrupted = True
+    with _deferred_sigint() as sigint:
+        try:
+            for _ in range(n_epochs):
+                if _run_epoch(net, X, Y, w, w_total, cfg, state, rng, opt, loss_fn, params,
+                              penalized, validation, on_epoch_end, sigint):
+                    break
+        except KeyboardInterrupt:
+            # Outside the main thread no handler can defer Ctrl-C: the interrupted
+            # batch may be half applied, so go back to the last completed epoch.
+            if state.last_epoch_weights is not None:
+                net.set_weights(state.last_epoch_weights)
+            state.interrupted = True
+        if state.interrupted:
+            warnings.warn(
+                "Training interrupted by user; keeping the best weights learnt so far "
+                f"({state.epoch_of_fit} epoch(s) of this fit completed).", UserWarning)
     if validation is not None and state.best_weights is not None:
         net.set_weights(state.best_weights)
     return state
+
+
+def _run_epoch(net, X, Y, w, w_total, cfg, state, rng, opt, loss_fn, params, penalized,
+               validation, on_epoch_end, sigint):
+    """One epoch; returns True when training must stop."""
+    t0 = time.perf_counter()
+    if cfg.learning_rate == "adaptive":
+        lr = state.adaptive_lr
+    else:
+        lr = scheduled_rate(cfg.learning_rate, state.epoch, cfg.learning_rate_init,
+                            max_iter=cfg.max_iter, **cfg.schedule_kw)
+    opt.learning_rate = lr
+    n = X.shape[0]
+    order = rng.permutation(n) if cfg.shuffle else None
+    acc, seen = 0.0, 0.0
+    for sl in _batches(n, cfg.batch_size):
+        idx = order[sl] if order is not None else sl
+        xb, yb, wb = X[idx], Y[idx], w[idx]
+        wsum = float(wb.sum())
+        if wsum <= 0:
+            continue
+        if cfg.augment:
+            xb = apply_augment(xb, rng, cfg.augment)
+        Z = net.forward(xb, training=True, rng=rng)
+        loss, dZ = loss_fn(Z, yb, (wb / wsum).astype(Z.dtype, copy=False))
+        net.backward(dZ)
+        grads = net.grads()
+        if cfg.alpha > 0:
+            m = xb.shape[0]
+            pen = 0.0
+            for i, (p, is_pen) in enumerate(zip(params, penalized)):
+                if is_pen:
+                    pen += float(np.vdot(p, p))
+                    grads[i] = grads[i] + (cfg.alpha / m) * p
+            loss += 0.5 * cfg.alpha * pen / m
+        if cfg.clip_norm is not None:
+            norm = float(np.sqrt(sum(float(np.vdot(g, g)) for g in grads)))
+            if norm > cfg.clip_norm:
+                scale = cfg.clip_norm / norm
+                grads = [g * scale for g in grads]
+        opt.update_params(params, grads)
+        state.t += xb.shape[0]
+        acc += loss * wsum
+        seen += wsum
+        if sigint is not None and sigint["hit"]:
+            break  # Ctrl-C: stop cleanly at the end of this batch
+    interrupted = sigint is not None and sigint["hit"]
+    if interrupted and seen == 0:
+        state.interrupted = True
+        return True
+    epoch_loss = acc / (seen if interrupted else w_total)
+    if not np.isfinite(epoch_loss):
+        raise DivergedError(
+            f"Training diverged: the loss became {epoch_loss} at epoch "
+            f"{state.epoch + 1} (learning rate {lr:g}). Lower learning_rate_init "
+            f"(now {cfg.learning_rate_init:g}), e.g. to {cfg.learning_rate_init / 10:g}, "
+            f"set clip_norm, or standardize X and y."
+        )
+    state.epoch += 1
+    state.epoch_of_fit += 1
+    state.loss_curve.append(epoch_loss)
+    record = {"epoch": state.epoch, "train_loss": epoch_loss,
+              "valid_loss": None, "valid_score": None, "learning_rate": lr}
+    if validation is not None:
+        v_loss, v_score = validation()
+        record["valid_loss"] = v_loss
+        record["valid_score"] = v_score
+        state.validation_scores.append(v_score)
+    record["dur"] = time.perf_counter() - t0
+    if interrupted:
+        record["partial"] = True
+    state.history.append(record)
+    if cfg.verbose:
+        msg = f"Epoch {state.epoch}: train_loss={epoch_loss:.6f}"
+        if validation is not None:
+            msg += f", valid_loss={record['valid_loss']:.6f}, valid_score={record['valid_score']:.6f}"
+        print(msg + f", lr={lr:.3g}, {record['dur']:.2f} s")
+    stop = False
+    if cfg.incremental:
+        state.best_loss = min(state.best_loss, epoch_loss)
+    elif _update_no_improvement(state, cfg, net, epoch_loss, validation is not None):
+        if cfg.learning_rate == "adaptive" and state.adaptive_lr > 1e-6:
+            state.adaptive_lr /= 5.0
+            state.no_improvement_count = 0
+            if cfg.verbose:
+                print(f"Setting learning rate to {state.adaptive_lr:f}")
+        else:
+            if cfg.verbose:
+                what = "Validation score" if validation is not None else "Training loss"
+                print(f"{what} did not improve more than tol={cfg.tol} for "
+                      f"{cfg.n_iter_no_change} consecutive epochs. Stopping.")
+            state.converged = True
+            stop = True
+    if interrupted:
+        state.interrupted = True
+        return True
+    if sigint is None:  # no deferred Ctrl-C here: keep a restore point
+        state.last_epoch_weights = net.get_weights()
+    if on_epoch_end is not None:
+        on_epoch_end(net, state, rng)
+    return stop
+
+
+@contextlib.contextmanager
+def _deferred_sigint():
+    """Turn the first Ctrl-C into a flag the batch loop checks (main thread only).
+
+    A second Ctrl-C interrupts at once, as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield None
+        return
+    flag = {"hit": False}
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        if flag["hit"]:
+            raise KeyboardInterrupt
+        flag["hit"] = True
+
+    try:
+        signal.signal(signal.SIGINT, handler)
+    except (ValueError, OSError):  # e.g. embedded interpreters
+        yield None
+        return
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _update_no_improvement(state, cfg, net, epoch_loss, early_stopping):

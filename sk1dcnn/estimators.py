@@ -6,9 +6,12 @@ scikit-learn protocol; the array math lives in the engine modules.
 
 import copy
 import numbers
+import os
+import pickle
 import warnings
 from abc import ABCMeta, abstractmethod
 
+import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -46,6 +49,12 @@ _RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "swish", "
 #: plus its im2col matrix): a few MB keeps chunks cache-friendly
 #: (shared/PERFORMANCE.md: 2x faster than 512-sample chunks on raw audio).
 _PREDICT_CHUNK_BYTES = 8 * 2**20
+#: ... but never fewer samples than this per chunk (a chunk of 2 long signals
+#: made raw-audio inference 2.5x slower: per-chunk overhead and tiny matrix
+#: products), unless that breaks the hard cap below.
+_PREDICT_MIN_CHUNK = 32
+#: Hard cap on a chunk's activation bytes (keeps batched predict memory flat).
+_PREDICT_MAX_CHUNK_BYTES = 256 * 2**20
 
 
 class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
@@ -90,6 +99,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left"),
                              Options(numbers.Real, {np.inf})],
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
+        "clip_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "checkpoint_path": [str, os.PathLike, None],
     }
 
     @abstractmethod
@@ -98,7 +109,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                  augment, solver, alpha, batch_size, learning_rate, learning_rate_init,
                  lr_decay_rate, lr_decay_steps, power_t, max_iter, shuffle, random_state, tol,
                  verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
-                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, dtype):
+                 validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, dtype,
+                 clip_norm, checkpoint_path):
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -136,6 +148,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.dtype = dtype
+        self.clip_norm = clip_norm
+        self.checkpoint_path = checkpoint_path
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -289,7 +303,13 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
             net = self._build_network((n_timepoints, n_channels), Y.shape[1], seed_rng)
             state = TrainingState()
+            resume = None
+            if self.warm_start and self.checkpoint_path is not None:
+                resume = self._read_checkpoint(self._fingerprint(Xc, Y, sample_weight))
+            if resume is not None:
+                net, state = resume["net"], resume["state"]
         else:
+            resume = None
             rng = self._rng
             net = copy.deepcopy(self.network_)
             state = copy.deepcopy(self._state)
@@ -299,6 +319,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                 state.no_improvement_count = 0
                 state.best_validation_score = -np.inf
                 state.best_weights = None
+                state.epoch_of_fit = 0
             state.converged = False
             state.interrupted = False
 
@@ -317,14 +338,26 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping and not incremental, augment=augment,
-            verbose=bool(self.verbose), incremental=incremental,
+            verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
         )
 
+        if self.checkpoint_path is not None:
+            fingerprint = self._fingerprint(Xc, Y, sample_weight)  # before the split
         validation = None
         if cfg.early_stopping:
             Xc, Y, sample_weight, validation = self._split_validation(
                 Xc, Y, y, sample_weight, net, engine_loss, rng)
-        train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng, validation)
+        on_epoch_end = None
+        if self.checkpoint_path is not None:
+
+            def on_epoch_end(net_, state_, rng_):
+                _write_checkpoint(self.checkpoint_path, {
+                    "fingerprint": fingerprint, "net": net_, "state": state_, "rng": rng_})
+        if resume is not None:
+            rng = resume["rng"]  # the split above drew the same numbers as the first run
+        if not (resume is not None and resume["state"].converged):
+            train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng,
+                  validation, on_epoch_end)
         net.clear_cache()
 
         # success: publish
@@ -343,7 +376,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                                 "exponential": "logistic", "squared_error": "identity",
                                 "hinge": "identity"}[engine_loss]
         self.loss_curve_ = list(state.loss_curve)
-        self.loss_ = state.loss_curve[-1]
+        self.loss_ = state.loss_curve[-1] if state.loss_curve else np.nan
         self.best_loss_ = state.best_loss if np.isfinite(state.best_loss) else self.loss_
         self.n_iter_ = state.epoch
         self.t_ = state.t
@@ -355,11 +388,32 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             self.validation_scores_ = None
             self.best_validation_score_ = None
         if (not incremental and not state.converged and not state.interrupted
-                and len(state.history) and self.max_iter > 0):
+                and state.epoch_of_fit >= self.max_iter):
             warnings.warn(
                 f"Stochastic Optimizer: Maximum iterations ({self.max_iter}) reached and the "
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
+
+    def _fingerprint(self, Xc, Y, sample_weight):
+        """What a checkpoint must match to be resumed: data and parameters."""
+        params = {k: v for k, v in self.get_params().items()
+                  if k not in ("verbose", "warm_start", "checkpoint_path")}
+        return joblib.hash((Xc, Y, sample_weight, repr(sorted(params.items(), key=str))))
+
+    def _read_checkpoint(self, fingerprint):
+        path = self.checkpoint_path
+        if not os.path.exists(path):
+            return None
+        with open(path, "rb") as f:
+            ckpt = pickle.load(f)
+        if ckpt.get("fingerprint") != fingerprint:
+            warnings.warn(
+                f"Checkpoint {os.fspath(path)!r} was written for other data or parameters; "
+                "starting a new fit (it will be overwritten).", UserWarning)
+            return None
+        if self.verbose:
+            print(f"Resuming from {os.fspath(path)!r} after epoch {ckpt['state'].epoch_of_fit}")
+        return ckpt
 
     def _split_validation(self, Xc, Y, y, sample_weight, net, engine_loss, rng):
         n = Xc.shape[0]
@@ -397,7 +451,9 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             if isinstance(layer, Conv1D):
                 size += layer.output_shape[0] * layer.kernel_size * layer.input_shape[1]
             per_sample = max(per_sample, size)
-        return max(1, _PREDICT_CHUNK_BYTES // (per_sample * itemsize))
+        per_sample *= itemsize
+        chunk = max(_PREDICT_CHUNK_BYTES // per_sample, _PREDICT_MIN_CHUNK)
+        return max(1, min(chunk, _PREDICT_MAX_CHUNK_BYTES // per_sample))
 
     def _raw_forward_channels_last(self, net, Xc, upto=None):
         n = Xc.shape[0]
@@ -456,6 +512,15 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         C, T = input_shape
         net = self._build_network((T, C), n_outputs, np.random.RandomState(0))
         return net.summary()
+
+
+def _write_checkpoint(path, payload):
+    """Pickle to a temporary file, then rename: a kill never leaves half a file."""
+    path = os.fspath(path)
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "wb") as f:
+        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
 
 
 class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
@@ -552,6 +617,15 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         Multiplies ``sample_weight`` by the class weights (single-output targets).
     dtype : {'float32', 'float64'}, default='float32'
         Compute precision; float64 is the slower, exact option.
+    clip_norm : float or None, default=None
+        Rescale each batch's gradients so their global L2 norm is at most this.
+    checkpoint_path : str, path-like or None, default=None
+        Write the training state (weights, optimizer, counters, random
+        generator) to this file after every epoch, atomically. A later ``fit``
+        on the same data and parameters with ``warm_start=True`` and no fitted
+        state resumes from the last completed epoch and reaches the same
+        weights as an uninterrupted fit. A checkpoint written for other data
+        or parameters is ignored with a warning.
 
     Attributes
     ----------
@@ -593,7 +667,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 class_weight=None, dtype="float32"):
+                 class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -607,6 +681,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
         self.class_weight = class_weight
 
@@ -842,7 +917,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float32"):
+                 n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -856,6 +931,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
 
     def __sklearn_tags__(self):

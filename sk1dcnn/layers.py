@@ -15,6 +15,7 @@ from .activations import (
     ACTIVATIONS,
     ALL_ACTIVATIONS,
     DERIVATIVES,
+    MONOTONE,
     RRELU_LOWER,
     RRELU_UPPER,
 )
@@ -88,6 +89,23 @@ class Layer:
     def flops(self):
         """Forward multiply-add FLOPs per sample (matrix products only)."""
         return 0
+
+    def _buffer(self, name, shape, dtype, zeros=False):
+        """A reusable scratch array of ``shape`` (first axis: the batch).
+
+        Kept across batches as ``_c_buf_<name>`` (dropped by :meth:`clear_cache`
+        and never pickled) and grown when a larger batch arrives, so training
+        writes into the same memory every batch instead of faulting in fresh
+        pages. ``zeros=True`` zero-fills it when (re)allocated only.
+        """
+        key = "_c_buf_" + name
+        buf = self.__dict__.get(key)
+        shape = tuple(shape)
+        if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
+                or buf.shape[0] < shape[0]):
+            buf = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+            self.__dict__[key] = buf
+        return buf[: shape[0]]
 
     def clear_cache(self):
         """Drop what forward cached for backward (keeps pickles small)."""
@@ -194,38 +212,137 @@ class Conv1D(Layer):
                 self.params["act_" + k] = v
         return self.output_shape
 
-    def forward(self, X, training=False, rng=None):
-        buf = getattr(self, "_c_cols", None)
-        N = X.shape[0]
-        L_out = self.output_shape[0]
-        size = N * L_out * self.kernel_size * X.shape[2]
-        if buf is None or buf.size != size or buf.dtype != X.dtype:
-            buf = np.empty(size, dtype=X.dtype)
-        Y, cols = ops.conv1d_forward(X, self.params["W"], self.params.get("b"), self.strides,
-                                     self.padding, self.dilation_rate, cols_out=buf)
+    # -- fast path ---------------------------------------------------------
+    # The forward pass writes the im2col matrix, the matmul output and (when
+    # fused) the pooled output into per-layer buffers reused across batches;
+    # bias and ReLU are applied in place. See shared/PERFORMANCE.md.
+
+    def can_fuse_pool(self, pool):
+        """Can this layer run ``pool`` (the next layer) on its raw matmul output?
+
+        Max pooling commutes with adding a per-channel bias and with any
+        non-decreasing activation, so the pooled output is identical and bias
+        and activation touch ``pool_size`` times fewer values.
+        """
+        return (isinstance(pool, MaxPooling1D) and self.activation in MONOTONE | {None}
+                and pool.input_shape == self.output_shape)
+
+    def _conv_raw(self, X):
+        """``X`` (N, L, C) -> buffered matmul output (N, L_out, F), no bias."""
+        N, L, C = X.shape
+        K, F = self.kernel_size, self.filters
+        W = self.params["W"]
+        if W.shape[1] != C:
+            raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
+        L_out = ops.conv_output_length(L, K, self.strides, self.padding, self.dilation_rate)
+        if L_out <= 0:
+            raise ValueError(
+                f"input length {L} is too short for kernel_size={K}, "
+                f"dilation_rate={self.dilation_rate}, padding={self.padding!r}."
+            )
+        left, _ = ops.conv_padding(L, K, self.strides, self.padding, self.dilation_rate)
+        dtype = np.result_type(X.dtype, W.dtype)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        cols4 = self._buffer("cols", (N, L_out, K, C), dtype, zeros=True)
+        ops.im2col_into(X, cols4, self.strides, self.dilation_rate, left)
+        cols = cols4.reshape(N * L_out, K * C)
+        Z = self._buffer("z", (N, L_out, F), dtype)
+        np.matmul(cols, W.reshape(K * C, F), out=Z.reshape(N * L_out, F))
         self._c_cols = cols
-        self._c_len = X.shape[1]
-        if self._act is not None:
-            self._sync_act()
-            Y = self._act.forward(Y, training, rng)
-        return Y
+        self._c_len = L
+        self._c_left = left
+        return Z
+
+    def _bias_act(self, Z, training, rng):
+        """Bias and activation, in place on the buffered ``Z`` where possible."""
+        if self.use_bias:
+            np.add(Z, self.params["b"], out=Z)
+        if self._act is None:
+            return Z
+        if self.activation == "relu":
+            np.maximum(Z, 0, out=Z)
+            self._c_A = Z
+            return Z
+        self._sync_act()
+        return self._act.forward(Z, training, rng)
+
+    def _act_backward(self, dY):
+        if self._act is None:
+            return dY
+        if self.activation == "relu":
+            A = self._c_A
+            mask = self._buffer("relu_mask", A.shape, bool)
+            np.greater(A, 0, out=mask)
+            dZ = self._buffer("dact", A.shape, dY.dtype)
+            return np.multiply(dY, mask, out=dZ)
+        dZ = self._act.backward(dY)
+        for k, v in self._act.grads.items():
+            self.grads["act_" + k] = v
+        return dZ
+
+    def _conv_backward(self, dZ, need_dX, db=None):
+        N, L_out, F = dZ.shape
+        K, C = self.kernel_size, self.params["W"].shape[1]
+        cols = self._c_cols
+        dZ2 = dZ.reshape(N * L_out, F)
+        self.grads["W"] = ops.weight_grad(cols, dZ2).reshape(K, C, F)
+        if self.use_bias:
+            self.grads["b"] = dZ2.sum(axis=0) if db is None else db
+        if not need_dX:
+            return None
+        dcols = self._buffer("dcols", (N * L_out, K * C), dZ2.dtype)
+        np.matmul(dZ2, self.params["W"].reshape(K * C, F).T, out=dcols)
+        dX = self._buffer("dx", (N, self._c_len, C), dZ2.dtype)
+        return ops.col2im_into(dcols.reshape(N, L_out, K, C), dX, self.strides,
+                               self.dilation_rate, self._c_left)
+
+    def forward(self, X, training=False, rng=None):
+        self._c_pool = None
+        return self._bias_act(self._conv_raw(X), training, rng)
+
+    def backward(self, dY, need_dX=True):
+        if getattr(self, "_c_pool", None) is not None:
+            raise RuntimeError("backward() after forward_pool(): call backward_pool().")
+        return self._conv_backward(self._act_backward(dY), need_dX)
+
+    def forward_pool(self, X, pool, training=False, rng=None):
+        """``pool.forward(self.forward(X))`` in one pass (see :meth:`can_fuse_pool`).
+
+        Pools the raw matmul output, then adds the bias and applies the
+        activation on the pooled, smaller tensor. Same output as the two layers
+        in turn; the gradients of :meth:`backward_pool` are those of the two
+        layers' backward passes.
+        """
+        Z = self._conv_raw(X)
+        N, L_out, F = Z.shape
+        Lp = pool.compute_output_shape((L_out, F))[0]
+        P = self._buffer("pooled", (N, Lp, F), Z.dtype)
+        masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool) if training else None
+        ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides, P, masks)
+        self._c_pool = pool
+        self._c_masks = masks
+        self._c_z = Z
+        return self._bias_act(P, training, rng)
+
+    def backward_pool(self, dY, need_dX=True):
+        """Backward pass of :meth:`forward_pool`: returns the input gradient."""
+        pool = self._c_pool
+        dP = self._act_backward(dY)
+        N, Lp, F = dP.shape
+        db = dP.reshape(N * Lp, F).sum(axis=0) if self.use_bias else None
+        Z, masks = self._c_z, self._c_masks
+        if masks is None:  # forward ran in predict mode: find the winners now
+            masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool)
+            ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides,
+                                       np.empty((N, Lp, F), Z.dtype), masks)
+        dZ = self._buffer("dz", Z.shape, dP.dtype)
+        ops.maxpool1d_backward_into(dP, masks, pool.strides, dZ)
+        return self._conv_backward(dZ, need_dX, db=db)
 
     def _sync_act(self):
         for k in self._act.params:
             self._act.params[k] = self.params["act_" + k]
-
-    def backward(self, dY, need_dX=True):
-        if self._act is not None:
-            dY = self._act.backward(dY)
-            for k, v in self._act.grads.items():
-                self.grads["act_" + k] = v
-        dX, dW, db = ops.conv1d_backward(dY, self._c_cols, self.params["W"], self._c_len,
-                                         self.strides, self.padding, self.dilation_rate,
-                                         need_dX=need_dX)
-        self.grads["W"] = dW
-        if self.use_bias:
-            self.grads["b"] = db
-        return dX
 
     def flops(self):
         L_out, F = self.output_shape

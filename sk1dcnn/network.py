@@ -6,9 +6,29 @@ The network knows nothing of scikit-learn: it takes channels-last arrays
 
 import numpy as np
 
-from .layers import LAYERS, Layer, TooShortError
+from .blocks import BLOCKS
+from .layers import (
+    LAYERS,
+    AveragePooling1D,
+    Conv1D,
+    Dense,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    Layer,
+    MaxPooling1D,
+    TooShortError,
+)
+
+#: make_layer's registry: the engine's layers and the blocks of sk1dcnn.blocks
+LAYERS = {**LAYERS, **BLOCKS}
 
 __all__ = ["Sequential", "make_layer"]
+
+#: Layers whose forward pass returns a freshly allocated array; after any other
+#: (a Conv1D writes into a reused buffer, Flatten and Dropout may pass a view
+#: through) Sequential.forward copies its result.
+_FRESH_OUTPUT = (Dense, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
+                 AveragePooling1D)
 
 
 def make_layer(spec):
@@ -92,18 +112,56 @@ class Sequential:
     def output_shape(self):
         return self.layers[-1].output_shape
 
+    def _plan(self, n_layers):
+        """Steps ``(first_layer_index, n_layers_in_step)`` of a pass over the first layers.
+
+        With ``fuse`` on (the default), a Conv1D followed by a MaxPooling1D it
+        can fuse (:meth:`~sk1dcnn.layers.Conv1D.can_fuse_pool`) runs as one step;
+        ``fuse = False`` runs every layer on its own (the plain reference).
+        """
+        layers = self.layers
+        fuse = getattr(self, "fuse", True)
+        steps, i = [], 0
+        while i < n_layers:
+            layer = layers[i]
+            if (fuse and i + 1 < n_layers and isinstance(layer, Conv1D)
+                    and layer.can_fuse_pool(layers[i + 1])):
+                steps.append((i, 2))
+                i += 2
+            else:
+                steps.append((i, 1))
+                i += 1
+        return steps
+
     def forward(self, X, training=False, rng=None, upto=None):
-        """Forward pass; ``upto`` stops before layer index ``upto`` (embeddings)."""
-        layers = self.layers if upto is None else self.layers[:upto]
-        for layer in layers:
-            X = layer.forward(X, training, rng)
+        """Forward pass; ``upto`` stops before layer index ``upto`` (embeddings).
+
+        The result never aliases a layer's reusable buffer: it stays valid
+        after the next forward pass.
+        """
+        n = len(self.layers) if upto is None else len(self.layers[:upto])
+        steps = self._plan(n)
+        for i, size in steps:
+            layer = self.layers[i]
+            if size == 2:
+                X = layer.forward_pool(X, self.layers[i + 1], training, rng)
+            else:
+                X = layer.forward(X, training, rng)
+        self._c_plan = steps
+        if steps and not isinstance(self.layers[steps[-1][0] + steps[-1][1] - 1], _FRESH_OUTPUT):
+            X = X.copy()
         return X
 
     def backward(self, dY):
         """Back-propagate; each layer fills its ``grads``. Skips the input gradient."""
-        last = len(self.layers) - 1
-        for i in range(last, -1, -1):
-            dY = self.layers[i].backward(dY, need_dX=i > 0)
+        steps = getattr(self, "_c_plan", None)
+        if steps is None or sum(size for _, size in steps) != len(self.layers):
+            steps = [(i, 1) for i in range(len(self.layers))]
+        for i, size in reversed(steps):
+            if size == 2:
+                dY = self.layers[i].backward_pool(dY, need_dX=i > 0)
+            else:
+                dY = self.layers[i].backward(dY, need_dX=i > 0)
         return dY
 
     def params(self):
@@ -125,6 +183,7 @@ class Sequential:
             p[...] = w
 
     def clear_cache(self):
+        self.__dict__.pop("_c_plan", None)
         for layer in self.layers:
             layer.clear_cache()
 

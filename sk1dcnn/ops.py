@@ -28,6 +28,11 @@ __all__ = [
     "maxpool1d_backward",
     "avgpool1d_forward",
     "avgpool1d_backward",
+    "im2col_into",
+    "col2im_into",
+    "weight_grad",
+    "maxpool1d_forward_into",
+    "maxpool1d_backward_into",
 ]
 
 
@@ -244,6 +249,139 @@ def avgpool1d_backward(dY, pool_size, input_len, strides):
     stop = strides * (out_len - 1) + 1
     for j in range(pool_size):
         dX[:, j : j + stop : strides] += g
+    return dX
+
+
+# --------------------------------------------------------------------------
+# Buffer-reusing kernels of the fast path (used by the layers; every one is
+# checked against the plain functions above in tests/test_fused.py).
+# --------------------------------------------------------------------------
+def _tap_range(k, kernel_size, strides, dilation_rate, left, length, out_len):
+    """Output steps ``[lo, hi)`` whose tap ``k`` reads inside the unpadded input."""
+    off = k * dilation_rate - left  # input index of output step 0 for this tap
+    lo = 0 if off >= 0 else -(off // strides) if (-off) % strides == 0 else -off // strides + 1
+    hi = min(out_len, (length - 1 - off) // strides + 1) if length - 1 - off >= 0 else 0
+    return max(lo, 0), max(hi, 0), off
+
+
+def im2col_into(X, cols4, strides, dilation_rate, left):
+    """im2col straight from the unpadded input into a reusable buffer.
+
+    ``cols4`` (N, L_out, K, C) must be zero wherever a tap reads padding; the
+    layers allocate it with ``np.zeros`` once and never write those cells, so
+    the zero padding costs no copy of the input. Without padding this is one
+    copy of the strided window view, as :func:`im2col`.
+    """
+    N, L, C = X.shape
+    _, out_len, K, _ = cols4.shape
+    if left == 0 and (out_len - 1) * strides + (K - 1) * dilation_rate < L:
+        view = _window_view(X, K, strides, dilation_rate, out_len)
+        np.copyto(cols4, view)
+        return cols4
+    for k in range(K):
+        lo, hi, off = _tap_range(k, K, strides, dilation_rate, left, L, out_len)
+        if hi <= lo:
+            continue
+        start = lo * strides + off
+        np.copyto(cols4[:, lo:hi, k, :], X[:, start : start + (hi - lo - 1) * strides + 1 : strides])
+    return cols4
+
+
+def col2im_into(dcols4, dX, strides, dilation_rate, left):
+    """Adjoint of :func:`im2col_into`: scatter-add (N, L_out, K, C) into ``dX`` (N, L, C).
+
+    Writes every cell of ``dX`` (the padding's share is dropped), so ``dX`` can
+    be a reused buffer. Same sums, in the same tap order, as :func:`col2im`.
+    """
+    N, L, C = dX.shape
+    _, out_len, K, _ = dcols4.shape
+    first = True
+    for k in range(K):
+        lo, hi, off = _tap_range(k, K, strides, dilation_rate, left, L, out_len)
+        if hi <= lo:
+            continue
+        start = lo * strides + off
+        dst = dX[:, start : start + (hi - lo - 1) * strides + 1 : strides]
+        src = dcols4[:, lo:hi, k, :]
+        if first:
+            if strides == 1:  # copy the first tap, zero only the cells it misses
+                np.copyto(dst, src)
+                dX[:, :start] = 0
+                dX[:, start + hi - lo :] = 0
+            else:
+                dX.fill(0)
+                dst += src
+            first = False
+        else:
+            dst += src
+    if first:
+        dX.fill(0)
+    return dX
+
+
+def weight_grad(cols, dY2):
+    """``cols.T @ dY2`` (K*C, F), in the GEMM shape BLAS runs well.
+
+    With a thin im2col matrix (few columns, e.g. the first layer on a
+    single-channel signal) OpenBLAS runs ``cols.T @ dY2`` on 2 threads up to
+    100x slower than the transposed product ``(dY2.T @ cols).T``; with wide
+    columns both are fast and the direct form is kept.
+    """
+    if cols.shape[1] < 64:
+        return (dY2.T @ cols).T
+    return cols.T @ dY2
+
+
+def maxpool1d_forward_into(Z, pool_size, strides, out, masks=None):
+    """Max pooling of ``Z`` (N, L, C) into ``out`` (N, L_p, C).
+
+    ``masks`` (N, pool_size, L_p, C) bool, when given, receives the
+    first-max-wins masks of :func:`maxpool1d_forward` (training only: predict
+    needs none). Same values and masks as :func:`maxpool1d_forward` (for a
+    window holding NaN the masks may differ: see below).
+    """
+    out_len = out.shape[1]
+    views = _pool_views(Z, pool_size, strides, out_len)
+    if pool_size == 1:
+        np.copyto(out, views[0])
+    else:
+        np.maximum(views[0], views[1], out=out)
+        for v in views[2:]:
+            np.maximum(out, v, out=out)
+    if masks is None:
+        return out, None
+    if pool_size == 1:
+        masks.fill(True)
+        return out, masks
+    # m_j = (v_j == max) & ~(m_0 | ... | m_{j-1}); "free", the negation of that
+    # union, is built in the last offset's mask: where no earlier offset holds
+    # the maximum, the last one does (a window holding NaN excepted, where the
+    # plain masks route nothing: its loss is NaN and training stops anyway)
+    last = pool_size - 1
+    free = masks[:, last]
+    np.equal(views[0], out, out=masks[:, 0])
+    np.logical_not(masks[:, 0], out=free)
+    for j in range(1, last):
+        m = masks[:, j]
+        np.equal(views[j], out, out=m)
+        m &= free
+        free &= ~m
+    return out, masks
+
+
+def maxpool1d_backward_into(dY, masks, strides, dX):
+    """Route ``dY`` (N, L_p, C) to the winners into ``dX`` (N, L, C), every cell written."""
+    N, out_len, C = dY.shape
+    pool_size = masks.shape[1]
+    stop = strides * (out_len - 1) + 1
+    if strides == pool_size:
+        for j in range(pool_size):
+            np.multiply(dY, masks[:, j], out=dX[:, j : j + stop : strides])
+        dX[:, pool_size * out_len :] = 0
+        return dX
+    dX.fill(0)
+    for j in range(pool_size):
+        dX[:, j : j + stop : strides] += dY * masks[:, j]
     return dX
 
 

@@ -48,12 +48,39 @@ class AdamOptimizer:
         self.vs = [np.zeros_like(p) for p in params]
 
     def update_params(self, params, grads):
+        """One Adam step, in place, with two reused scratch arrays per parameter.
+
+        Same operations in the same order as
+        ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) + eps)``,
+        so the result is bitwise that of the plain expression, without its
+        five temporaries per parameter.
+        """
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
         step = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
-        for p, g, m, v in zip(params, grads, self.ms, self.vs):
+        scratch = self.__dict__.get("_scratch")
+        if scratch is None or len(scratch) != len(self.ms) or any(
+                a.shape != m.shape or a.dtype != m.dtype for (a, _), m in zip(scratch, self.ms)):
+            # step is a NumPy float64: the plain expression computes step * m / ...
+            # in float64 before the in-place subtraction; the second scratch
+            # array keeps that precision
+            scratch = self._scratch = [(np.empty_like(m), np.empty(m.shape, np.result_type(step, m)))
+                                       for m in self.ms]
+        for p, g, m, v, (s1, s2) in zip(params, grads, self.ms, self.vs, scratch):
+            np.multiply(g, 1 - b1, out=s1)
             m *= b1
-            m += (1 - b1) * g
+            m += s1
+            np.multiply(g, g, out=s1)
+            s1 *= 1 - b2
             v *= b2
-            v += (1 - b2) * (g * g)
-            p -= (step * m) / (np.sqrt(v) + self.epsilon)
+            v += s1
+            np.sqrt(v, out=s1)
+            s1 += self.epsilon
+            np.multiply(m, step, out=s2)
+            s2 /= s1
+            p -= s2
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state.pop("_scratch", None)  # scratch space, not state
+        return state

@@ -1,0 +1,126 @@
+"""Named architectures, written as the layer specs a user could write by hand.
+
+``CNN1DClassifier(architecture="sample_level")`` resolves the name with
+:func:`get_preset`; for other sizes call the preset function and pass the
+list it returns, e.g. ``architecture=sample_level(n_blocks=5, filters=16)``.
+The estimator always adds the output ``Dense`` layer.
+
+The sample-level CNN (Lee, Park, Kim & Nam, SMC 2017; Kim, Lee & Nam,
+ICASSP 2018) reads raw waveforms: a strided first convolution (kernel 3,
+stride 3) then ``n_blocks`` blocks that each divide the length by 3 (a
+convolution of kernel 3 and a max-pooling of 3), a global max pooling and a
+fully connected layer. The paper's blocks are:
+
+* ``sample_level``: Conv1D(3, 'same') -> BatchNormalization -> ReLU -> MaxPooling1D(3);
+* ``sample_level_res``: :class:`~sk1dcnn.blocks.ResidualBlock` (Res-2) -> MaxPooling1D(3);
+* ``sample_level_rese``: :class:`~sk1dcnn.blocks.ReSEBlock` (ReSE-2) -> MaxPooling1D(3).
+
+Sizes. The paper takes 59049 = 3**10 samples (2.7 s at 22 kHz) through 9
+blocks with 128 filters, doubled at the third and the last block. The
+defaults here are scaled for short 8 kHz clips such as the spoken digits of
+FSDD: 7 blocks and 32 filters (doubling at the same places: 32, 32, 64, 64,
+64, 64, 128), about 0.1-0.6 M parameters and 20-40 MFLOP per forward pass
+(``summary()`` prints the exact figures). ``n_timepoints`` must be at least
+``3 ** (n_blocks + 1)`` (6561 samples, 0.82 s at 8 kHz, for the defaults);
+the global max pooling absorbs anything longer.
+"""
+
+from functools import partial
+
+__all__ = ["PRESETS", "get_preset", "sample_level", "sample_level_filters"]
+
+_BLOCKS = ("conv", "res", "rese")
+
+
+def sample_level_filters(n_blocks, filters):
+    """Filters of each block: ``filters``, doubled at block 2 and at the last block (0-based)."""
+    out, f = [], int(filters)
+    for i in range(n_blocks):
+        if i == 2 or i == n_blocks - 1:
+            f *= 2
+        out.append(f)
+    return out
+
+
+def sample_level(n_blocks=7, filters=32, block="conv", *, dropout=0.2, se_ratio=8,
+                 head_units=None, head_dropout=0.5):
+    """Layer specs of a sample-level CNN on raw waveforms.
+
+    Parameters
+    ----------
+    n_blocks : int, default=7
+        Blocks after the strided convolution; each divides the length by 3.
+    filters : int, default=32
+        Filters of the first convolution and first block (the paper: 128).
+    block : {'conv', 'res', 'rese'}, default='conv'
+        The basic block, the residual Res-2 block or the ReSE-2 block.
+    dropout : float, default=0.2
+        Dropout between the two convolutions of the Res/ReSE blocks (the paper's).
+    se_ratio : float, default=8
+        Squeeze-excitation ratio of the ReSE blocks: hidden units
+        ``filters / se_ratio``. The paper amplifies by 16 (``se_ratio=1/16``);
+        its released code for MagnaTagATune uses 0.125 (``se_ratio=8``), the
+        cheaper choice kept here.
+    head_units : int or None, default=None
+        Units of the fully connected layer after the global pooling; None uses
+        the last block's filters, as in the paper.
+    head_dropout : float, default=0.5
+        Dropout before the output layer (the paper's 0.5).
+
+    Returns
+    -------
+    list of dict
+        Layer specs for ``architecture=`` (the output layer is not included).
+    """
+    if block not in _BLOCKS:
+        raise ValueError(f"block must be one of {_BLOCKS}, got {block!r}.")
+    if int(n_blocks) < 1 or int(filters) < 1:
+        raise ValueError(f"n_blocks and filters must be positive, got {n_blocks!r}, {filters!r}.")
+    conv = {"layer": "Conv1D", "kernel_size": 3, "padding": "same", "use_bias": False,
+            "kernel_initializer": "he_uniform"}
+    bn_relu = [{"layer": "BatchNormalization"}, {"layer": "Activation", "activation": "relu"}]
+    specs = [{**conv, "filters": int(filters), "strides": 3}, *bn_relu]
+    widths = sample_level_filters(int(n_blocks), filters)
+    for f in widths:
+        if block == "conv":
+            specs += [{**conv, "filters": f}, *bn_relu]
+        elif block == "res":
+            specs.append({"layer": "ResidualBlock", "filters": f, "kernel_size": 3, "dropout": dropout})
+        else:
+            specs.append({"layer": "ReSEBlock", "filters": f, "kernel_size": 3, "dropout": dropout,
+                          "se_ratio": se_ratio})
+        specs.append({"layer": "MaxPooling1D", "pool_size": 3})
+    units = widths[-1] if head_units is None else int(head_units)
+    specs += [{"layer": "GlobalMaxPooling1D"}, {"layer": "Dense", "units": units, "use_bias": False},
+              *bn_relu]
+    if head_dropout:
+        specs.append({"layer": "Dropout", "rate": head_dropout})
+    return specs
+
+
+#: Preset name -> function returning layer specs (called without arguments by
+#: the estimators).
+PRESETS = {
+    "sample_level": partial(sample_level, block="conv"),
+    "sample_level_res": partial(sample_level, block="res"),
+    "sample_level_rese": partial(sample_level, block="rese"),
+}
+
+
+def get_preset(name, **kwargs):
+    """Layer specs of the preset ``name`` (keyword arguments go to its function).
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRESETS`.
+    **kwargs
+        E.g. ``n_blocks=5, filters=16``.
+
+    Returns
+    -------
+    list of dict
+    """
+    if name not in PRESETS:
+        raise ValueError(f"Unknown architecture preset {name!r}; available presets: {sorted(PRESETS)}.")
+    return PRESETS[name](**kwargs)

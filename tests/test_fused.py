@@ -1,0 +1,339 @@
+"""The engine's fast paths equal the plain reference implementation.
+
+* Buffer-reusing kernels of :mod:`sk1dcnn.ops` against the plain ones.
+* A network run with fusion (Conv1D + MaxPooling1D in one step, pooling the
+  raw matmul output before bias and activation) against the same network run
+  layer by layer (``net.fuse = False``): outputs, input gradients and every
+  parameter gradient.
+* Reused buffers: results do not change with batch size, and what
+  ``Sequential.forward`` returns stays valid after the next pass.
+
+No timings here: speed is measured by ``python -m benchmarks``.
+"""
+
+import numpy as np
+import pytest
+
+from sk1dcnn import ops
+from sk1dcnn.activations import MONOTONE
+from sk1dcnn.layers import (
+    Activation,
+    Conv1D,
+    Dense,
+    Dropout,
+    Flatten,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
+from sk1dcnn.losses import LOSS_FUNCTIONS
+from sk1dcnn.network import Sequential
+
+
+# --------------------------------------------------------------------------- #
+# ops
+# --------------------------------------------------------------------------- #
+CONV_CASES = [
+    # (L, C, K, strides, padding, dilation)
+    (17, 3, 5, 1, "same", 1),
+    (17, 3, 4, 1, "same", 1),
+    (16, 2, 3, 3, "valid", 1),
+    (20, 2, 3, 3, "same", 1),
+    (19, 4, 3, 2, "same", 1),
+    (15, 2, 3, 1, "causal", 2),
+    (15, 1, 5, 1, "valid", 2),
+    (9, 2, 9, 1, "same", 1),
+    (7, 3, 5, 4, "same", 1),
+]
+
+
+@pytest.mark.parametrize("L, C, K, s, padding, d", CONV_CASES)
+def test_im2col_col2im_into_match_plain(L, C, K, s, padding, d):
+    rng = np.random.default_rng(0)
+    N = 3
+    X = rng.standard_normal((N, L, C))
+    left, right = ops.conv_padding(L, K, s, padding, d)
+    out_len = ops.conv_output_length(L, K, s, padding, d)
+    ref = ops.im2col(ops.pad1d(X, left, right), K, s, d, out_len)
+    buf = np.zeros((N, out_len, K, C))
+    for _ in range(2):  # a reused buffer gives the same columns
+        got = ops.im2col_into(X, buf, s, d, left).reshape(N * out_len, K * C)
+        np.testing.assert_array_equal(got, ref)
+
+    dcols = rng.standard_normal(ref.shape)
+    ref_dX = ops.col2im(dcols, L + left + right, K, s, d, out_len, C)[:, left:left + L]
+    dX = np.full((N, L, C), np.nan)  # every cell must be written
+    ops.col2im_into(dcols.reshape(N, out_len, K, C), dX, s, d, left)
+    np.testing.assert_array_equal(dX, ref_dX)
+
+
+@pytest.mark.parametrize("KC", [3, 5, 63, 64, 160])
+def test_weight_grad_shapes(KC):
+    rng = np.random.default_rng(1)
+    cols = rng.standard_normal((257, KC)).astype(np.float32)
+    dY = rng.standard_normal((257, 16)).astype(np.float32)
+    np.testing.assert_allclose(ops.weight_grad(cols, dY), cols.T @ dY, rtol=1e-5, atol=1e-5)
+    cols64, dY64 = cols.astype(np.float64), dY.astype(np.float64)
+    np.testing.assert_allclose(ops.weight_grad(cols64, dY64), cols64.T @ dY64, rtol=1e-12)
+
+
+@pytest.mark.parametrize("pool_size, strides", [(2, 2), (3, 3), (4, 4), (1, 1), (3, 2), (2, 3)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_maxpool_into_matches_plain(pool_size, strides, ties):
+    rng = np.random.default_rng(2)
+    L = 23
+    Z = rng.standard_normal((3, L, 4))
+    if ties:  # zero runs and repeated values: the first maximum must win
+        Z = np.round(Z)
+        Z[:, 15:] = 0.0
+    Y, masks = ops.maxpool1d_forward(Z, pool_size, strides)
+    out = np.empty_like(Y)
+    m = np.zeros((Z.shape[0], pool_size) + Y.shape[1:], dtype=bool)
+    ops.maxpool1d_forward_into(Z, pool_size, strides, out, m)
+    np.testing.assert_array_equal(out, Y)
+    np.testing.assert_array_equal(m, masks.transpose(1, 0, 2, 3))
+    out2 = np.empty_like(Y)
+    ops.maxpool1d_forward_into(Z, pool_size, strides, out2)  # predict mode: no masks
+    np.testing.assert_array_equal(out2, Y)
+
+    dY = rng.standard_normal(Y.shape)
+    ref = ops.maxpool1d_backward(dY, masks, L, strides)
+    dX = np.full(Z.shape, np.nan)
+    ops.maxpool1d_backward_into(dY, m, strides, dX)
+    np.testing.assert_array_equal(dX, ref)
+
+
+# --------------------------------------------------------------------------- #
+# fused network vs layer by layer
+# --------------------------------------------------------------------------- #
+def _run(net, X, Y, training, seed=0):
+    """Forward, loss gradient, backward: returns output, input gradient, grads."""
+    rng = np.random.default_rng(seed)
+    Z = net.forward(X, training=training, rng=rng)
+    w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
+    _, dZ = LOSS_FUNCTIONS["categorical_crossentropy"](Z, Y, w)
+    net.backward(dZ)
+    grads = [g.copy() for g in net.grads()]
+    return Z.copy(), grads
+
+
+def _first_layer_input_grad(net, X, Y, training):
+    """Input gradient of the whole network (the first layer's dX)."""
+    rng = np.random.default_rng(0)
+    Z = net.forward(X, training=training, rng=rng)
+    w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
+    _, dY = LOSS_FUNCTIONS["categorical_crossentropy"](Z, Y, w)
+    for i, size in reversed(net._c_plan):
+        layer = net.layers[i]
+        dY = layer.backward_pool(dY) if size == 2 else layer.backward(dY)
+    return np.array(dY, copy=True)
+
+
+def _pair(layers_fn, input_shape, dtype, seed=0):
+    fused = Sequential(layers_fn())
+    fused.build(input_shape, np.random.RandomState(seed), dtype)
+    plain = Sequential(layers_fn())
+    plain.build(input_shape, np.random.RandomState(seed), dtype)
+    plain.fuse = False
+    return fused, plain
+
+
+FUSABLE_ACTIVATIONS = sorted(MONOTONE) + [None]
+
+
+@pytest.mark.parametrize("activation", FUSABLE_ACTIVATIONS)
+@pytest.mark.parametrize("pool_size, pool_strides", [(2, None), (3, None), (3, 2), (2, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_fused_conv_pool_equals_plain(activation, pool_size, pool_strides, training):
+    def layers():
+        return [
+            Conv1D(6, 5, padding="same", activation=activation),
+            MaxPooling1D(pool_size, pool_strides),
+            Conv1D(5, 3, strides=2, padding="same", activation=activation),
+            MaxPooling1D(pool_size, pool_strides),
+            Flatten(),
+            Dense(3),
+        ]
+
+    fused, plain = _pair(layers, (40, 2), np.float64)
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((4, 40, 2))
+    X[1, 25:] = 0.0  # zero padding: ties in the pools
+    Y = np.eye(3)[[0, 1, 2, 1]]
+    Zf, gf = _run(fused, X, Y, training)
+    assert [size for _, size in fused._c_plan] == [2, 2, 1, 1]
+    Zp, gp = _run(plain, X, Y, training)
+    assert all(size == 1 for _, size in plain._c_plan)
+    np.testing.assert_array_equal(Zf, Zp)
+    for a, b in zip(gf, gp):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, training),
+                               _first_layer_input_grad(plain, X, Y, training),
+                               rtol=1e-12, atol=1e-15)
+
+
+def _workload_like_layers():
+    return [
+        Conv1D(8, 5, padding="same", activation="relu"),
+        MaxPooling1D(2),
+        Conv1D(16, 5, padding="same", activation="relu"),
+        MaxPooling1D(2),
+        Conv1D(12, 3, padding="same", activation="relu"),
+        GlobalAveragePooling1D(),
+        Dense(8, activation="relu"),
+        Dropout(0.2),
+        Dense(4),
+    ]
+
+
+def _audio_like_layers():
+    return [
+        Conv1D(8, 3, strides=3, activation="relu"),
+        Conv1D(16, 3, padding="same", activation="relu"),
+        MaxPooling1D(3),
+        Conv1D(16, 3, padding="same", activation="relu"),
+        MaxPooling1D(3),
+        GlobalMaxPooling1D(),
+        Dense(4),
+    ]
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+@pytest.mark.parametrize("layers, length", [(_workload_like_layers, 47), (_audio_like_layers, 91)])
+def test_reference_networks_fused_equal_plain(layers, length, dtype, rtol):
+    fused, plain = _pair(layers, (length, 1), dtype)
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((6, length, 1)).astype(dtype)
+    X[:2, length // 2:] = 0.0
+    Y = np.eye(4, dtype=dtype)[[0, 1, 2, 3, 0, 1]]
+    Zf, gf = _run(fused, X, Y, training=True)
+    Zp, gp = _run(plain, X, Y, training=True)
+    np.testing.assert_array_equal(Zf, Zp)
+    for a, b in zip(gf, gp):
+        scale = max(np.abs(b).max(), 1e-30)
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
+
+
+def test_parametric_activations_are_not_fused():
+    for act in ("prelu", "rrelu"):
+        conv = Conv1D(4, 3, padding="same", activation=act)
+        net = Sequential([conv, MaxPooling1D(2), Flatten(), Dense(2)])
+        net.build((10, 2), np.random.RandomState(0), np.float64)
+        net.forward(np.ones((2, 10, 2)), training=True, rng=np.random.default_rng(0))
+        assert [size for _, size in net._c_plan] == [1, 1, 1, 1]
+
+
+def test_separate_activation_layer_is_not_fused_and_still_correct():
+    def layers():
+        return [Conv1D(4, 3, padding="same"), Activation("relu"), MaxPooling1D(2), Flatten(),
+                Dense(3)]
+
+    fused, plain = _pair(layers, (12, 2), np.float64)
+    X = np.random.default_rng(0).standard_normal((3, 12, 2))
+    Y = np.eye(3)
+    Zf, gf = _run(fused, X, Y, training=True)
+    Zp, gp = _run(plain, X, Y, training=True)
+    np.testing.assert_array_equal(Zf, Zp)
+    for a, b in zip(gf, gp):
+        np.testing.assert_array_equal(a, b)
+
+
+# --------------------------------------------------------------------------- #
+# buffers
+# --------------------------------------------------------------------------- #
+def test_batch_size_changes_reuse_buffers_correctly():
+    net = Sequential(_workload_like_layers())
+    net.build((47, 1), np.random.RandomState(0), np.float64)
+    ref = Sequential(_workload_like_layers())
+    ref.build((47, 1), np.random.RandomState(0), np.float64)
+    ref.fuse = False
+    rng = np.random.default_rng(0)
+    for n in (5, 2, 7, 7, 1):  # shrink, grow, repeat
+        X = rng.standard_normal((n, 47, 1))
+        np.testing.assert_array_equal(net.forward(X), ref.forward(X))
+        Y = np.eye(4)[rng.integers(0, 4, n)]
+        _, g1 = _run(net, X, Y, training=True)
+        _, g2 = _run(ref, X, Y, training=True)
+        for a, b in zip(g1, g2):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
+
+
+def test_forward_result_survives_the_next_pass():
+    # a network ending in a Conv1D (+ Flatten): its output lives in a reused buffer
+    net = Sequential([Conv1D(3, 3, padding="same", activation="relu"), MaxPooling1D(2), Flatten()])
+    net.build((8, 1), np.random.RandomState(0), np.float64)
+    rng = np.random.default_rng(0)
+    X1, X2 = rng.standard_normal((2, 8, 1)), rng.standard_normal((2, 8, 1))
+    Y1 = net.forward(X1)
+    Y1_copy = Y1.copy()
+    net.forward(X2)
+    np.testing.assert_array_equal(Y1, Y1_copy)
+
+
+def test_clear_cache_and_pickle_drop_buffers():
+    import pickle
+
+    net = Sequential(_workload_like_layers())
+    net.build((47, 1), np.random.RandomState(0), np.float32)
+    X = np.random.default_rng(0).standard_normal((4, 47, 1)).astype(np.float32)
+    Z = net.forward(X, training=True, rng=np.random.default_rng(0))
+    assert any(k.startswith("_c_buf_") for k in vars(net.layers[0]))
+    blob = pickle.dumps(net)
+    assert len(blob) < 60_000  # weights only, no activations
+    net.clear_cache()
+    assert not any(k.startswith("_c_") for layer in net.layers for k in vars(layer))
+    np.testing.assert_array_equal(pickle.loads(blob).forward(X), net.forward(X))
+    assert Z.dtype == np.float32
+
+
+@pytest.mark.parametrize("L, C, K, s, padding, d", CONV_CASES)
+@pytest.mark.parametrize("activation", ["relu", "tanh", None])
+def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activation):
+    """The buffered Conv1D layer against ops.conv1d_forward/backward + the activation."""
+    from sk1dcnn.activations import ACTIVATIONS, DERIVATIVES
+
+    layer = Conv1D(4, K, strides=s, padding=padding, dilation_rate=d, activation=activation)
+    layer.build((L, C), np.random.RandomState(0), np.float64)
+    rng = np.random.default_rng(0)
+    W, b = layer.params["W"], layer.params["b"]
+    b[:] = rng.standard_normal(b.shape)
+    name = activation or "identity"
+    for n in (3, 2):
+        X = rng.standard_normal((n, L, C))
+        Zr, cols = ops.conv1d_forward(X, W, b, s, padding, d)
+        Ar = ACTIVATIONS[name](Zr)
+        A = layer.forward(X, training=True)
+        np.testing.assert_array_equal(A, Ar)
+        dA = rng.standard_normal(A.shape)
+        dZr = DERIVATIVES[name](Zr, Ar, dA)
+        dXr, dWr, dbr = ops.conv1d_backward(dZr, cols, W, L, s, padding, d)
+        dX = layer.backward(dA)
+        np.testing.assert_array_equal(dX, dXr)
+        np.testing.assert_allclose(layer.grads["W"], dWr, rtol=1e-12, atol=1e-14)
+        np.testing.assert_array_equal(layer.grads["b"], dbr)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_in_place_adam_is_bitwise_the_plain_update(dtype):
+    from sk1dcnn.optim import AdamOptimizer
+
+    rng = np.random.default_rng(0)
+    P = [rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal(7).astype(dtype)]
+    Q = [p.copy() for p in P]
+    opt = AdamOptimizer(P, 0.01)
+    ms, vs = [np.zeros_like(p) for p in Q], [np.zeros_like(p) for p in Q]
+    for t in range(1, 30):
+        G = [rng.standard_normal(p.shape).astype(dtype) for p in P]
+        if t == 10:
+            opt.learning_rate = 0.003
+        opt.update_params(P, G)
+        lr = 0.01 if t < 10 else 0.003
+        step = lr * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        for p, g, m, v in zip(Q, G, ms, vs):
+            m *= 0.9
+            m += (1 - 0.9) * g
+            v *= 0.999
+            v += (1 - 0.999) * (g * g)
+            p -= (step * m) / (np.sqrt(v) + 1e-8)
+        for a, b in zip(P, Q):
+            np.testing.assert_array_equal(a, b)
