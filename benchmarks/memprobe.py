@@ -2,7 +2,7 @@
 
 ``python -m benchmarks.memprobe FRAMEWORK WORKLOAD [N_SAMPLES]`` prints one JSON
 line: the RSS after imports and data creation (``base_mb``) and the peak RSS
-(``ru_maxrss``) after one training epoch and one ``predict_proba`` over the set
+(``VmHWM``) after one training epoch and one ``predict_proba`` over the set
 (``peak_mb``). ``predict-large`` measures ``predict_proba`` of a workload-A
 network on 100,000 signals of 1,000 timepoints (issue 6: under 2 GB).
 """
@@ -20,6 +20,12 @@ def _rss_mb():
 
 
 def _peak_mb():
+    # VmHWM, not getrusage's ru_maxrss: Linux carries ru_maxrss across exec, so
+    # a probe started from a big parent process would report the parent's peak
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 

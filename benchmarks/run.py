@@ -248,10 +248,14 @@ def render(info, peak32, peak64, results, mem, large, quick):
     if quick:
         lines += ["**Quick run** (smaller data, fewer repeats): indicative only.", ""]
     lines += [
-        f"- Date: {info['date']}; command: `python -m benchmarks {' '.join(sys.argv[1:])}`".rstrip(),
+        f"- Date: {info['date']}; command: `{info.get('command', 'python -m benchmarks')}`",
         f"- Machine: {info['cpu']}, {info['cores']} cores, {info['memory_gb']} GiB; "
-        f"load average at start {info['loadavg'][0]:.1f} (the machine is shared: "
-        f"compare ratios from this one interleaved run, not absolute times across runs)",
+        f"1-minute load average {info['loadavg'][0]:.1f} at the start"
+        + (f", {info['loadavg_end'][0]:.1f} at the end" if info.get("loadavg_end") else "")
+        + " (other sessions share this machine: compare ratios from this one interleaved "
+        "run, not absolute times across runs; a load above the 2 cores slows "
+        "multithreaded BLAS and OpenMP alike, and the GEMM peak below was measured "
+        "under the same load)",
         f"- Python {info['python']}, NumPy {info['numpy']}, SciPy {info['scipy']}, "
         f"scikit-learn {info['sklearn']}, PyTorch {info['torch']} (CPU, oneDNN)",
         f"- Threads: BLAS {'; '.join(info['blas'])}; torch.set_num_threads({info['torch_threads']}); "
@@ -312,6 +316,31 @@ def render(info, peak32, peak64, results, mem, large, quick):
     return "\n".join(lines)
 
 
+def _run_memory_probes(names):
+    mem, large = {}, None
+    for name in names:
+        mem[name] = {fw: memory_probe(fw, name) for fw in ("sk1dcnn", "torch")}
+        print(f"[{name}] peak RSS: {mem[name]}")
+    if "A" in names:
+        large = memory_probe("predict-large", "A")
+        print(f"predict 100k x 1000: {large}")
+    return mem, large
+
+
+def _memory_only(names, args):
+    out = Path(args.output or HERE / "RESULTS.md")
+    saved = json.loads(out.with_suffix(".json").read_text())
+    results = [r for r in saved["results"] if r["workload"] in names]
+    mem, large = _run_memory_probes(names)
+    text = render(saved["info"], *saved["gemm_peak"], results, mem, large, False)
+    print(text)
+    out.write_text(text)
+    saved.update(memory=mem, predict_large=large)
+    out.with_suffix(".json").write_text(json.dumps(saved, indent=1, default=str))
+    print(f"wrote {out}")
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--workload", choices=("A", "B", "all"), default="all")
@@ -321,6 +350,9 @@ def main(argv=None):
                         help="a quarter of the samples, 2 repeats, no memory probes; "
                              "prints the table instead of writing RESULTS.md")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS probes")
+    parser.add_argument("--memory-only", action="store_true",
+                        help="rerun only the peak-RSS probes and rewrite the table from "
+                             "the timings kept in benchmarks/RESULTS.json")
     parser.add_argument("--output", default=None,
                         help="markdown file to write (default benchmarks/RESULTS.md; "
                              "none with --quick)")
@@ -339,7 +371,10 @@ def main(argv=None):
     limiter = threadpool_limits(THREADS, user_api="blas")  # noqa: F841 - kept for the run
     repeats = args.repeats or (2 if args.quick else 5)
     names = ["A", "B"] if args.workload == "all" else [args.workload]
+    if args.memory_only:
+        return _memory_only(names, args)
     info = machine_info()
+    info["command"] = " ".join(["python -m benchmarks"] + sys.argv[1:])
     if info["openblas_coretype"] != "unset":
         print(f"warning: OPENBLAS_CORETYPE={info['openblas_coretype']} slows a current "
               f"OpenBLAS; see benchmarks/README.md", file=sys.stderr)
@@ -355,13 +390,9 @@ def main(argv=None):
 
     mem, large = {}, None
     if not (args.quick or args.no_memory):
-        for name in names:
-            mem[name] = {fw: memory_probe(fw, name) for fw in ("sk1dcnn", "torch")}
-            print(f"[{name}] peak RSS: {mem[name]}")
-        if "A" in names:
-            large = memory_probe("predict-large", "A")
-            print(f"predict 100k x 1000: {large}")
+        mem, large = _run_memory_probes(names)
 
+    info["loadavg_end"] = os.getloadavg()
     text = render(info, peak32, peak64, results, mem, large, args.quick)
     print(text)
     out = args.output or (None if args.quick else str(HERE / "RESULTS.md"))
