@@ -60,9 +60,8 @@ def d_identity(Z, A, dA):
 
 
 def d_relu(Z, A, dA):
-    dZ = dA.copy()
-    dZ[A <= 0] = 0
-    return dZ
+    # a multiply by the mask is several times faster than boolean-index assignment
+    return dA * (A > 0)
 
 
 def d_relu6(Z, A, dA):

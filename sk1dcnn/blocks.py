@@ -56,8 +56,9 @@ class BatchNormalization(Layer):
     -----
     The running variance is the biased batch variance, as in Keras (PyTorch
     keeps the unbiased one). Because the running statistics are not
-    parameters, ``Sequential.get_weights``/``set_weights`` (and so the
-    best-weights restore of ``early_stopping``) leave them as they are.
+    parameters, the optimizer never touches them; ``Sequential.get_weights``/
+    ``set_weights`` copy them along with the parameters, so the best-weights
+    restore of ``early_stopping`` restores them too.
     """
 
     penalized = ()

@@ -376,6 +376,8 @@ class Dense(Layer):
         cfg = {"units": self.units}
         if self.activation is not None:
             cfg["activation"] = self.activation
+        if not self.use_bias:
+            cfg["use_bias"] = False
         return cfg
 
     def compute_output_shape(self, input_shape):

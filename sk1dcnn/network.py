@@ -176,11 +176,19 @@ class Sequential:
         return [k in layer.penalized for layer in self.layers for k in layer.params]
 
     def get_weights(self):
-        return [p.copy() for p in self.params()]
+        """Copies of the parameters and of the non-trained state (BatchNormalization's
+        running statistics), so that restoring best weights restores both."""
+        return [p.copy() for p in self.params()] + [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights):
-        for p, w in zip(self.params(), weights):
+        for p, w in zip(self.params() + self._state_arrays(), weights):
             p[...] = w
+
+    def _state_arrays(self):
+        out = []
+        for layer in self.layers:
+            _collect_state(layer, out, set())
+        return out
 
     def clear_cache(self):
         self.__dict__.pop("_c_plan", None)
@@ -219,6 +227,26 @@ class Sequential:
         out.append(f"Total params: {self.n_params:,}")
         out.append(f"Forward FLOPs per sample: {self.flops():,}")
         return "\n".join(out)
+
+
+_STATE_NAMES = ("moving_mean", "moving_variance")
+
+
+def _collect_state(layer, out, seen):
+    """Non-trained arrays of a layer and of the layers nested in it, in a fixed order."""
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    for name in sorted(vars(layer)):
+        value = vars(layer)[name]
+        if name in _STATE_NAMES and isinstance(value, np.ndarray):
+            out.append(value)
+        elif isinstance(value, Layer):
+            _collect_state(value, out, seen)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, Layer):
+                    _collect_state(item, out, seen)
 
 
 def _fmt_shape(shape):

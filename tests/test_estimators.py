@@ -362,3 +362,22 @@ def test_divergence_is_an_error_and_loses_nothing(ecg200):
         bad.fit(X_train, y)
     np.testing.assert_array_equal(reg.predict(X_test), before)
     assert np.isfinite(before).all()
+
+
+def test_best_weights_restore_includes_batchnorm_statistics(ecg200):
+    X_train, y_train, _, _ = ecg200
+    arch = [{"layer": "Conv1D", "filters": 8, "kernel_size": 5, "use_bias": False},
+            "BatchNormalization", {"layer": "Activation", "activation": "relu"},
+            "GlobalAveragePooling1D"]
+    clf = CNN1DClassifier(architecture=arch, max_iter=3, early_stopping=True,
+                          random_state=0).fit(X_train, y_train)
+    net = clf.network_
+    bn = net.layers[1]
+    saved = net.get_weights()
+    assert len(saved) == len(net.params()) + 2  # + running mean and variance
+    before = (bn.moving_mean.copy(), bn.moving_variance.copy())
+    bn.moving_mean += 1.0
+    bn.moving_variance *= 3.0
+    net.set_weights(saved)
+    np.testing.assert_array_equal(bn.moving_mean, before[0])
+    np.testing.assert_array_equal(bn.moving_variance, before[1])
