@@ -143,7 +143,24 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
                 f"({state.epoch_of_fit} epoch(s) of this fit completed).", UserWarning)
     if validation is not None and state.best_weights is not None:
         net.set_weights(state.best_weights)
+    _check_finite_network(net, X, cfg, state)
     return state
+
+
+def _check_finite_network(net, X, cfg, state):
+    """Each epoch's loss is summed before the batches' updates, so the last
+    updates of a diverging fit escape it: check the weights and the outputs on
+    one batch, as the fitted estimator will compute them."""
+    if all(np.isfinite(p).all() for p in net.params()) and np.isfinite(
+            net.forward(X[:cfg.batch_size], training=False)).all():
+        return
+    last = state.loss_curve[-1] if state.loss_curve else float("nan")
+    raise DivergedError(
+        f"Training diverged: the network's weights or outputs became infinite or NaN by "
+        f"epoch {state.epoch} (last epoch loss {last:g}). Lower learning_rate_init "
+        f"(now {cfg.learning_rate_init:g}), e.g. to {cfg.learning_rate_init / 10:g}, "
+        f"set clip_norm, or standardize X and y."
+    )
 
 
 def _run_epoch(net, X, Y, w, w_total, cfg, state, rng, opt, loss_fn, params, penalized,
@@ -209,6 +226,13 @@ def _run_epoch(net, X, Y, w, w_total, cfg, state, rng, opt, loss_fn, params, pen
               "valid_loss": None, "valid_score": None, "learning_rate": lr}
     if validation is not None:
         v_loss, v_score = validation()
+        if not np.isfinite(v_loss):
+            raise DivergedError(
+                f"Training diverged: the validation loss became {v_loss} at epoch "
+                f"{state.epoch} (learning rate {lr:g}). Lower learning_rate_init "
+                f"(now {cfg.learning_rate_init:g}), e.g. to {cfg.learning_rate_init / 10:g}, "
+                f"set clip_norm, or standardize X and y."
+            )
         record["valid_loss"] = v_loss
         record["valid_score"] = v_score
         state.validation_scores.append(v_score)

@@ -50,6 +50,14 @@ def check_signal_ndim(X):
 
 def to_channels_last(X, dtype):
     """(N, T) or (N, C, T) -> contiguous (N, T, C) in ``dtype`` (the engine's layout)."""
-    if X.ndim == 2:
-        return np.ascontiguousarray(X[:, :, None], dtype=dtype)
-    return np.ascontiguousarray(np.transpose(X, (0, 2, 1)), dtype=dtype)
+    with np.errstate(over="ignore"):  # values beyond float32: the error below says so
+        if X.ndim == 2:
+            out = np.ascontiguousarray(X[:, :, None], dtype=dtype)
+        else:
+            out = np.ascontiguousarray(np.transpose(X, (0, 2, 1)), dtype=dtype)
+    if out.dtype.itemsize < X.dtype.itemsize and not np.isfinite(out).all():
+        raise ValueError(
+            f"X has values beyond the range of {out.dtype.name} (largest magnitude "
+            f"{np.abs(X).max():g}); rescale X or use dtype='float64'."
+        )
+    return out

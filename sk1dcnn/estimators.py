@@ -232,6 +232,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         )
         if X.ndim == 3 and X.shape[2] == 0:
             raise ValueError(f"X has 0 timepoints (shape {X.shape}); signals must have length >= 1.")
+        if X.ndim == 3 and X.shape[1] == 0:
+            raise ValueError(f"X has 0 channels (shape {X.shape}); signals need at least 1 channel.")
         return X, y
 
     def _check_X_predict(self, X):
@@ -239,7 +241,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         X = check_signal_ndim(X)
         if not hasattr(X, "ndim") and not hasattr(X, "tocsr"):
             X = np.asarray(X)
-        ndim = getattr(X, "ndim", 2)
+        # sparse X: no reshaping; validate_data refuses it below, as fit does
+        ndim = None if hasattr(X, "tocsr") else X.ndim
         if ndim == 3 and self._fit_ndim == 2:
             if X.shape[1] != 1:
                 raise ValueError(
@@ -247,7 +250,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                     f"single-channel 2D signals (n_samples, {self.n_timepoints_in_})."
                 )
             X = X[:, 0, :]
-        elif ndim == 2 and self._fit_ndim == 3 and X.shape[1] != self.n_features_in_:
+        elif ndim == 2 and self._fit_ndim == 3:
             if self.n_channels_in_ != 1:
                 raise ValueError(
                     f"X is 2D (single-channel signals), but {type(self).__name__} was fitted "
@@ -255,7 +258,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                     f"(n_samples, {self.n_channels_in_}, {self.n_timepoints_in_})."
                 )
             X = X[:, None, :]
-        if ndim == 3 and self._fit_ndim == 3:
+        if ndim is not None and X.ndim == 3 and self._fit_ndim == 3:  # 2D X reshaped too
             if X.shape[1] != self.n_channels_in_:
                 raise ValueError(
                     f"X has {X.shape[1]} channels, but {type(self).__name__} is expecting "
@@ -437,6 +440,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
         def validation():
             Z = self._raw_forward_channels_last(net, X_val)
+            if not np.isfinite(Z).all():  # diverged: the training loop says so
+                return np.nan, np.nan
             v_loss, _ = loss_fn(Z, Y_val.astype(Z.dtype, copy=False), w_val)
             return v_loss, self._validation_score(Z, y_val)
 
@@ -875,8 +880,12 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             return P
         if P.shape[1] == 1:
             return np.hstack([1 - P, P])
-        if self._engine_loss == "exponential":  # one-vs-rest margins -> normalise
-            P = P / P.sum(axis=1, keepdims=True)
+        if self._engine_loss in ("exponential", "binary_crossentropy"):
+            # one-vs-rest sigmoids -> normalise, in the log domain so that a row
+            # whose sigmoids all underflow to 0 still sums to one
+            log_p = -np.logaddexp(0.0, -(2.0 if self._engine_loss == "exponential" else 1.0) * Z)
+            P = np.exp(log_p - log_p.max(axis=1, keepdims=True))
+            P /= P.sum(axis=1, keepdims=True)
         return P
 
     @available_if(_has_proba)
