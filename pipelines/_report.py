@@ -26,10 +26,20 @@ def header(cfg, data, cv):
     if data.kind == "mitdb":
         tr += f" (records {data.info['train_records']})"
         te += f" (records {data.info['test_records']})"
-    lines.append(f"  {tr}; {te}; input {data.X_train.shape[1:]}")
-    lines.append(f"  GridSearchCV: {n_cand} candidates x {cfg['cv']} folds ({type(cv).__name__}), "
+    lines.append(f"  {tr}; {te}; input {data.X_train.shape[1:]}"
+                 + (f"; AAMI classes kept: {data.info['classes_kept']}" if "classes_kept" in data.info else ""))
+    reps = cfg.get("cv_repeats", 1)
+    folds = f"{cfg['cv']} folds" + (f" x {reps} repeats" if reps > 1 else "")
+    lines.append(f"  GridSearchCV: {n_cand} candidates x {folds} ({type(cv).__name__}), "
                  f"scoring={cfg['scoring']}, n_jobs={cfg['n_jobs']}")
+    lines.append(f"  configuration: {_section(cfg)}")
     return "\n".join(lines)
+
+
+def _section(cfg):
+    sec = cfg.get("dataset_section")
+    where = f"top level + datasets.{sec}" if sec else "top level (no datasets section for this data set)"
+    return where + (" + quick" if cfg["quick"] else "")
 
 
 def run_params(cfg, data, cv):
@@ -37,11 +47,13 @@ def run_params(cfg, data, cv):
         "dataset": data.name, "data_source": data.info["source"], "quick": cfg["quick"],
         "n_train": len(data.y_train), "n_test": len(data.y_test),
         "input_shape": list(data.X_train.shape[1:]), "classes": " ".join(map(str, data.labels)),
-        "cv": cfg["cv"], "cv_splitter": type(cv).__name__, "scoring": cfg["scoring"],
-        "n_jobs": cfg["n_jobs"], "seeds": cfg["seeds"], "grid": json.dumps(
+        "cv": cfg["cv"], "cv_repeats": cfg.get("cv_repeats", 1), "cv_splitter": type(cv).__name__,
+        "scoring": cfg["scoring"],
+        "n_jobs": cfg["n_jobs"], "seeds": cfg["seeds"], "config_section": _section(cfg), "grid": json.dumps(
             {k: [_short(x) for x in v] for k, v in cfg["grid"].items()}),
         **({"train_records": data.info["train_records"], "test_records": data.info["test_records"]}
            if data.kind == "mitdb" else {}),
+        **({"classes_kept": data.info["classes_kept"]} if "classes_kept" in data.info else {}),
     }
 
 
@@ -147,11 +159,19 @@ def result_table(cfg, res):
     lines.append("")
     lines.append(f"Test set ({res['data'].name}): accuracy {m['accuracy']:.3f}  "
                  f"balanced accuracy {m['balanced_accuracy']:.3f}  macro F1 {m['f1_macro']:.3f}")
-    lines.append(f"  {'class':>5} {'n':>6} {'Se':>7} {'PPV':>7}")
+    multi = res["n_seeds"] > 1
+    lines.append(f"  {'class':>5} {'n':>6} {'Se':>7} {'PPV':>7}"
+                 + (f"   {'Se':>7} {'PPV':>7} (mean over {res['n_seeds']} seeds)" if multi else ""))
     for c in res["labels"]:
-        lines.append(f"  {str(c):>5} {int(m[f'support_{c}']):>6} {m[f'se_{c}']:>7.3f} {m[f'ppv_{c}']:>7.3f}")
+        row = f"  {str(c):>5} {int(m[f'support_{c}']):>6} {m[f'se_{c}']:>7.3f} {m[f'ppv_{c}']:>7.3f}"
+        if multi:
+            row += f"   {res['seeds'][f'test_se_{c}_mean']:>7.3f} {res['seeds'][f'test_ppv_{c}_mean']:>7.3f}"
+        lines.append(row)
     if res["n_seeds"] > 1:
         s = res["seeds"]
+        lines.append("  per seed: " + ", ".join(
+            f"seed {seed}: accuracy {sm['accuracy']:.3f} (balanced {sm['balanced_accuracy']:.3f})"
+            for seed, sm in res.get("seed_rows", [])))
         lines.append(f"  over {res['n_seeds']} seeds: accuracy {s['test_accuracy_mean']:.3f} +- "
                      f"{s['test_accuracy_std']:.3f}, balanced accuracy "
                      f"{s['test_balanced_accuracy_mean']:.3f} +- {s['test_balanced_accuracy_std']:.3f}")
@@ -162,5 +182,109 @@ def result_table(cfg, res):
         lines.append(f"  model:  {res['model_uri']}  (mlflow.pyfunc.load_model; predicts probabilities)")
     if res["model_file"]:
         lines.append(f"  joblib: {res['model_file']}")
+    lines.append(f"  open:   mlflow ui --backend-store-uri {cfg['tracking_uri']}")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------- patient-specific
+def _pct(v):
+    return "    -" if v is None or not np.isfinite(v) else f"{v:5.1f}"
+
+
+def patient_header(cfg, data):
+    n_cand = int(np.prod([len(v) for v in cfg["grid"].values()]))
+    ds = cfg["dataset"]
+    lines = [f"sk1dcnn ECG workflow{' (--quick)' if cfg['quick'] else ''}: {data.name}  "
+             f"[{data.info['source']}]",
+             f"  Kiranyaz et al. 2016: per patient, {ds['n_common_per_class']} common beats per class from "
+             f"records {data.info['common_records']} (not the patient's) + the patient's first "
+             f"{ds['train_minutes']:g} min -> test on the rest of the record",
+             f"  {len(data.info['patients'])} patients ({' '.join(data.info['patients'])}); "
+             f"test {len(data.y_test)} beats; input {data.X_train.shape[1:]}; seeds {cfg['seeds']}"
+             + (f"; AAMI classes kept: {data.info['classes_kept']}" if "classes_kept" in data.info else ""),
+             ("  grid: 1 candidate (no search): " + _fmt_params(
+                 {k: v[0] for k, v in cfg["grid"].items()})) if n_cand == 1 else
+             f"  GridSearchCV per patient on its training beats: {n_cand} candidates x {cfg['cv']} folds "
+             f"(StratifiedKFold), scoring={cfg['scoring']}",
+             f"  configuration: {_section(cfg)}"]
+    return "\n".join(lines)
+
+
+def patient_run_params(cfg, data):
+    ds = cfg["dataset"]
+    return {"dataset": data.name, "data_source": data.info["source"], "quick": cfg["quick"],
+            "patients": " ".join(data.info["patients"]), "common_records": data.info["common_records"],
+            "train_minutes": ds["train_minutes"], "n_common_per_class": ds["n_common_per_class"],
+            "n_test": len(data.y_test), "input_shape": list(data.X_train.shape[1:]),
+            "classes": " ".join(map(str, data.labels)), "classes_kept": data.info.get("classes_kept", "all"),
+            "scoring": cfg["scoring"], "cv": cfg["cv"],
+            "n_jobs": cfg["n_jobs"], "seeds": cfg["seeds"], "config_section": _section(cfg),
+            "grid": json.dumps({k: [_short(x) for x in v] for k, v in cfg["grid"].items()}),
+            **{f"model__{k}": v for k, v in cfg["model"].items()}}
+
+
+def _patient_rows_text(rows, gross):
+    lines = [f"  {'record':>6} {'train':>6} {'test':>6} {'n_V':>5} {'Se_V':>5} {'PPV_V':>5} "
+             f"{'n_S':>5} {'Se_S':>5} {'PPV_S':>5} {'acc':>6}"]
+    for r in rows:
+        lines.append(f"  {r['record']:>6} {r['n_train']:>6} {r['n_test']:>6} {r['n_V']:>5} "
+                     f"{_pct(r['se_V'])} {_pct(r['ppv_V'])} {r['n_S']:>5} {_pct(r['se_S'])} "
+                     f"{_pct(r['ppv_S'])} {100 * r['accuracy']:6.1f}")
+    nv, ns = sum(r["n_V"] for r in rows), sum(r["n_S"] for r in rows)
+    lines.append(f"  {'gross':>6} {sum(r['n_train'] for r in rows):>6} {sum(r['n_test'] for r in rows):>6} "
+                 f"{nv:>5} {_pct(gross.get('se_V'))} {_pct(gross.get('ppv_V'))} {ns:>5} "
+                 f"{_pct(gross.get('se_S'))} {_pct(gross.get('ppv_S'))}")
+    return lines
+
+
+def write_patient_artifacts(adir, rows, gross, report, cm, labels, cfg, data):
+    """per_record.csv, confusion_matrix.png (all patients, first seed), classification_report.txt,
+    config.json."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = ("record", "n_train", "n_common", "n_test", "n_V", "se_V", "ppv_V", "n_S", "se_S", "ppv_S",
+            "accuracy", "epochs", "fit_time_s")
+    text = [",".join(keys) + ",params"]
+    for r in rows:
+        text.append(",".join(str(r[k]) for k in keys) + f",\"{_fmt_params(r['params'])}\"")
+    (adir / "per_record.csv").write_text("\n".join(text) + "\n")
+    fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
+    ax.imshow(cm, cmap="Blues")
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(labels)), labels)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{data.name}: all test records, seed {cfg['seeds'][0]}")
+    fig.tight_layout()
+    fig.savefig(adir / "confusion_matrix.png")
+    plt.close(fig)
+    (adir / "classification_report.txt").write_text(
+        f"{data.name}: test beats of all patients pooled (seed {cfg['seeds'][0]})\n\n{report}\n"
+        "Per record, mean over seeds (%):\n" + "\n".join(_patient_rows_text(rows, gross)) + "\n")
+    safe = {k: v for k, v in cfg.items() if k != "grid"}
+    safe["grid"] = {k: [_short(x) for x in v] for k, v in cfg["grid"].items()}
+    (adir / "config.json").write_text(json.dumps(safe, indent=2, default=str) + "\n")
+
+
+def patient_table(cfg, res):
+    lines = ["", f"Patient-specific test (remaining minutes of each record), mean over {res['n_seeds']} "
+                 "seed(s), %:"]
+    lines += _patient_rows_text(res["rows"], res["gross"])
+    g = res["gross"]
+    lines.append(f"  gross = counts summed over records. Kiranyaz et al. 2016 (44 records): "
+                 f"VEB Se 95.0 PPV 89.5, SVEB Se 64.6 PPV 62.1; here VEB Se {_pct(g.get('se_V')).strip()} "
+                 f"PPV {_pct(g.get('ppv_V')).strip()}, SVEB Se {_pct(g.get('se_S')).strip()} "
+                 f"PPV {_pct(g.get('ppv_S')).strip()}")
+    lines.append("")
+    lines.append(f"MLflow: run {res['run_id']} (experiment '{cfg['experiment_name']}', "
+                 f"id {res['experiment_id']}), {res['wall_time_s']:.0f} s; one child run per record")
+    lines.append("  no model is logged or saved: each patient has its own model")
     lines.append(f"  open:   mlflow ui --backend-store-uri {cfg['tracking_uri']}")
     return "\n".join(lines)

@@ -119,6 +119,23 @@ class Tracker:
             self.client.set_tag(cid, "sk1dcnn.scoring", scoring)
             self.client.set_terminated(cid, "FINISHED")
 
+    def child_run(self, name, params=None, metrics=None, history=None, tags=None):
+        """A finished child run of the parent run with params, metrics and per-epoch history."""
+        run = self.client.create_run(self.experiment_id, run_name=name[:250],
+                                     tags={"mlflow.parentRunId": self.run_id, **(tags or {})})
+        cid = run.info.run_id
+        if params:
+            self.log_params(params, run_id=cid)
+        if metrics:
+            self.log_metrics(metrics, run_id=cid)
+        if history:
+            ts = int(time.time() * 1000)
+            self._log_metric_list([Metric(n, float(rec[k]), ts, int(rec["epoch"]))
+                                   for rec in history for k, n in _HISTORY_KEYS.items()
+                                   if _finite(rec.get(k))], cid)
+        self.client.set_terminated(cid, "FINISHED")
+        return cid
+
     # ---------------------------------------------------------- artifacts
     def log_artifacts(self, local_dir):
         mlflow.log_artifacts(str(local_dir))

@@ -4,9 +4,16 @@ Every key is checked before anything runs: an unknown key, a missing required
 key or a bad value raises :class:`ConfigError` naming the key (dotted, e.g.
 ``model.filters``) and the allowed keys or values.
 
+The ``datasets:`` section holds per-dataset overrides keyed by dataset name
+(``ucr:ECG200``, ``mitdb:inter_patient``, ...): the section of the dataset
+that runs is applied on top of the top-level keys, ``dataset`` (all but its
+name) and ``model`` merged key by key, ``grid``, ``cv``, ``scoring`` and
+``preprocessing`` replacing the top-level value. A data set without a section uses the top-level keys.
+
 The ``quick:`` section holds overrides used by ``--quick``: mappings
 (``dataset``, ``model``) are merged key by key, everything else (``grid``
-included) replaces the top-level value.
+included) replaces the top-level value. Order: top level, then
+``datasets.<name>``, then ``quick``, then the command line.
 """
 
 import contextlib
@@ -30,11 +37,17 @@ _OPTIONAL = {
     "model_file": "mlartifacts/ecg_model_{dataset}.joblib",
     "log_model": True,
 }
-_TOP_KEYS = _REQUIRED + tuple(_OPTIONAL) + ("quick",)
-_QUICK_KEYS = tuple(k for k in _TOP_KEYS if k not in ("quick", "tracking_uri", "experiment_name",
-                                                      "artifact_location"))
-_DATASET_KEYS = {"name": None, "data_dir": None, "channel": 0, "before": 0.25, "after": 0.45}
-_MITDB_SPLITS = ("inter_patient",)
+_TOP_KEYS = _REQUIRED + tuple(_OPTIONAL) + ("datasets", "quick")
+_QUICK_KEYS = tuple(k for k in _TOP_KEYS if k not in ("quick", "datasets", "tracking_uri",
+                                                      "experiment_name", "artifact_location"))
+#: Keys a ``datasets.<name>`` section may override.
+_SECTION_KEYS = ("dataset", "model", "grid", "cv", "scoring", "preprocessing")
+_DATASET_KEYS = {"name": None, "data_dir": None, "channel": 0, "before": 0.25, "after": 0.45,
+                 # mitdb only: keep the beats of these AAMI classes (null = all)
+                 "classes": None,
+                 # mitdb:patient_specific only (Kiranyaz et al. 2016)
+                 "records": None, "train_minutes": 5.0, "n_common_per_class": 75}
+_MITDB_SPLITS = ("inter_patient", "patient_specific")
 _SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro")
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 
@@ -111,33 +124,85 @@ def load_config(path=None, *, quick=False, overrides=None):
 
 
 def resolve_config(raw, *, quick=False, overrides=None, source="mlflow.yml"):
-    """Merge the ``quick:`` section and overrides into ``raw``, then validate."""
-    _check_keys(source, "<top level>", raw, _TOP_KEYS)
+    """Apply the ``datasets.<name>`` section, ``quick:`` and overrides to ``raw``, then validate.
+
+    The returned config has ``dataset_section``: the name of the ``datasets:``
+    section applied, or None.
+    """
+    # required at the top level: a data set with no datasets: section runs on it
+    _check_keys(source, "<top level>", raw, _TOP_KEYS, required=_REQUIRED)
     cfg = copy.deepcopy(raw)
     quick_section = cfg.pop("quick", None) or {}
+    sections = cfg.pop("datasets", None) or {}
     _check_keys(source, "quick", quick_section, _QUICK_KEYS)
+    _check_sections(source, sections)
+    overrides = overrides or {}
+    # The top level alone (what a data set with no section runs) and every
+    # datasets.<name> section on top of it are checked, so a typo in one does not
+    # wait for that data set to be run.
+    if sections:
+        with _prefix_errors("top level", "in the top-level configuration, used by data sets with no "
+                                         "datasets: section"):
+            validate_config(_merge(cfg, overrides), source=source, check_paths=False)
+    for name, section in sections.items():
+        with _prefix_errors(f"datasets.{name}", "in the configuration of that data set"):
+            validate_config(_merge(cfg, {**section, "dataset": {"name": name}}), source=source,
+                            check_paths=False)
     # Both the full and the quick configuration are checked whichever runs, so a
     # typo in one does not wait for the other to be used.
-    full_cfg = _merge(cfg, overrides or {})
-    quick_cfg = _merge(_merge(cfg, quick_section), overrides or {})
-    checked = {False: validate_config(full_cfg, source=source, check_paths=not quick)}
-    with _prefix_errors("quick" if not quick else None):
-        checked[True] = validate_config(quick_cfg, source=source, check_paths=bool(quick))
+    checked = {}
+    for is_quick in (bool(quick), not quick):
+        merged = _merge(cfg, quick_section) if is_quick else cfg
+        name = _dataset_name(_merge(merged, overrides))
+        section = sections.get(name) if isinstance(name, str) else None
+        run_cfg = _merge(_merge(cfg, section or {}), quick_section) if is_quick else \
+            _merge(cfg, section or {})
+        run_cfg = _merge(run_cfg, overrides)
+        label = None if is_quick == bool(quick) else "used by --quick"
+        with _prefix_errors(label and "quick", label and f"in the configuration {label}"):
+            checked[is_quick] = validate_config(run_cfg, source=source,
+                                                check_paths=is_quick == bool(quick))
+        checked[is_quick]["dataset_section"] = name if section is not None else None
     cfg = checked[bool(quick)]
     cfg["quick"] = bool(quick)
     cfg["source"] = source
     return cfg
 
 
+def _dataset_name(cfg):
+    ds = cfg.get("dataset")
+    return ds.get("name") if isinstance(ds, dict) else ds
+
+
+def _check_sections(source, sections):
+    """``datasets:``: a mapping of dataset name -> {dataset, model, grid, cv, scoring, preprocessing}."""
+    if not isinstance(sections, dict):
+        _fail(source, "datasets", f"must be a mapping of dataset name -> overrides, got {sections!r}",
+              "keys: dataset names (ucr:<UCR name>, " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS)
+              + "), each a mapping with keys " + _fmt(_SECTION_KEYS))
+    for name, section in sections.items():
+        where = f"datasets.{name}"
+        try:
+            _validate_dataset_name(source, name)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("dataset.name:", f"{where}:", 1)) from None
+        if section is None:
+            section = sections[name] = {}
+        _check_keys(source, where, section, _SECTION_KEYS)
+        if "dataset" in section:  # the section's own key is the name
+            _check_keys(source, f"{where}.dataset", section["dataset"],
+                        tuple(k for k in _DATASET_KEYS if k != "name"))
+
+
 @contextlib.contextmanager
-def _prefix_errors(prefix):
-    """Name errors found only in the merged quick configuration as such."""
+def _prefix_errors(prefix, note=None):
+    """Name errors found only in a merged configuration (quick, a datasets section) as such."""
     try:
         yield
     except ConfigError as exc:
         if prefix is None:
             raise
-        raise ConfigError(f"{exc} (in the configuration used by --{prefix})") from None
+        raise ConfigError(f"{exc} ({note or f'in the configuration used by --{prefix}'})") from None
 
 
 def _merge(base, extra):
@@ -221,8 +286,22 @@ def validate_config(cfg, source="mlflow.yml", check_paths=True):
         clean_grid[f"cnn__{key}"] = vals
     cfg["grid"] = clean_grid
 
-    if not _is_int(cfg["cv"]) or cfg["cv"] < 2:
-        _fail(source, "cv", f"must be an integer >= 2 (number of folds), got {cfg['cv']!r}")
+    cv = cfg["cv"]
+    cfg["cv_repeats"] = 1
+    if isinstance(cv, dict):
+        _check_keys(source, "cv", cv, ("n_splits", "n_repeats"), required=("n_splits",))
+        reps = cv.get("n_repeats", 1)
+        if not _is_int(reps) or reps < 1:
+            _fail(source, "cv.n_repeats", f"must be an integer >= 1, got {reps!r}")
+        if reps > 1 and cfg["dataset"]["kind"] == "mitdb":
+            _fail(source, "cv.n_repeats", f"{reps}: repeated folds are for UCR data sets only (MIT-BIH "
+                  "folds are grouped by record)", "1")
+        cfg["cv"], cfg["cv_repeats"] = cv["n_splits"], reps
+        if not _is_int(cfg["cv"]) or cfg["cv"] < 2:
+            _fail(source, "cv.n_splits", f"must be an integer >= 2 (number of folds), got {cfg['cv']!r}")
+    elif not _is_int(cv) or cv < 2:
+        _fail(source, "cv", f"must be an integer >= 2 (number of folds) or {{n_splits: k, n_repeats: r}}, "
+              f"got {cv!r}")
     n_jobs = cfg["n_jobs"]
     if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
         _fail(source, "n_jobs", f"must be -1 (all cores) or an integer >= 1, got {n_jobs!r}")
@@ -274,20 +353,7 @@ def _validate_dataset(source, ds, check_paths=True):
         ds = {"name": ds}
     _check_keys(source, "dataset", ds, tuple(_DATASET_KEYS), required=("name",))
     ds = {**_DATASET_KEYS, **ds}
-    name = ds["name"]
-    allowed = ("ucr:<UCR name> (shipped: ECG200, ECGFiveDays; from ../shared/data or data_dir: "
-               "ECG5000, ...), " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS))
-    if not isinstance(name, str) or ":" not in name:
-        _fail(source, "dataset.name", f"bad value {name!r}", allowed)
-    kind, _, sub = name.partition(":")
-    if kind == "ucr":
-        if not sub:
-            _fail(source, "dataset.name", "missing the UCR data set name after 'ucr:'", allowed)
-    elif kind == "mitdb":
-        if sub not in _MITDB_SPLITS:
-            _fail(source, "dataset.name", f"unknown MIT-BIH split {sub!r}", allowed)
-    else:
-        _fail(source, "dataset.name", f"unknown data source {kind!r}", allowed)
+    kind, sub = _validate_dataset_name(source, ds["name"])
     ds["kind"], ds["sub"] = kind, sub
     data_dir = ds["data_dir"]
     if data_dir is not None:
@@ -318,7 +384,48 @@ def _validate_dataset(source, ds, check_paths=True):
         v = ds[key]
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 2:
             _fail(source, f"dataset.{key}", f"must be seconds in (0, 2], got {v!r}")
+    classes = ds["classes"]
+    if classes is not None:
+        from sk1dcnn.datasets import AAMI_CLASSES
+
+        if (not isinstance(classes, list) or len(classes) < 2
+                or not all(c in AAMI_CLASSES for c in classes) or len(set(classes)) != len(classes)):
+            _fail(source, "dataset.classes", f"must be null or a list of at least two AAMI classes, "
+                  f"got {classes!r}", "null (all), or a subset of " + _fmt(AAMI_CLASSES))
+        if kind != "mitdb":
+            _fail(source, "dataset.classes", f"is for MIT-BIH data sets, not {ds['name']}", "null")
+    recs = ds["records"]
+    if recs is not None:
+        if (not isinstance(recs, list) or not recs
+                or not all(isinstance(r, (str, int)) and not isinstance(r, bool) for r in recs)):
+            _fail(source, "dataset.records", f"must be a non-empty list of record names or null, "
+                  f"got {recs!r}", "null (every record in data_dir), or e.g. [100, 119, 233]")
+        ds["records"] = [str(r) for r in recs]
+    tm = ds["train_minutes"]
+    if not isinstance(tm, (int, float)) or isinstance(tm, bool) or not 0 < tm < 30:
+        _fail(source, "dataset.train_minutes", f"must be minutes in (0, 30), got {tm!r}")
+    if not _is_int(ds["n_common_per_class"]) or ds["n_common_per_class"] < 0:
+        _fail(source, "dataset.n_common_per_class",
+              f"must be a non-negative integer, got {ds['n_common_per_class']!r}")
     return ds
+
+
+def _validate_dataset_name(source, name):
+    """``ucr:<name>`` or ``mitdb:<split>``; returns ``(kind, sub)``."""
+    allowed = ("ucr:<UCR name> (shipped: ECG200, ECGFiveDays; from ../shared/data or data_dir: "
+               "ECG5000, ...), " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS))
+    if not isinstance(name, str) or ":" not in name:
+        _fail(source, "dataset.name", f"bad value {name!r}", allowed)
+    kind, _, sub = name.partition(":")
+    if kind == "ucr":
+        if not sub:
+            _fail(source, "dataset.name", "missing the UCR data set name after 'ucr:'", allowed)
+    elif kind == "mitdb":
+        if sub not in _MITDB_SPLITS:
+            _fail(source, "dataset.name", f"unknown MIT-BIH split {sub!r}", allowed)
+    else:
+        _fail(source, "dataset.name", f"unknown data source {kind!r}", allowed)
+    return kind, sub
 
 
 def _validate_preprocessing(source, steps):

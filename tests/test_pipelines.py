@@ -21,7 +21,7 @@ pytest.importorskip("wfdb")
 
 from pipelines.__main__ import main  # noqa: E402
 from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config, resolve_config  # noqa: E402
-from sk1dcnn.datasets import shipped_data_dir  # noqa: E402
+from sk1dcnn.datasets import find_shared_data, shipped_data_dir  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -150,6 +150,31 @@ def _raw():
     (lambda c: c.update(preprocessing=[{"notch": {}}]), "preprocessing[0]", "bandpass"),
     (lambda c: c.update(preprocessing=[{"bandpass": {"hgh": 40}}]), "preprocessing[0].bandpass.hgh",
      "high"),
+    # per-dataset sections
+    (lambda c: c.update(datasets=[1]), "datasets", "dataset names"),
+    (lambda c: c["datasets"].update({"ucr:ECG200": {"modle": {}}}), "datasets.ucr:ECG200.modle",
+     "model, grid, cv, scoring, preprocessing"),
+    (lambda c: c["datasets"].update({"ucr:ECG200": {"seeds": [1]}}), "datasets.ucr:ECG200.seeds",
+     "model, grid, cv"),
+    (lambda c: c["datasets"].update({"mitdb:intra": {"cv": 3}}), "datasets.mitdb:intra",
+     "mitdb:patient_specific"),
+    (lambda c: c["datasets"].update({"ECG200": {"cv": 3}}), "datasets.ECG200", "ucr:<UCR name>"),
+    (lambda c: c["datasets"]["ucr:ECG5000"].update(model={"kernel_size": 0}), "model.kernel_size",
+     "kernel_size"),
+    (lambda c: c["datasets"]["ucr:ECG5000"].update(grid={"kernel_sise": [5]}), "grid.kernel_sise",
+     "kernel_size"),
+    (lambda c: c["datasets"]["ucr:ECG5000"].update(cv=1), "cv", "integer >= 2"),
+    (lambda c: c["datasets"]["mitdb:inter_patient"].update(cv={"n_splits": 2, "n_repeats": 2}),
+     "cv.n_repeats", "UCR data sets only"),
+    (lambda c: c["datasets"]["ucr:ECG200"].update(cv={"n_split": 3}), "cv.n_split", "n_splits, n_repeats"),
+    (lambda c: c["datasets"]["ucr:ECG200"].update(dataset={"name": "ucr:ECG5000"}),
+     "datasets.ucr:ECG200.dataset.name", "data_dir"),
+    (lambda c: c["datasets"]["mitdb:inter_patient"].update(dataset={"classes": ["N", "X"]}),
+     "dataset.classes", "N, S, V, F, Q"),
+    (lambda c: c["dataset"].update(classes=["N", "V"], name="ucr:ECG200"), "dataset.classes",
+     "MIT-BIH"),
+    (lambda c: c["dataset"].update(records="100"), "dataset.records", "list"),
+    (lambda c: c["dataset"].update(train_minutes=30), "dataset.train_minutes", "(0, 30)"),
 ])
 def test_bad_config_names_key_and_allowed(mutate, key, allowed):
     raw = _raw()
@@ -159,6 +184,72 @@ def test_bad_config_names_key_and_allowed(mutate, key, allowed):
     msg = str(err.value)
     assert f"mlflow.yml: {key}:" in msg
     assert allowed in msg
+
+
+def test_bad_dataset_section_is_named():
+    raw = _raw()
+    raw["datasets"]["ucr:ECG5000"]["model"] = {"activation": "relux"}
+    # the section is checked even when another data set runs
+    with pytest.raises(ConfigError, match=r"model\.activation: .*in the configuration of that data set"):
+        resolve_config(raw, quick=True)
+
+
+def test_datasets_section_overrides_top_level():
+    raw = _raw()
+    raw["model"]["dropout"] = 0.1
+    raw["datasets"] = {"ucr:ECG200": {"model": {"kernel_size": 9, "batch_size": 16},
+                                      "grid": {"alpha": [0.0001, 0.001]}, "cv": 4},
+                       "mitdb:inter_patient": {"model": {"global_pool": "avg"}, "scoring": "f1_macro"}}
+    over = {"dataset": {"name": "ucr:ECG200"}}
+    cfg = resolve_config(raw, overrides=over)
+    assert cfg["dataset_section"] == "ucr:ECG200"
+    assert cfg["model"]["kernel_size"] == 9 and cfg["model"]["batch_size"] == 16
+    assert cfg["model"]["dropout"] == 0.1  # merged key by key: the rest stays top-level
+    assert cfg["grid"] == {"cnn__alpha": [0.0001, 0.001]}  # grid replaced, not merged
+    assert cfg["cv"] == 4 and cfg["scoring"] == "accuracy"
+    # quick applies on top of the section; the command line on top of both
+    q = resolve_config(raw, quick=True, overrides=over)
+    assert q["dataset_section"] == "ucr:ECG200"
+    assert q["model"]["max_iter"] == raw["quick"]["model"]["max_iter"]
+    assert q["model"]["batch_size"] == raw["quick"]["model"]["batch_size"]
+    assert q["model"]["kernel_size"] == raw["quick"]["model"]["kernel_size"]
+    assert q["grid"] == {f"cnn__{k}": v for k, v in raw["quick"]["grid"].items()}
+    assert q["cv"] == raw["quick"]["cv"]
+    # the dataset named in the file (no override) picks its own section
+    mit = resolve_config(raw)
+    assert mit["dataset_section"] == "mitdb:inter_patient"
+    assert mit["model"]["global_pool"] == "avg" and mit["scoring"] == "f1_macro"
+    # a data set with no section uses the top level
+    five = resolve_config(raw, overrides={"dataset": {"name": "ucr:ECGFiveDays"}})
+    assert five["dataset_section"] is None
+    assert five["model"]["kernel_size"] == raw["model"]["kernel_size"]
+    assert five["grid"] == {f"cnn__{k}": [tuple(x) if isinstance(x, list) else x for x in v]
+                            for k, v in raw["grid"].items()}
+
+
+def test_shipped_config_sections():
+    """The repository's mlflow.yml: the UCR results come from their own sections."""
+    for name in ("ucr:ECG200", "ucr:ECG5000", "mitdb:inter_patient", "mitdb:patient_specific"):
+        cfg = load_config(DEFAULT_CONFIG, overrides={"dataset": {"name": name}})
+        assert cfg["dataset_section"] == name
+    mit = load_config(DEFAULT_CONFIG)
+    assert mit["dataset"]["classes"] == ["N", "S", "V", "F"]  # the section's dataset keys
+    ucr = load_config(DEFAULT_CONFIG, overrides={"dataset": {"name": "ucr:ECG200"}})
+    assert ucr["dataset"]["classes"] is None
+    assert not ucr["model"].get("early_stopping") and ucr["model"].get("global_pool") is None
+    # repeated folds in a UCR section are checked as a UCR configuration
+    raw = _raw()
+    raw["datasets"]["ucr:ECG200"]["cv"] = {"n_splits": 3, "n_repeats": 2}
+    cfg = resolve_config(raw, overrides={"dataset": {"name": "ucr:ECG200"}})
+    assert (cfg["cv"], cfg["cv_repeats"]) == (3, 2)
+    from pipelines.ecg import make_cv
+
+    from types import SimpleNamespace
+
+    assert type(make_cv(cfg, SimpleNamespace(kind="ucr"))).__name__ == "RepeatedStratifiedKFold"
+    mit = load_config(DEFAULT_CONFIG)
+    assert mit["dataset"]["name"] == "mitdb:inter_patient"
+    assert mit["model"]["class_weight"] == "balanced" and mit["model"]["early_stopping"] is True
 
 
 def test_bad_config_file_through_cli(tmp_path, capsys):
@@ -250,3 +341,120 @@ def test_ecg_monitor_refuses_missing_model(tmp_path, monkeypatch, capsys):
     assert "ecg --quick" in capsys.readouterr().err
     assert main(["ecg-monitor", "--record", str(tmp_path / "999")]) == 2
     assert "WFDB header not found" in capsys.readouterr().err
+
+
+# ------------------------------------------------------ patient-specific
+def test_patient_specific_refuses_shipped_excerpts(capsys):
+    from pipelines.ecg import load_data
+
+    cfg = load_config(DEFAULT_CONFIG, quick=True, overrides={"dataset": {"name": "mitdb:patient_specific"}})
+    assert cfg["dataset"]["data_dir"] is None
+    with pytest.raises(ConfigError, match=r"dataset\.data_dir: .*5-minute .*no test part.*'shared'"):
+        load_data(cfg["dataset"])
+    assert main(["ecg", "--quick", "--dataset", "mitdb:patient_specific"]) == 2
+    assert "no test part" in capsys.readouterr().err
+
+
+def test_detection_stats():
+    from pipelines.ecg import _se_ppv, detection_stats
+
+    y = np.array(list("NNNNVVVSSN"))
+    p = np.array(list("NNNVVVNSNS"))
+    st = detection_stats(y, p, ("N", "S", "V"))
+    assert st["V"] == {"tp": 2, "fn": 1, "fp": 1}
+    assert st["S"] == {"tp": 1, "fn": 1, "fp": 1}
+    assert _se_ppv(st["V"]) == pytest.approx((200 / 3, 200 / 3))
+    se, ppv = _se_ppv({"tp": 0, "fn": 0, "fp": 2})  # no S beat in the record: Se undefined
+    assert np.isnan(se) and ppv == 0.0
+
+
+def _fake_records(n_min=30.0, fs=360.0, seed=0):
+    """Synthetic 'records' (beats with positions over n_min minutes): N, S and V beats whose
+    shapes differ, so a tiny CNN separates them in a few epochs."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-1, 1, 252)
+    shapes = {"N": np.exp(-(t / 0.05) ** 2), "S": 0.6 * np.exp(-((t + 0.3) / 0.05) ** 2),
+              "V": -np.exp(-(t / 0.2) ** 2)}
+    Xs, ys, recs, pos = [], [], [], []
+    for rec in ("100", "101", "200"):
+        n = 400
+        lab = rng.choice(list("NNNNNNSV"), size=n)
+        Xs.append(np.stack([shapes[c] for c in lab])[:, None, :] + 0.05 * rng.standard_normal((n, 1, 252)))
+        ys.append(lab)
+        recs.append(np.full(n, rec))
+        pos.append(np.sort(rng.integers(0, int(n_min * 60 * fs), size=n)))
+    return (np.concatenate(Xs), np.concatenate(ys), np.concatenate(recs), np.concatenate(pos))
+
+
+def test_patient_specific_workflow_on_synthetic_records(tmp_path, monkeypatch):
+    """The whole patient-specific run, on fake 30-minute records (no ../shared needed)."""
+    from sk1dcnn import datasets
+    from pipelines import ecg
+
+    fake = _fake_records()
+    for rec in ("100", "101", "200"):
+        (tmp_path / f"{rec}.hea").write_text("")
+
+    def fake_load(records, data_dir=None, **kw):
+        keep = np.isin(fake[2], list(records))
+        return tuple(a[keep] for a in fake)
+
+    monkeypatch.setattr(datasets, "load_mitdb_beats", fake_load)
+    raw = _raw()
+    raw["datasets"]["mitdb:patient_specific"] = {
+        "model": {"filters": [4], "kernel_size": 5, "hidden_layer_sizes": [8], "max_iter": 4,
+                  "batch_size": 64, "learning_rate_init": 0.01, "global_pool": None,
+                  "early_stopping": False, "class_weight": "balanced"},
+        "grid": {"alpha": [0.0001]}}
+    raw.update(tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=str(tmp_path / "art"),
+               experiment_name="test-ps", seeds=[0, 1], n_jobs=1)
+    raw["dataset"] = {"name": "mitdb:patient_specific", "data_dir": str(tmp_path),
+                      "records": ["100", "200"], "n_common_per_class": 20}
+    cfg = resolve_config(raw)
+    lines = []
+    res = ecg.run(cfg, out=lines.append)
+    text = "\n".join(lines)
+    assert [r["record"] for r in res["rows"]] == ["100", "200"]
+    for r in res["rows"]:
+        # common beats from the other record numbered 100-124 only (101; not 200)
+        assert r["n_common"] <= 3 * 20
+        assert r["n_test"] > 300  # the last 25 of 30 minutes
+        assert r["n_V"] > 0 and 0 <= r["se_V"] <= 100
+    assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(res["gross"])
+    assert "Kiranyaz" in text and "gross" in text and "Se_V" in text
+    # the synthetic beats are separable: the tiny CNN finds the V beats
+    assert res["gross"]["se_V"] > 80
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(cfg["tracking_uri"])
+    exp = client.get_experiment_by_name("test-ps")
+    runs = client.search_runs([exp.experiment_id])
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parent) == 1 and parent[0].info.status == "FINISHED"
+    assert sorted(c.info.run_name for c in children) == ["record-100", "record-200"]
+    assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(children[0].data.metrics)
+    assert {"gross_se_V", "gross_ppv_S", "test_accuracy"} <= set(parent[0].data.metrics)
+    arts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
+    assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt"} <= arts
+
+
+@pytest.mark.skipif(find_shared_data("mitdb") is None or
+                    not (find_shared_data("mitdb") / "100.hea").is_file(),
+                    reason="full MIT-BIH records (../shared/data/mitdb) absent")
+def test_patient_specific_split_on_full_records():
+    """On the full records the first 5 minutes train and the other 25 test (data only, no fit)."""
+    from pipelines.ecg import load_data
+
+    cfg = load_config(DEFAULT_CONFIG, overrides={"dataset": {"name": "mitdb:patient_specific",
+                                                             "data_dir": "shared",
+                                                             "records": ["100", "233"]}})
+    data = load_data(cfg["dataset"])
+    pos = data.info["positions"]
+    for patient, (tr, te) in data.info["splits"].items():
+        own = data.groups_train[tr] == patient
+        assert pos[tr][own].max() < 5 * 60 * 360 <= pos[te].min()
+        assert set(data.groups_train[te]) == {patient}
+        assert patient not in set(data.groups_train[tr][~own])
+        assert len(te) > 4 * own.sum()  # 25 minutes against 5
