@@ -11,7 +11,9 @@ def _ecg(args):
     overrides = {}
     if args.dataset or args.data_dir:
         overrides["dataset"] = {k: v for k, v in (("name", args.dataset), ("data_dir", args.data_dir)) if v}
-    for key in ("tracking_uri", "experiment_name", "n_jobs"):
+    if args.scheduler is not None and args.backend is None:
+        args.backend = "dask"  # --scheduler alone means the dask backend
+    for key in ("tracking_uri", "experiment_name", "n_jobs", "backend", "scheduler"):
         if getattr(args, key) is not None:
             overrides[key] = getattr(args, key)
     if args.no_model_file:
@@ -52,6 +54,11 @@ def main(argv=None):
     p.add_argument("--tracking-uri", dest="tracking_uri", help="override tracking_uri")
     p.add_argument("--experiment-name", dest="experiment_name", help="override experiment_name")
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="override n_jobs")
+    p.add_argument("--backend", choices=("local", "dask"), default=None,
+                   help="where GridSearchCV runs: local processes (default) or a dask.distributed "
+                        "cluster (needs --scheduler)")
+    p.add_argument("--scheduler", default=None,
+                   help="dask scheduler address tcp://HOST:PORT (with --backend dask)")
     p.add_argument("--no-model-file", action="store_true", help="do not write the joblib model file")
     p.set_defaults(func=_ecg)
 
@@ -81,11 +88,11 @@ def main(argv=None):
         a.set_defaults(func=_audio)
 
     args = parser.parse_args(argv)
-    from .config import ConfigError
+    from .config import ConfigError, TrackingServerError
 
     try:
         return args.func(args)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, FileNotFoundError, TrackingServerError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 

@@ -27,7 +27,77 @@ import mlflow
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
-__all__ = ["Tracker", "pip_requirements", "trusted_types"]
+__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "pip_requirements",
+           "trusted_types"]
+
+#: How a team starts the shared server the error messages point to.
+SERVER_HINT = ("start one with: mlflow server --backend-store-uri sqlite:///<path>/mlflow.db "
+               "--artifacts-destination <path>/mlartifacts --host 127.0.0.1 --port 5000 "
+               "(or set tracking_uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
+
+
+from .config import TrackingServerError  # noqa: E402  (defined without MLflow for the CLI)
+
+
+@contextlib.contextmanager
+def few_retries(max_retries=0, timeout=5):
+    """Lower MLflow's HTTP retries/timeout inside the block (defaults: 7 retries, 120 s)."""
+    import os
+
+    keys = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
+            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout)}
+    old = {k: os.environ.get(k) for k in keys}
+    os.environ.update(keys)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _tracking_errors():
+    import requests
+    from mlflow.exceptions import MlflowException
+
+    return (MlflowException, requests.exceptions.RequestException)
+
+
+#: What a failing tracking store raises (after MLflow's own retries).
+TRACKING_ERRORS = _tracking_errors()
+
+
+def is_remote(uri):
+    return isinstance(uri, str) and uri.startswith(("http://", "https://"))
+
+
+def check_server(uri, timeout=5.0):
+    """Raise :class:`TrackingServerError` unless the server at ``uri`` answers ``GET /health``.
+
+    Called before any data is loaded, so a wrong or stopped server is reported in
+    seconds, not after the search. Non-HTTP URIs (``sqlite:///...``) are not checked.
+    """
+    if not is_remote(uri):
+        return
+    import urllib.error
+    import urllib.request
+
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        status, problem = exc.code, f"HTTP {exc.code} {exc.reason}"
+    except (OSError, ValueError) as exc:  # refused, timeout, DNS, bad URL
+        status, problem = None, f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
+    else:
+        problem = f"HTTP {status}"
+    if status != 200:
+        raise TrackingServerError(
+            f"MLflow tracking server {uri} is not reachable (GET {url} -> {problem}); nothing was "
+            f"run. Check tracking_uri (mlflow.yml or --tracking-uri), or {SERVER_HINT}")
 
 #: history_ keys logged per epoch, and their metric names.
 _HISTORY_KEYS = {"train_loss": "train_loss", "valid_loss": "valid_loss", "valid_score": "valid_score",
@@ -68,9 +138,17 @@ class Tracker:
     @contextlib.contextmanager
     def parent_run(self, run_name, tags=None):
         """Start the parent run; yields its id. Failed runs are marked FAILED."""
-        with mlflow.start_run(run_name=run_name, tags=tags or {}) as run:
-            self.run_id = run.info.run_id
+        run = mlflow.start_run(run_name=run_name, tags=tags or {})
+        self.run_id = run.info.run_id
+        try:
             yield self.run_id
+        except BaseException as exc:
+            # mark it FAILED if the store still answers; never hide the original error
+            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+            with contextlib.suppress(Exception), few_retries():
+                mlflow.end_run(status)
+            raise
+        mlflow.end_run()
 
     # ------------------------------------------------------------- params
     def log_params(self, params, run_id=None):

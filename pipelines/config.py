@@ -21,7 +21,7 @@ import copy
 import os
 from pathlib import Path
 
-__all__ = ["ConfigError", "DEFAULT_CONFIG", "load_config", "resolve_config", "validate_config"]
+__all__ = ["ConfigError", "TrackingServerError", "DEFAULT_CONFIG", "load_config", "resolve_config", "validate_config"]
 
 #: The repository's own mlflow.yml, used when --config is not given and the
 #: working directory has none.
@@ -36,10 +36,15 @@ _OPTIONAL = {
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.joblib",
     "log_model": True,
+    # where GridSearchCV runs: local processes, or a dask.distributed cluster
+    "backend": "local",
+    "scheduler": None,
 }
 _TOP_KEYS = _REQUIRED + tuple(_OPTIONAL) + ("datasets", "quick")
 _QUICK_KEYS = tuple(k for k in _TOP_KEYS if k not in ("quick", "datasets", "tracking_uri",
-                                                      "experiment_name", "artifact_location"))
+                                                      "experiment_name", "artifact_location",
+                                                      "backend", "scheduler"))
+_BACKENDS = ("local", "dask")
 #: Keys a ``datasets.<name>`` section may override.
 _SECTION_KEYS = ("dataset", "model", "grid", "cv", "scoring", "preprocessing")
 _DATASET_KEYS = {"name": None, "data_dir": None, "channel": 0, "before": 0.25, "after": 0.45,
@@ -54,6 +59,10 @@ PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 
 class ConfigError(ValueError):
     """A key of mlflow.yml is unknown, missing or has a bad value."""
+
+
+class TrackingServerError(RuntimeError):
+    """The MLflow tracking server cannot be reached (before a run) or went away (during one)."""
 
 
 def _fail(source, key, problem, allowed=None):
@@ -238,12 +247,27 @@ def validate_config(cfg, source="mlflow.yml", check_paths=True):
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<absolute path>/mlflow.db, "
               "http(s)://host:port")
     art = cfg["artifact_location"]
-    if art is None:
+    remote = cfg["tracking_uri"].startswith(("http://", "https://"))
+    if art is None and not remote:
         art = "mlartifacts"
-    if not isinstance(art, str):
+    if art is not None and not isinstance(art, str):
         _fail(source, "artifact_location", f"must be a path or URI, got {art!r}",
-              "null (<cwd>/mlartifacts), a local path, or a URI such as s3://bucket/prefix")
-    cfg["artifact_location"] = art if "://" in art else Path(art).expanduser().resolve().as_uri()
+              "null (<cwd>/mlartifacts; with an http(s) server: the server's artifact store), "
+              "a local path, or a URI such as s3://bucket/prefix")
+    # null with a tracking server: the server's own artifact store (--artifacts-destination)
+    cfg["artifact_location"] = None if art is None else \
+        art if "://" in art else Path(art).expanduser().resolve().as_uri()
+
+    backend, scheduler = cfg["backend"], cfg["scheduler"]
+    if backend not in _BACKENDS:
+        _fail(source, "backend", f"unknown backend {backend!r}", _fmt(_BACKENDS))
+    if backend == "dask":
+        if not isinstance(scheduler, str) or "://" not in scheduler:
+            _fail(source, "scheduler", f"backend: dask needs the scheduler address, got {scheduler!r}",
+                  "tcp://HOST:PORT (the address dask scheduler / LocalCluster prints)")
+    elif scheduler is not None:
+        _fail(source, "scheduler", f"{scheduler!r} is only used with backend: dask (backend is "
+              f"{backend!r})", "null, or set backend: dask")
 
     cfg["dataset"] = _validate_dataset(source, cfg["dataset"], check_paths)
     cfg["preprocessing"] = _validate_preprocessing(source, cfg["preprocessing"])

@@ -7,6 +7,8 @@ dicts, files) to :mod:`pipelines._tracking`, which is the only module that
 imports MLflow.
 """
 
+import contextlib
+import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -14,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .config import ConfigError, preprocessing_step
+from .config import ConfigError, TrackingServerError, preprocessing_step
 
 __all__ = ["ECGData", "build_pipeline", "evaluate", "load_data", "make_cv", "run",
            "run_patient_specific", "detection_stats"]
@@ -231,6 +233,44 @@ def _refit(proto, seed, X, y):
     return model, time.perf_counter() - t0
 
 
+@contextlib.contextmanager
+def search_backend(cfg):
+    """Inside the block joblib (GridSearchCV's n_jobs) runs on the config's backend:
+    local processes, or the dask.distributed cluster at ``cfg["scheduler"]`` with
+    the BLAS threads of each worker capped (:func:`sk1dcnn.parallel.dask_backend`)."""
+    if cfg.get("backend", "local") != "dask":
+        yield None
+        return
+    try:
+        import distributed  # noqa: F401
+
+        from sk1dcnn.parallel import dask_backend
+    except ImportError as exc:
+        raise ConfigError(f"{cfg['source']}: backend: dask needs dask.distributed ({exc}); "
+                          "allowed: pip install sk1dcnn[dask], or backend: local") from None
+    with contextlib.ExitStack() as stack:
+        try:
+            client = stack.enter_context(dask_backend(cfg["scheduler"]))
+        except OSError as exc:  # distributed's connect timeout
+            raise ConfigError(f"{cfg['source']}: scheduler: cannot connect to {cfg['scheduler']} "
+                              f"({exc}); start one with `dask scheduler` and `dask worker "
+                              "tcp://HOST:8786` and pass its address") from None
+        yield client
+
+
+def _save_local(best, meta, metrics, summary, best_params, seed_rows, run_id):
+    """Write the fitted model and its metrics to ``<cwd>/mlartifacts/local-<time>/``; return the folder."""
+    import joblib
+
+    folder = Path.cwd() / "mlartifacts" / f"local-{time.strftime('%Y%m%d-%H%M%S')}-{run_id or 'norun'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump({"pipeline": best, "metadata": meta}, folder / "model.joblib")
+    doc = {"run_id": run_id, "test": metrics, **summary, "best_params": best_params,
+           "seeds": [{"seed": s, **m} for s, m in seed_rows], "metadata": meta}
+    (folder / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    return folder
+
+
 def model_metadata(cfg, data, classes):
     """What ecg-monitor needs to cut beats the way the model was trained."""
     import sk1dcnn
@@ -257,6 +297,8 @@ def run(cfg, *, out=print):
     if cfg["dataset"]["name"] == "mitdb:patient_specific":
         return run_patient_specific(cfg, out=out)
     t_start = time.perf_counter()
+    # a wrong or stopped tracking server is reported now, not after the search
+    _tracking.check_server(cfg["tracking_uri"])
     data = load_data(cfg["dataset"], cfg["random_state"])
     pipe = build_pipeline(cfg, data)
     cv = make_cv(cfg, data)
@@ -265,74 +307,96 @@ def run(cfg, *, out=print):
 
     tracker = _tracking.Tracker(cfg["tracking_uri"], cfg["experiment_name"], cfg["artifact_location"])
     run_name = f"ecg-{data.name.replace(':', '-')}" + ("-quick" if cfg["quick"] else "")
-    with tracker.parent_run(run_name, tags={"sk1dcnn.workflow": "ecg", "sk1dcnn.dataset": data.name,
-                                            "sk1dcnn.quick": str(cfg["quick"]).lower()}) as run_id:
-        tracker.log_params(_report.run_params(cfg, data, cv))
+    best = meta = local_copy = None
+    try:
+        with tracker.parent_run(run_name, tags={"sk1dcnn.workflow": "ecg", "sk1dcnn.dataset": data.name,
+                                                "sk1dcnn.quick": str(cfg["quick"]).lower(),
+                                                "sk1dcnn.backend": cfg.get("backend", "local")}) as run_id:
+            tracker.log_params(_report.run_params(cfg, data, cv))
 
-        search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], cv=cv, n_jobs=cfg["n_jobs"],
-                              refit=False, error_score="raise")
-        t0 = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            warnings.filterwarnings("ignore", message=".*least populated class.*")
-            # a fold may miss a rare class (S, F) that the model predicts
-            warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-            search.fit(data.X_train, data.y_train,
-                       **({"groups": data.groups_train} if data.groups_train is not None else {}))
-        search_time = time.perf_counter() - t0
-        tracker.log_candidates(search.cv_results_, cfg["scoring"])
+            # with dask, joblib's n_jobs=1 would run the candidates one after another
+            n_jobs = -1 if cfg.get("backend") == "dask" else cfg["n_jobs"]
+            search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], cv=cv, n_jobs=n_jobs,
+                                  refit=False, error_score="raise")
+            t0 = time.perf_counter()
+            with warnings.catch_warnings(), search_backend(cfg):
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                warnings.filterwarnings("ignore", message=".*least populated class.*")
+                # a fold may miss a rare class (S, F) that the model predicts
+                warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
+                search.fit(data.X_train, data.y_train,
+                           **({"groups": data.groups_train} if data.groups_train is not None else {}))
+            search_time = time.perf_counter() - t0
 
-        # The best configuration refit on the whole training split with every seed
-        # at once (no peeking: the grid was chosen on the training split only).
-        # The first seed (the model's random_state) gives the model that is logged.
-        proto = clone(pipe).set_params(**search.best_params_)
-        first = proto.named_steps["cnn"].random_state
-        if first is None:  # model: {random_state: null}: the first seed stands in
-            first = cfg["seeds"][0]
-            proto.set_params(cnn__random_state=first)
-        seeds = [first] + [s for s in cfg["seeds"] if s != first]
-        n_par = len(seeds) if cfg["n_jobs"] == -1 else min(cfg["n_jobs"], len(seeds))
-        fits = Parallel(n_jobs=n_par)(delayed(_refit)(proto, seed, data.X_train, data.y_train)
-                                      for seed in seeds)
-        best, refit_time = fits[0]
-        cnn = best.named_steps["cnn"]
-        tracker.log_params(_report.refit_params(best))
-        tracker.log_history(cnn.history_)
+            # The best configuration refit on the whole training split with every seed
+            # at once (no peeking: the grid was chosen on the training split only).
+            # The first seed (the model's random_state) gives the model that is logged.
+            proto = clone(pipe).set_params(**search.best_params_)
+            first = proto.named_steps["cnn"].random_state
+            if first is None:  # model: {random_state: null}: the first seed stands in
+                first = cfg["seeds"][0]
+                proto.set_params(cnn__random_state=first)
+            seeds = [first] + [s for s in cfg["seeds"] if s != first]
+            n_par = len(seeds) if cfg["n_jobs"] == -1 else min(cfg["n_jobs"], len(seeds))
+            fits = Parallel(n_jobs=n_par)(delayed(_refit)(proto, seed, data.X_train, data.y_train)
+                                          for seed in seeds)
+            best, refit_time = fits[0]
+            cnn = best.named_steps["cnn"]
+            metrics, report, cm, _ = evaluate(best, data.X_test, data.y_test, labels)
+            seed_rows = [(int(first), metrics)] + [
+                (seed, evaluate(model, data.X_test, data.y_test, labels)[0])
+                for seed, (model, _) in zip(seeds[1:], fits[1:])]
+            seed_summary = _report.seed_summary(seed_rows)
+            summary = {"best_cv_score": float(search.best_score_), "search_time_s": search_time,
+                       "refit_time_s": float(refit_time), "n_epochs": cnn.n_iter_}
+            meta = model_metadata(cfg, data, cnn.classes_)
+            model_file = cfg["model_file"]
+            if model_file is not None:
+                Path(model_file).parent.mkdir(parents=True, exist_ok=True)
+                joblib.dump({"pipeline": best, "metadata": meta}, model_file)
+            # Nothing computed is lost if a remote server goes away from here on.
+            local_copy = _save_local(best, meta, metrics, summary, search.best_params_, seed_rows,
+                                     run_id) if _tracking.is_remote(cfg["tracking_uri"]) else None
 
-        metrics, report, cm, _ = evaluate(best, data.X_test, data.y_test, labels)
-        tracker.log_metrics({f"test_{k}": v for k, v in metrics.items() if not k.startswith("support_")})
-        tracker.log_metrics({"best_cv_score": float(search.best_score_), "search_time_s": search_time,
-                             "refit_time_s": float(refit_time), "n_epochs": cnn.n_iter_})
-        seed_rows = [(int(first), metrics)] + [
-            (seed, evaluate(model, data.X_test, data.y_test, labels)[0])
-            for seed, (model, _) in zip(seeds[1:], fits[1:])]
-        seed_summary = _report.seed_summary(seed_rows)
-        if len(seed_rows) > 1:
-            for step, (seed, m) in enumerate(seed_rows):
-                tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
-                                                                         "f1_macro")}, step=seed)
-            tracker.log_metrics({f"seeds_{k}": v for k, v in seed_summary.items()})
+            tracker.log_candidates(search.cv_results_, cfg["scoring"])
+            tracker.log_params(_report.refit_params(best))
+            tracker.log_history(cnn.history_)
+            tracker.log_metrics({f"test_{k}": v for k, v in metrics.items()
+                                 if not k.startswith("support_")})
+            tracker.log_metrics(summary)
+            if len(seed_rows) > 1:
+                for step, (seed, m) in enumerate(seed_rows):
+                    tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
+                                                                             "f1_macro")}, step=seed)
+                tracker.log_metrics({f"seeds_{k}": v for k, v in seed_summary.items()})
 
-        with _report.artifact_dir() as adir:
-            _report.write_artifacts(adir, best, cnn, report, cm, labels, search, cfg, data, metrics)
-            tracker.log_artifacts(adir)
+            with _report.artifact_dir() as adir:
+                _report.write_artifacts(adir, best, cnn, report, cm, labels, search, cfg, data, metrics)
+                tracker.log_artifacts(adir)
 
-        meta = model_metadata(cfg, data, cnn.classes_)
-        model_uri = None
-        if cfg["log_model"]:
-            model_uri = tracker.log_model(best, data.X_test[:5], meta)
-        model_file = cfg["model_file"]
-        if model_file is not None:
-            Path(model_file).parent.mkdir(parents=True, exist_ok=True)
-            joblib.dump({"pipeline": best, "metadata": meta}, model_file)
-        tracker.log_metrics({"wall_time_s": time.perf_counter() - t_start})
+            model_uri = None
+            if cfg["log_model"]:
+                model_uri = tracker.log_model(best, data.X_test[:5], meta)
+            tracker.log_metrics({"wall_time_s": time.perf_counter() - t_start})
+    except _tracking.TRACKING_ERRORS as exc:
+        if best is not None and local_copy is None:
+            local_copy = _save_local(best, meta, metrics, summary, search.best_params_, seed_rows,
+                                     tracker.run_id)
+        where = (f"the fitted model and metrics were saved first in {local_copy} (model.joblib: "
+                 f"joblib.load(...)['pipeline']; metrics.json)") if local_copy else \
+            "nothing had been fitted yet"
+        raise TrackingServerError(
+            f"logging to the MLflow tracking store {cfg['tracking_uri']} failed during run "
+            f"{tracker.run_id} ({type(exc).__name__}: {str(exc)[:400]}); {where}. "
+            f"{_tracking.SERVER_HINT if _tracking.is_remote(cfg['tracking_uri']) else ''}".rstrip()
+        ) from exc
 
     result = {
         "run_id": run_id, "experiment_id": tracker.experiment_id, "tracking_uri": cfg["tracking_uri"],
         "model_uri": model_uri, "model_file": model_file, "metrics": metrics, "labels": labels,
         "best_params": search.best_params_, "best_cv_score": float(search.best_score_),
         "cv_results": search.cv_results_, "seeds": seed_summary, "n_seeds": len(seed_rows),
-        "seed_rows": seed_rows,
+        "seed_rows": seed_rows, "local_copy": local_copy,
         "wall_time_s": time.perf_counter() - t_start, "data": data,
     }
     out(_report.result_table(cfg, result))
@@ -394,10 +458,11 @@ def _choose_params(cfg, pipe, X_tr, y_tr):
     candidates = list(ParameterGrid(cfg["grid"]))
     if len(candidates) == 1:
         return candidates[0], None, None
-    search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], n_jobs=cfg["n_jobs"], refit=False,
+    n_jobs = -1 if cfg.get("backend") == "dask" else cfg["n_jobs"]
+    search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], n_jobs=n_jobs, refit=False,
                           cv=StratifiedKFold(cfg["cv"], shuffle=True, random_state=cfg["random_state"]),
                           error_score="raise")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), search_backend(cfg):
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
@@ -414,6 +479,7 @@ def run_patient_specific(cfg, *, out=print):
     from . import _report, _tracking
 
     t_start = time.perf_counter()
+    _tracking.check_server(cfg["tracking_uri"])
     data = load_data(cfg["dataset"], cfg["random_state"])
     pipe = build_pipeline(cfg, data)
     labels = data.labels

@@ -175,6 +175,12 @@ def _raw():
      "MIT-BIH"),
     (lambda c: c["dataset"].update(records="100"), "dataset.records", "list"),
     (lambda c: c["dataset"].update(train_minutes=30), "dataset.train_minutes", "(0, 30)"),
+    # where the search runs
+    (lambda c: c.update(backend="spark"), "backend", "local, dask"),
+    (lambda c: c.update(backend="dask"), "scheduler", "tcp://HOST:PORT"),
+    (lambda c: c.update(backend="dask", scheduler="localhost"), "scheduler", "tcp://HOST:PORT"),
+    (lambda c: c.update(scheduler="tcp://127.0.0.1:8786"), "scheduler", "backend: dask"),
+    (lambda c: c["quick"].update(backend="dask"), "quick.backend", "grid"),
 ])
 def test_bad_config_names_key_and_allowed(mutate, key, allowed):
     raw = _raw()
@@ -458,3 +464,119 @@ def test_patient_specific_split_on_full_records():
         assert set(data.groups_train[te]) == {patient}
         assert patient not in set(data.groups_train[tr][~own])
         assert len(te) > 4 * own.sum()  # 25 minutes against 5
+
+
+# --------------------------------------------------------------------------- #
+# Tracking server down, logging failures, dask backend
+# --------------------------------------------------------------------------- #
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the with block ends
+
+
+def test_unreachable_server_is_reported_before_loading_data(tmp_path, monkeypatch, capsys):
+    import time
+
+    from pipelines import ecg
+
+    def no_loading(*a, **k):
+        raise AssertionError("data loaded although the tracking server is unreachable")
+
+    monkeypatch.setattr(ecg, "load_data", no_loading)
+    monkeypatch.chdir(tmp_path)
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    t0 = time.perf_counter()
+    rc = main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG), "--tracking-uri", uri])
+    assert time.perf_counter() - t0 < 15
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert uri in err and "not reachable" in err and "mlflow server --backend-store-uri sqlite" in err
+    assert not (tmp_path / "mlartifacts").exists()
+
+
+def test_http_config_leaves_artifacts_to_the_server():
+    raw = _raw()
+    raw["tracking_uri"] = "http://127.0.0.1:5000"
+    assert resolve_config(raw, quick=True)["artifact_location"] is None
+    raw["artifact_location"] = "s3://bucket/x"
+    assert resolve_config(raw, quick=True)["artifact_location"] == "s3://bucket/x"
+
+
+def _ecg200_cfg(tmp_path, **overrides):
+    return load_config(DEFAULT_CONFIG, quick=True, overrides={
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment_name": "t",
+        "dataset": {"name": "ucr:ECG200"}, "log_model": False, "model_file": None, "n_jobs": 1,
+        **overrides})
+
+
+def test_logging_failure_keeps_model_and_metrics_locally(tmp_path, monkeypatch):
+    import joblib
+    import json
+
+    from mlflow.exceptions import MlflowException
+
+    from pipelines import _tracking, ecg
+    from pipelines.config import TrackingServerError
+
+    monkeypatch.chdir(tmp_path)
+    cfg = _ecg200_cfg(tmp_path)
+
+    def gone(self, *a, **k):
+        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/log-batch failed: "
+                              "Connection refused")
+
+    monkeypatch.setattr(_tracking.Tracker, "log_candidates", gone)
+    with pytest.raises(TrackingServerError) as err:
+        ecg.run(cfg, out=lambda *a: None)
+    msg = str(err.value)
+    assert "Connection refused" in msg and cfg["tracking_uri"] in msg
+    folders = list((tmp_path / "mlartifacts").glob("local-*"))
+    assert len(folders) == 1 and str(folders[0]) in msg
+    saved = joblib.load(folders[0] / "model.joblib")
+    doc = json.loads((folders[0] / "metrics.json").read_text())
+    from sk1dcnn.datasets import load_ucr
+
+    _, _, X_te, y_te = load_ucr("ECG200")
+    assert np.mean(saved["pipeline"].predict(X_te) == y_te) == pytest.approx(doc["test"]["accuracy"])
+    # the run is marked FAILED, and no run stays active in this process
+    import mlflow
+
+    assert mlflow.active_run() is None
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(cfg["tracking_uri"]).get_run(doc["run_id"])
+    assert run.info.status == "FAILED"
+
+
+def test_quick_workflow_on_dask_cluster(tmp_path, monkeypatch):
+    """backend: dask runs the search on a real LocalCluster and finds what local processes find."""
+    distributed = pytest.importorskip("distributed")
+    from pipelines import ecg
+
+    monkeypatch.chdir(tmp_path)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, distributed.get_task_stream(client) as ts:
+        cfg = _ecg200_cfg(tmp_path, backend="dask", scheduler=cluster.scheduler_address)
+        res = ecg.run(cfg, out=lambda *a: None)
+    assert len(ts.data) >= 4  # 2 candidates x 2 folds ran as tasks on the cluster
+    local_dir = tmp_path / "local"
+    local_dir.mkdir()
+    local = ecg.run(_ecg200_cfg(local_dir), out=lambda *a: None)
+    np.testing.assert_allclose(res["cv_results"]["mean_test_score"],
+                               local["cv_results"]["mean_test_score"])
+    assert res["best_params"] == local["best_params"]
+    assert res["metrics"]["accuracy"] == pytest.approx(local["metrics"]["accuracy"])
+
+
+def test_backend_flags_reach_the_config(monkeypatch):
+    import pipelines.ecg as ecg
+
+    seen = {}
+    monkeypatch.setattr(ecg, "run", lambda cfg: seen.update(cfg))
+    assert main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG), "--tracking-uri", "sqlite:///x.db",
+                 "--backend", "dask", "--scheduler", "tcp://10.0.0.1:8786"]) == 0
+    assert seen["backend"] == "dask" and seen["scheduler"] == "tcp://10.0.0.1:8786"
