@@ -112,22 +112,7 @@ def write_artifacts(adir, pipeline, cnn, report, cm, labels, search, cfg, data, 
     fig.savefig(adir / "loss_curve.png")
     plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(1.2 * len(labels) + 2.5, 1.1 * len(labels) + 2), dpi=100)
-    row_sum = cm.sum(axis=1, keepdims=True)
-    frac = np.divide(cm, row_sum, out=np.zeros(cm.shape, float), where=row_sum > 0)
-    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if frac[i, j] > 0.5 else "black")
-    ax.set_xticks(range(len(labels)), [str(c) for c in labels])
-    ax.set_yticks(range(len(labels)), [str(c) for c in labels])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{data.name}: test set")
-    fig.tight_layout()
-    fig.savefig(adir / "confusion_matrix.png")
-    plt.close(fig)
+    plot_confusion_matrix(cm, labels, f"{data.name}: test set", adir / "confusion_matrix.png")
 
     (adir / "classification_report.txt").write_text(
         f"{data.name} test set ({len(data.y_test)} samples)\n\n{report}\n"
@@ -240,31 +225,14 @@ def _patient_rows_text(rows, gross):
 def write_patient_artifacts(adir, rows, gross, report, cm, labels, cfg, data):
     """per_record.csv, confusion_matrix.png (all patients, first seed), classification_report.txt,
     config.json."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     keys = ("record", "n_train", "n_common", "n_test", "n_V", "se_V", "ppv_V", "n_S", "se_S", "ppv_S",
             "accuracy", "epochs", "fit_time_s")
     text = [",".join(keys) + ",params"]
     for r in rows:
         text.append(",".join(str(r[k]) for k in keys) + f",\"{_fmt_params(r['params'])}\"")
     (adir / "per_record.csv").write_text("\n".join(text) + "\n")
-    fig, ax = plt.subplots(figsize=(4.5, 4), dpi=100)
-    ax.imshow(cm, cmap="Blues")
-    for i in range(cm.shape[0]):
-        for j in range(cm.shape[1]):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(labels)), labels)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{data.name}: all test records, seed {cfg['seeds'][0]}")
-    fig.tight_layout()
-    fig.savefig(adir / "confusion_matrix.png")
-    plt.close(fig)
+    plot_confusion_matrix(cm, labels, f"{data.name}: all test records, seed {cfg['seeds'][0]}",
+                          adir / "confusion_matrix.png")
     (adir / "classification_report.txt").write_text(
         f"{data.name}: test beats of all patients pooled (seed {cfg['seeds'][0]})\n\n{report}\n"
         "Per record, mean over seeds (%):\n" + "\n".join(_patient_rows_text(rows, gross)) + "\n")
@@ -288,3 +256,30 @@ def patient_table(cfg, res):
     lines.append("  no model is logged or saved: each patient has its own model")
     lines.append(f"  open:   mlflow ui --backend-store-uri {cfg['tracking_uri']}")
     return "\n".join(lines)
+
+
+def plot_confusion_matrix(cm, labels, title, path, xlabel="predicted", ylabel="true"):
+    """Confusion-matrix PNG: counts in the cells, shading by the row's fraction."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.asarray(cm)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(min(1.2 * n + 2.5, 8), min(1.1 * n + 2, 7)), dpi=100)
+    row_sum = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, row_sum, out=np.zeros(cm.shape, float), where=row_sum > 0)
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8 if n > 6 else 10,
+                    color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), [str(c) for c in labels])
+    ax.set_yticks(range(n), [str(c) for c in labels])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -24,7 +24,7 @@ import numbers
 import time
 
 import mlflow
-from mlflow.entities import Metric, Param, RunTag
+from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
 __all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "pip_requirements",

@@ -292,21 +292,11 @@ def run_audio(config=None, quick=False, *, overrides=None, out=print):
         tracker.log_metrics(metrics)
 
         with _report.artifact_dir() as adir:
-            plt = _plot_history(adir, cnn, "FSDD: refit model")
+            _plot_history(adir, cnn, "FSDD: refit model")
             cm = confusion_matrix(data.y_test, y_pred, labels=labels)
-            fig, ax = plt.subplots(figsize=(6, 5), dpi=100)
-            ax.imshow(cm / np.maximum(cm.sum(axis=1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
-            for i in range(10):
-                for j in range(10):
-                    ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8)
-            ax.set_xticks(labels)
-            ax.set_yticks(labels)
-            ax.set_xlabel("predicted digit")
-            ax.set_ylabel("spoken digit")
-            ax.set_title(f"FSDD official test split: accuracy {metrics['test_accuracy']:.3f}")
-            fig.tight_layout()
-            fig.savefig(adir / "confusion_matrix.png")
-            plt.close(fig)
+            _report.plot_confusion_matrix(
+                cm, labels, f"FSDD official test split: accuracy {metrics['test_accuracy']:.3f}",
+                adir / "confusion_matrix.png", xlabel="predicted digit", ylabel="spoken digit")
             (adir / "classification_report.txt").write_text(
                 classification_report(data.y_test, y_pred, labels=labels, zero_division=0, digits=3))
             (adir / "model_summary.txt").write_text(cnn.summary() + "\n")

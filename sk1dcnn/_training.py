@@ -118,9 +118,11 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
     opt = state.optimizer
     if state.adaptive_lr is None:
         state.adaptive_lr = cfg.learning_rate_init
-    n = X.shape[0]
     # max_iter counts all epochs of a fit, so a resumed fit runs only the rest
     n_epochs = 1 if cfg.incremental else max(cfg.max_iter - state.epoch_of_fit, 0)
+    if state.converged and not cfg.incremental:
+        n_epochs = 0  # resumed from the checkpoint of a finished fit
+    state.last_epoch_weights = None  # restore point of this call only
     w_total = float(w.sum())
     if w_total <= 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit.")
@@ -144,6 +146,7 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
     if validation is not None and state.best_weights is not None:
         net.set_weights(state.best_weights)
     _check_finite_network(net, X, cfg, state)
+    state.last_epoch_weights = None  # not worth keeping in the fitted estimator
     return state
 
 

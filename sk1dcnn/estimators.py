@@ -299,6 +299,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
         Xc = to_channels_last(X, dtype)
         n_channels, n_timepoints = Xc.shape[2], Xc.shape[1]
+        if self.checkpoint_path is not None:
+            fingerprint = self._fingerprint(Xc, Y, sample_weight)  # before the split
 
         if first:
             rs = check_random_state(self.random_state)
@@ -308,7 +310,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             state = TrainingState()
             resume = None
             if self.warm_start and self.checkpoint_path is not None:
-                resume = self._read_checkpoint(self._fingerprint(Xc, Y, sample_weight))
+                resume = self._read_checkpoint(fingerprint)
             if resume is not None:
                 net, state = resume["net"], resume["state"]
         else:
@@ -344,23 +346,20 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
         )
 
-        if self.checkpoint_path is not None:
-            fingerprint = self._fingerprint(Xc, Y, sample_weight)  # before the split
         validation = None
         if cfg.early_stopping:
             Xc, Y, sample_weight, validation = self._split_validation(
                 Xc, Y, y, sample_weight, net, engine_loss, rng)
         on_epoch_end = None
         if self.checkpoint_path is not None:
-
-            def on_epoch_end(net_, state_, rng_):
-                _write_checkpoint(self.checkpoint_path, {
-                    "fingerprint": fingerprint, "net": net_, "state": state_, "rng": rng_})
+            path = self.checkpoint_path
+            on_epoch_end = lambda net_, state_, rng_: _write_checkpoint(  # noqa: E731
+                path, {"fingerprint": fingerprint, "net": net_, "state": state_, "rng": rng_})
         if resume is not None:
             rng = resume["rng"]  # the split above drew the same numbers as the first run
-        if not (resume is not None and resume["state"].converged):
-            train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng,
-                  validation, on_epoch_end)
+        # (a converged checkpoint runs no epoch, but train() restores its best weights)
+        train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng,
+              validation, on_epoch_end)
         net.clear_cache()
 
         # success: publish
@@ -409,6 +408,12 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             return None
         with open(path, "rb") as f:
             ckpt = pickle.load(f)
+        if self.early_stopping and not isinstance(self.random_state, numbers.Integral):
+            warnings.warn(
+                f"Not resuming from {os.fspath(path)!r}: with early_stopping the validation "
+                "split is only reproducible with an int random_state; starting a new fit.",
+                UserWarning)
+            return None
         if ckpt.get("fingerprint") != fingerprint:
             warnings.warn(
                 f"Checkpoint {os.fspath(path)!r} was written for other data or parameters; "
@@ -439,7 +444,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         w_val = np.full(len(va), 1.0 / len(va), dtype=Xc.dtype)
 
         def validation():
-            Z = self._raw_forward_channels_last(net, X_val)
+            Z = self._raw_forward_channels_last(net, X_val, clear_cache=False)
             if not np.isfinite(Z).all():  # diverged: the training loop says so
                 return np.nan, np.nan
             v_loss, _ = loss_fn(Z, Y_val.astype(Z.dtype, copy=False), w_val)
@@ -460,13 +465,14 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         chunk = max(_PREDICT_CHUNK_BYTES // per_sample, _PREDICT_MIN_CHUNK)
         return max(1, min(chunk, _PREDICT_MAX_CHUNK_BYTES // per_sample))
 
-    def _raw_forward_channels_last(self, net, Xc, upto=None):
+    def _raw_forward_channels_last(self, net, Xc, upto=None, clear_cache=True):
         n = Xc.shape[0]
         chunk = self._chunk_size(net)
         outs = []
         for start in range(0, n, chunk):
             outs.append(net.forward(Xc[start:start + chunk], training=False, upto=upto))
-        net.clear_cache()
+        if clear_cache:  # not between epochs: training reuses the buffers
+            net.clear_cache()
         if not outs:
             return np.empty((0, net.output_shape[0]))
         return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]

@@ -244,7 +244,9 @@ class Conv1D(Layer):
         dtype = np.result_type(X.dtype, W.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype)
-        cols4 = self._buffer("cols", (N, L_out, K, C), dtype, zeros=True)
+        # keyed by the input length too: padding cells are only zeroed at allocation,
+        # and two lengths can share an output length but not their padded cells
+        cols4 = self._buffer(f"cols{L}", (N, L_out, K, C), dtype, zeros=True)
         ops.im2col_into(X, cols4, self.strides, self.dilation_rate, left)
         cols = cols4.reshape(N * L_out, K * C)
         Z = self._buffer("z", (N, L_out, F), dtype)

@@ -148,8 +148,11 @@ class Sequential:
             else:
                 X = layer.forward(X, training, rng)
         self._c_plan = steps
-        if steps and not isinstance(self.layers[steps[-1][0] + steps[-1][1] - 1], _FRESH_OUTPUT):
-            X = X.copy()
+        if steps:
+            i, size = steps[-1]
+            # a fused conv+pool step returns the conv layer's reused buffer
+            if size == 2 or not isinstance(self.layers[i], _FRESH_OUTPUT):
+                X = X.copy()
         return X
 
     def backward(self, dY):

@@ -337,3 +337,31 @@ def test_in_place_adam_is_bitwise_the_plain_update(dtype):
             p -= (step * m) / (np.sqrt(v) + 1e-8)
         for a, b in zip(P, Q):
             np.testing.assert_array_equal(a, b)
+
+
+def test_network_ending_in_a_fused_pool_returns_a_fresh_array():
+    from sk1dcnn.layers import Conv1D, MaxPooling1D
+    from sk1dcnn.network import Sequential
+
+    net = Sequential([Conv1D(4, 3, padding="same", activation="relu"), MaxPooling1D(2)])
+    net.build((16, 1), np.random.RandomState(0), np.float32)
+    rng = np.random.default_rng(0)
+    X1 = rng.standard_normal((3, 16, 1)).astype(np.float32)
+    Y1 = net.forward(X1)
+    kept = Y1.copy()
+    net.forward(rng.standard_normal((3, 16, 1)).astype(np.float32))
+    np.testing.assert_array_equal(Y1, kept)
+
+
+def test_strided_same_conv_on_two_lengths_matches_a_fresh_layer():
+    """Lengths 10 and 9 share an output length (stride 2) but not their padded cells."""
+    from sk1dcnn.layers import Conv1D
+
+    rng = np.random.default_rng(1)
+    layer = Conv1D(2, 4, strides=2, padding="same")
+    layer.build((10, 1), np.random.RandomState(0), np.float64)
+    layer.forward(rng.standard_normal((2, 10, 1)))
+    X9 = rng.standard_normal((2, 9, 1))
+    fresh = Conv1D(2, 4, strides=2, padding="same")
+    fresh.build((9, 1), np.random.RandomState(0), np.float64)
+    np.testing.assert_allclose(layer.forward(X9), fresh.forward(X9))

@@ -126,3 +126,22 @@ def test_clip_norm_tames_a_diverging_fit(ecg200):
             CNN1DRegressor(**params).fit(X_train, y)
     reg = CNN1DRegressor(**params, clip_norm=1.0).fit(X_train, y)
     assert np.isfinite(reg.predict(X_test)).all()
+
+
+def test_resuming_a_finished_early_stopped_fit_restores_its_best_weights(tmp_path, ecg200):
+    X_train, y_train, X_test, _ = ecg200
+    params = dict(**PARAMS, max_iter=60, early_stopping=True, n_iter_no_change=2)
+    ckpt = tmp_path / "done.ckpt"
+    straight = CNN1DClassifier(**params, checkpoint_path=ckpt).fit(X_train, y_train)
+    assert straight.n_iter_ < 60  # it stopped early: the checkpoint is of a converged fit
+    resumed = CNN1DClassifier(**params, warm_start=True, checkpoint_path=ckpt).fit(X_train, y_train)
+    np.testing.assert_array_equal(resumed.predict_proba(X_test), straight.predict_proba(X_test))
+
+
+def test_resume_with_early_stopping_needs_an_int_random_state(tmp_path, ecg200):
+    X_train, y_train, _, _ = ecg200
+    ckpt = tmp_path / "r.ckpt"
+    params = {**PARAMS, "random_state": None, "max_iter": 2, "early_stopping": True}
+    CNN1DClassifier(**params, checkpoint_path=ckpt).fit(X_train, y_train)
+    with pytest.warns(UserWarning, match="only reproducible with an int random_state"):
+        CNN1DClassifier(**params, warm_start=True, checkpoint_path=ckpt).fit(X_train, y_train)
