@@ -115,15 +115,11 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
         annotations, ``detection`` (Se/PPV of the R peaks) and
         ``classification`` (per-class Se/PPV of the matched beats).
     """
-    from sk1dcnn.datasets import _import_wfdb, load_wfdb_record
+    from sk1dcnn.datasets import _import_wfdb, load_wfdb_record, wfdb_record_base
     from sk1dcnn.preprocessing import detect_r_peaks, resample_signal
 
     wfdb = _import_wfdb()
-    rec_path = Path(record)
-    if rec_path.suffix in (".hea", ".dat", ".atr"):
-        rec_path = rec_path.with_suffix("")
-    if not rec_path.with_suffix(".hea").is_file():
-        raise FileNotFoundError(f"WFDB header not found: {rec_path.with_suffix('.hea')}")
+    rec_path = wfdb_record_base(record)
     if chunk_seconds <= 0 or min_run < 1:
         raise ValueError(f"chunk_seconds must be > 0 and min_run >= 1, got {chunk_seconds}, {min_run}")
 

@@ -269,6 +269,19 @@ def _import_wfdb():
     return wfdb
 
 
+def wfdb_record_base(path):
+    """The record's path without extension (``100.hea``, ``100.dat`` or ``100`` -> ``100``).
+
+    Raises ``FileNotFoundError`` naming the header when it is missing.
+    """
+    path = Path(path)
+    if path.suffix in (".hea", ".dat", ".atr"):
+        path = path.with_suffix("")
+    if not path.with_suffix(".hea").is_file():
+        raise FileNotFoundError(f"WFDB header not found: {path.with_suffix('.hea')}")
+    return path
+
+
 class ECGRecord(NamedTuple):
     """A WFDB record as plain arrays (see :func:`load_wfdb_record`)."""
 
@@ -303,11 +316,7 @@ def load_wfdb_record(path, *, sampfrom=0, sampto=None, annotator="atr"):
         with all annotation symbols (beats and non-beats; see :func:`to_aami`).
     """
     wfdb = _import_wfdb()
-    path = Path(path)
-    if path.suffix in (".hea", ".dat", ".atr"):
-        path = path.with_suffix("")
-    if not path.with_suffix(".hea").is_file():
-        raise FileNotFoundError(f"WFDB header not found: {path.with_suffix('.hea')}")
+    path = wfdb_record_base(path)
     rec = wfdb.rdrecord(str(path), sampfrom=sampfrom, sampto=sampto)
     signal = np.ascontiguousarray(rec.p_signal.T, dtype=np.float64)
     end = sampfrom + signal.shape[1]
