@@ -228,33 +228,80 @@ class Conv1D(Layer):
                 and pool.input_shape == self.output_shape)
 
     def _conv_raw(self, X):
-        """``X`` (N, L, C) -> buffered matmul output (N, L_out, F), no bias."""
+        """``X`` (N, L, C) -> buffered matmul output (N, L_out, F), no bias.
+
+        Without dilation (the usual case) the batch is laid out as one long
+        zero-padded signal and multiplied by the kernel through strided views
+        (:func:`~sk1dcnn.ops.window_matmul`: no im2col copy). The result is a
+        view of the rows that are outputs; the rows in between (windows that
+        straddle two signals) are computed and never read. With dilation the
+        im2col matrix is copied into a reused buffer and multiplied once.
+        """
         N, L, C = X.shape
-        K, F = self.kernel_size, self.filters
+        K, F, s = self.kernel_size, self.filters, self.strides
         W = self.params["W"]
         if W.shape[1] != C:
             raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
-        L_out = ops.conv_output_length(L, K, self.strides, self.padding, self.dilation_rate)
+        L_out = ops.conv_output_length(L, K, s, self.padding, self.dilation_rate)
         if L_out <= 0:
             raise ValueError(
                 f"input length {L} is too short for kernel_size={K}, "
                 f"dilation_rate={self.dilation_rate}, padding={self.padding!r}."
             )
-        left, _ = ops.conv_padding(L, K, self.strides, self.padding, self.dilation_rate)
+        left, right = ops.conv_padding(L, K, s, self.padding, self.dilation_rate)
         dtype = np.result_type(X.dtype, W.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype)
-        # keyed by the input length too: padding cells are only zeroed at allocation,
-        # and two lengths can share an output length but not their padded cells
-        cols4 = self._buffer(f"cols{L}", (N, L_out, K, C), dtype, zeros=True)
-        ops.im2col_into(X, cols4, self.strides, self.dilation_rate, left)
-        cols = cols4.reshape(N * L_out, K * C)
-        Z = self._buffer("z", (N, L_out, F), dtype)
-        np.matmul(cols, W.reshape(K * C, F), out=Z.reshape(N * L_out, F))
-        self._c_cols = cols
         self._c_len = L
         self._c_left = left
-        return Z
+        if self.dilation_rate != 1:
+            # keyed by the input length too: padding cells are only zeroed at allocation,
+            # and two lengths can share an output length but not their padded cells
+            cols4 = self._buffer(f"cols{L}", (N, L_out, K, C), dtype, zeros=True)
+            ops.im2col_into(X, cols4, s, self.dilation_rate, left)
+            cols = cols4.reshape(N * L_out, K * C)
+            Z = self._buffer("z", (N, L_out, F), dtype)
+            np.matmul(cols, W.reshape(K * C, F), out=Z.reshape(N * L_out, F))
+            self._c_cols = cols
+            self._c_geom = None
+            return Z
+        # padded length rounded up to a multiple of the stride, so that output
+        # row r of the long signal starts at input r * s in every signal
+        Lp = L + left + right
+        Lp += (-Lp) % s
+        R = Lp // s
+        if left == 0 and Lp == L and X.flags.c_contiguous:
+            Xp = X
+        else:
+            # the padding cells are zeroed at allocation and never written
+            Xp = self._buffer(f"xp{L}", (N, Lp, C), dtype, zeros=True)
+            Xp[:, left:left + L] = X
+        n_rows = (N * Lp - K) // s + 1
+        Zl = self._buffer("zl", (N, R, F), dtype)
+        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F),
+                          Zl.reshape(N * R, F))
+        self._c_xp = Xp
+        self._c_geom = (Lp, R, L_out, n_rows)
+        return Zl[:, :L_out]
+
+    def _dz_target(self, N, dtype):
+        """Where the gradient of the matmul output goes, shape (N, L_out, F).
+
+        On the strided path: the output rows of a long gradient buffer whose
+        other rows stay zero (set at allocation, never written), with K - 1
+        zero rows in front for the stride-1 input gradient.
+        """
+        F = self.filters
+        if self._c_geom is None:
+            view = self._buffer("dz", (N, self._c_cols.shape[0] // N, F), dtype)
+        else:
+            Lp, R, L_out, _ = self._c_geom
+            pre = self.kernel_size - 1 if self.strides == 1 else 0
+            D = self._buffer(f"dzl{self._c_len}", (pre + N * R, F), dtype, zeros=True)
+            self._c_D = D
+            view = D[pre:].reshape(N, R, F)[:, :L_out]
+        self._c_dzv = view
+        return view
 
     def _bias_act(self, Z, training, rng):
         """Bias and activation, in place on the buffered ``Z`` where possible."""
@@ -269,15 +316,16 @@ class Conv1D(Layer):
         self._sync_act()
         return self._act.forward(Z, training, rng)
 
-    def _act_backward(self, dY):
+    def _act_backward(self, dY, out=None):
         if self._act is None:
             return dY
         if self.activation == "relu":
             A = self._c_A
             mask = self._buffer("relu_mask", A.shape, bool)
             np.greater(A, 0, out=mask)
-            dZ = self._buffer("dact", A.shape, dY.dtype)
-            return np.multiply(dY, mask, out=dZ)
+            if out is None:
+                out = self._buffer("dact", A.shape, dY.dtype)
+            return np.multiply(dY, mask, out=out)
         dZ = self._act.backward(dY)
         for k, v in self._act.grads.items():
             self.grads["act_" + k] = v
@@ -285,19 +333,51 @@ class Conv1D(Layer):
 
     def _conv_backward(self, dZ, need_dX, db=None):
         N, L_out, F = dZ.shape
-        K, C = self.kernel_size, self.params["W"].shape[1]
-        cols = self._c_cols
-        dZ2 = dZ.reshape(N * L_out, F)
-        self.grads["W"] = ops.weight_grad(cols, dZ2).reshape(K, C, F)
+        K, C, s = self.kernel_size, self.params["W"].shape[1], self.strides
+        W = self.params["W"]
+        target = getattr(self, "_c_dzv", None)
+        if target is None or target.shape != dZ.shape or target.dtype != dZ.dtype:
+            target = self._dz_target(N, dZ.dtype)
+        if dZ is not target:
+            np.copyto(target, dZ)
+        self._c_dzv = None  # one use per backward pass
+        if self._c_geom is None:  # dilated: im2col columns
+            cols = self._c_cols
+            dZ2 = target.reshape(N * L_out, F)
+            self.grads["W"] = ops.weight_grad(cols, dZ2).reshape(K, C, F)
+            if self.use_bias:
+                self.grads["b"] = dZ2.sum(axis=0) if db is None else db
+            if not need_dX:
+                return None
+            dcols = self._buffer("dcols", (N * L_out, K * C), dZ2.dtype)
+            np.matmul(dZ2, W.reshape(K * C, F).T, out=dcols)
+            dX = self._buffer("dx", (N, self._c_len, C), dZ2.dtype)
+            return ops.col2im_into(dcols.reshape(N, L_out, K, C), dX, s,
+                                   self.dilation_rate, self._c_left)
+        Lp, R, _, n_rows = self._c_geom
+        D = self._c_D
+        pre = D.shape[0] - N * R
+        G = D[pre:]
+        self.grads["W"] = ops.window_matmul_t(self._c_xp.reshape(-1), K * C, s * C, n_rows,
+                                              G).reshape(K, C, F)
         if self.use_bias:
-            self.grads["b"] = dZ2.sum(axis=0) if db is None else db
+            self.grads["b"] = G.sum(axis=0) if db is None else db
         if not need_dX:
             return None
-        dcols = self._buffer("dcols", (N * L_out, K * C), dZ2.dtype)
-        np.matmul(dZ2, self.params["W"].reshape(K * C, F).T, out=dcols)
-        dX = self._buffer("dx", (N, self._c_len, C), dZ2.dtype)
-        return ops.col2im_into(dcols.reshape(N, L_out, K, C), dX, self.strides,
-                               self.dilation_rate, self._c_left)
+        L, left = self._c_len, self._c_left
+        dXp = self._buffer(f"dxp{L}", (N, Lp, C), D.dtype)
+        if s == 1:
+            # the input gradient is a stride-1 correlation of the zero-padded
+            # output gradient with the flipped kernel: products only, no scatter
+            Wflip = np.ascontiguousarray(W[::-1].transpose(0, 2, 1)).reshape(K * F, C)
+            ops.window_matmul(D.reshape(-1), K * F, F, N * Lp, Wflip, dXp.reshape(N * Lp, C))
+        else:
+            dXp.fill(0)
+            n_ph = -(-K // s)
+            scratch = self._buffer("dscratch", (-(-n_rows // n_ph), K * C), D.dtype)
+            ops.window_matmul_scatter(G, W.reshape(K * C, F).T, K * C, s * C, n_rows,
+                                      dXp.reshape(-1), scratch)
+        return dXp[:, left:left + L]
 
     def forward(self, X, training=False, rng=None):
         self._c_pool = None
@@ -306,7 +386,9 @@ class Conv1D(Layer):
     def backward(self, dY, need_dX=True):
         if getattr(self, "_c_pool", None) is not None:
             raise RuntimeError("backward() after forward_pool(): call backward_pool().")
-        return self._conv_backward(self._act_backward(dY), need_dX)
+        N = dY.shape[0]
+        out = self._dz_target(N, dY.dtype) if self.activation == "relu" else None
+        return self._conv_backward(self._act_backward(dY, out=out), need_dX)
 
     def forward_pool(self, X, pool, training=False, rng=None):
         """``pool.forward(self.forward(X))`` in one pass (see :meth:`can_fuse_pool`).
@@ -338,7 +420,7 @@ class Conv1D(Layer):
             masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool)
             ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides,
                                        np.empty((N, Lp, F), Z.dtype), masks)
-        dZ = self._buffer("dz", Z.shape, dP.dtype)
+        dZ = self._dz_target(N, dP.dtype)
         ops.maxpool1d_backward_into(dP, masks, pool.strides, dZ)
         return self._conv_backward(dZ, need_dX, db=db)
 

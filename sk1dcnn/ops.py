@@ -33,6 +33,9 @@ __all__ = [
     "weight_grad",
     "maxpool1d_forward_into",
     "maxpool1d_backward_into",
+    "window_matmul",
+    "window_matmul_t",
+    "window_matmul_scatter",
 ]
 
 
@@ -383,6 +386,93 @@ def maxpool1d_backward_into(dY, masks, strides, dX):
     for j in range(pool_size):
         dX[:, j : j + stop : strides] += dY * masks[:, j]
     return dX
+
+
+# --------------------------------------------------------------------------
+# Convolution without im2col. In a C-contiguous channels-last batch
+# (N, L, C) the receptive field of output step t, K taps x C channels, is one
+# contiguous run of K*C numbers, so the im2col matrix is a strided view whose
+# rows overlap (row step s*C < K*C). BLAS refuses overlapping rows, but taking
+# every ceil(K/s)-th row gives a matrix whose rows do not overlap: a plain
+# strided operand BLAS reads in place. ceil(K/s) matrix products (same FLOPs
+# as one) replace the copy of K*L*C numbers; on workload A's layers the
+# forward pass ran 1.4-3.7x faster than im2col + one product.
+# --------------------------------------------------------------------------
+def _window_phases(src, width, step, n_rows):
+    """Yield ``(j, A_j)``: ``A_j[i]`` is the window of row ``r = j + i * n_ph``.
+
+    Row ``r`` is ``src[r * step : r * step + width]`` of the 1-D contiguous
+    ``src``; rows ``j, j + n_ph, ...`` with ``n_ph = ceil(width / step)`` do
+    not overlap, so each ``A_j`` is a BLAS-compatible strided matrix.
+    """
+    if src.ndim != 1 or not src.flags.c_contiguous:
+        raise ValueError("window_matmul needs a 1-D contiguous source.")
+    need = (n_rows - 1) * step + width
+    if n_rows > 0 and src.size < need:
+        raise ValueError(f"source holds {src.size} values; {n_rows} windows need {need}.")
+    n_ph = -(-width // step)
+    isz = src.itemsize
+    for j in range(min(n_ph, n_rows)):
+        m = (n_rows - j + n_ph - 1) // n_ph
+        yield j, n_ph, as_strided(src[j * step:], shape=(m, width),
+                                  strides=(n_ph * step * isz, isz), writeable=False)
+
+
+def window_matmul(src, width, step, n_rows, B, out):
+    """``out[r] = src[r*step : r*step + width] @ B`` for ``r < n_rows``, no copy of windows.
+
+    Parameters
+    ----------
+    src : ndarray, 1-D, C-contiguous
+        A batch of padded channels-last signals flattened to one long signal.
+    width, step : int
+        Window length and distance between consecutive windows, in values.
+    n_rows : int
+    B : ndarray of shape (width, F)
+    out : ndarray of shape (>= n_rows, F), rows contiguous
+        Written in rows ``[0, n_rows)`` only.
+    """
+    for j, n_ph, A in _window_phases(src, width, step, n_rows):
+        np.matmul(A, B, out=out[j::n_ph][: A.shape[0]])
+    return out
+
+
+def window_matmul_t(src, width, step, n_rows, G):
+    """``sum_r outer(src[r*step : r*step + width], G[r])``, shape (width, F).
+
+    The weight gradient of :func:`window_matmul` (``G`` holds the output
+    gradients, zero on rows that are not outputs). Thin windows (< 64 values)
+    use the transposed product, the GEMM shape OpenBLAS runs fast (see
+    :func:`weight_grad`).
+    """
+    total = None
+    for j, n_ph, A in _window_phases(src, width, step, n_rows):
+        g = G[j::n_ph][: A.shape[0]]
+        part = (g.T @ A).T if width < 64 else A.T @ g
+        if total is None:
+            total = part
+        else:
+            total += part
+    if total is None:
+        total = np.zeros((width, G.shape[1]), dtype=np.result_type(src, G))
+    return total
+
+
+def window_matmul_scatter(G, Bt, width, step, n_rows, dst, scratch=None):
+    """Adjoint of :func:`window_matmul`: ``dst[r*step : r*step + width] += G[r] @ Bt``.
+
+    ``dst`` is 1-D contiguous and is accumulated into (zero it first);
+    ``Bt`` is (F, width). ``scratch`` (>= ceil(n_rows / n_ph), width) avoids
+    allocating each phase's product.
+    """
+    isz = dst.itemsize
+    n_ph = -(-width // step)
+    for j in range(min(n_ph, n_rows)):
+        m = (n_rows - j + n_ph - 1) // n_ph
+        D = np.matmul(G[j::n_ph][:m], Bt, out=None if scratch is None else scratch[:m])
+        tgt = as_strided(dst[j * step:], shape=(m, width), strides=(n_ph * step * isz, isz))
+        tgt += D
+    return dst
 
 
 def conv_flops(out_len, kernel_size, in_channels, filters):

@@ -44,6 +44,12 @@ CONV_CASES = [
     (15, 1, 5, 1, "valid", 2),
     (9, 2, 9, 1, "same", 1),
     (7, 3, 5, 4, "same", 1),
+    (23, 2, 3, 5, "valid", 1),  # stride > kernel: gaps between windows
+    (22, 3, 4, 3, "valid", 1),  # length not a multiple of the stride
+    (14, 2, 3, 1, "causal", 1),
+    (11, 3, 1, 1, "valid", 1),  # K = 1: windows are rows
+    (4, 2, 7, 1, "same", 1),  # kernel longer than the signal
+    (12, 1, 2, 2, "same", 1),
 ]
 
 
@@ -65,6 +71,35 @@ def test_im2col_col2im_into_match_plain(L, C, K, s, padding, d):
     dX = np.full((N, L, C), np.nan)  # every cell must be written
     ops.col2im_into(dcols.reshape(N, out_len, K, C), dX, s, d, left)
     np.testing.assert_array_equal(dX, ref_dX)
+
+
+@pytest.mark.parametrize("width, step, n_rows", [(6, 2, 9), (5, 5, 4), (3, 7, 5), (64, 16, 11),
+                                                 (80, 16, 1), (4, 1, 13)])
+def test_window_matmul_and_adjoints_match_explicit_windows(width, step, n_rows):
+    """The overlapping-window products against one explicit window per row."""
+    rng = np.random.default_rng(0)
+    F = 3
+    src = rng.standard_normal((n_rows - 1) * step + width + 2)
+    B = rng.standard_normal((width, F))
+    windows = np.stack([src[r * step:r * step + width] for r in range(n_rows)])
+    out = np.full((n_rows + 1, F), 7.0)
+    ops.window_matmul(src, width, step, n_rows, B, out)
+    np.testing.assert_allclose(out[:n_rows], windows @ B, rtol=1e-12)
+    assert (out[n_rows] == 7.0).all()  # rows past n_rows untouched
+    G = rng.standard_normal((n_rows, F))
+    np.testing.assert_allclose(ops.window_matmul_t(src, width, step, n_rows, G),
+                               windows.T @ G, rtol=1e-12)
+    dst = np.zeros_like(src)
+    ops.window_matmul_scatter(G, B.T, width, step, n_rows, dst)
+    ref = np.zeros_like(src)
+    for r in range(n_rows):
+        ref[r * step:r * step + width] += G[r] @ B.T
+    np.testing.assert_allclose(dst, ref, rtol=1e-12, atol=1e-14)
+
+
+def test_window_matmul_refuses_a_short_source():
+    with pytest.raises(ValueError, match="source holds 10 values; 4 windows need 11"):
+        ops.window_matmul(np.zeros(10), 5, 2, 4, np.zeros((5, 1)), np.zeros((4, 1)))
 
 
 @pytest.mark.parametrize("KC", [3, 5, 63, 64, 160])
@@ -303,14 +338,15 @@ def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activatio
         Zr, cols = ops.conv1d_forward(X, W, b, s, padding, d)
         Ar = ACTIVATIONS[name](Zr)
         A = layer.forward(X, training=True)
-        np.testing.assert_array_equal(A, Ar)
+        # the strided path sums the same products in another order: equal to rounding
+        np.testing.assert_allclose(A, Ar, rtol=1e-12, atol=1e-14)
         dA = rng.standard_normal(A.shape)
         dZr = DERIVATIVES[name](Zr, Ar, dA)
         dXr, dWr, dbr = ops.conv1d_backward(dZr, cols, W, L, s, padding, d)
         dX = layer.backward(dA)
-        np.testing.assert_array_equal(dX, dXr)
+        np.testing.assert_allclose(dX, dXr, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(layer.grads["W"], dWr, rtol=1e-12, atol=1e-14)
-        np.testing.assert_array_equal(layer.grads["b"], dbr)
+        np.testing.assert_allclose(layer.grads["b"], dbr, rtol=1e-12, atol=1e-14)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
