@@ -273,9 +273,12 @@ class Conv1D(Layer):
         if left == 0 and Lp == L and X.flags.c_contiguous:
             Xp = X
         else:
-            # the padding cells are zeroed at allocation and never written
+            # the padding cells are zeroed at allocation and never written; the
+            # previous layer may have written X straight into the interior
             Xp = self._buffer(f"xp{L}", (N, Lp, C), dtype, zeros=True)
-            Xp[:, left:left + L] = X
+            if X is not self.__dict__.get("_c_in_view"):
+                Xp[:, left:left + L] = X
+        self._c_in_view = None
         n_rows = (N * Lp - K) // s + 1
         Zl = self._buffer("zl", (N, R, F), dtype)
         ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F),
@@ -283,6 +286,27 @@ class Conv1D(Layer):
         self._c_xp = Xp
         self._c_geom = (Lp, R, L_out, n_rows)
         return Zl[:, :L_out]
+
+    def input_buffer(self, N, L, dtype):
+        """A view (N, L, C) for the previous layer to write this layer's input into.
+
+        It is the interior of the zero-padded buffer :meth:`_conv_raw` reads,
+        so a forward pass that gets this very view as input skips copying it.
+        None when the input is read where it is (no padding) or copied anyway
+        (dilation).
+        """
+        K, s = self.kernel_size, self.strides
+        if self.dilation_rate != 1 or self.params["W"].dtype != dtype:
+            return None
+        left, right = ops.conv_padding(L, K, s, self.padding, 1)
+        Lp = L + left + right
+        Lp += (-Lp) % s
+        if left == 0 and Lp == L:
+            return None
+        C = self.params["W"].shape[1]
+        Xp = self._buffer(f"xp{L}", (N, Lp, C), dtype, zeros=True)
+        self._c_in_view = Xp[:, left:left + L]
+        return self._c_in_view
 
     def _dz_target(self, N, dtype):
         """Where the gradient of the matmul output goes, shape (N, L_out, F).
@@ -393,18 +417,25 @@ class Conv1D(Layer):
         out = self._dz_target(N, dY.dtype) if self.activation == "relu" else None
         return self._conv_backward(self._act_backward(dY, out=out), need_dX)
 
-    def forward_pool(self, X, pool, training=False, rng=None):
+    def forward_pool(self, X, pool, training=False, rng=None, next_layer=None):
         """``pool.forward(self.forward(X))`` in one pass (see :meth:`can_fuse_pool`).
 
         Pools the raw matmul output, then adds the bias and applies the
         activation on the pooled, smaller tensor. Same output as the two layers
         in turn; the gradients of :meth:`backward_pool` are those of the two
-        layers' backward passes.
+        layers' backward passes. With ``next_layer`` (a Conv1D) the pooled
+        output is written into that layer's padded input buffer.
         """
         Z = self._conv_raw(X)
         N, L_out, F = Z.shape
         Lp = pool.compute_output_shape((L_out, F))[0]
-        P = self._buffer("pooled", (N, Lp, F), Z.dtype)
+        P = None
+        # only when bias and activation run in place: other activations keep P
+        # for their backward pass, and the next layer would overwrite it
+        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
+            P = next_layer.input_buffer(N, Lp, Z.dtype)
+        if P is None:
+            P = self._buffer("pooled", (N, Lp, F), Z.dtype)
         masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool) if training else None
         ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides, P, masks)
         self._c_pool = pool

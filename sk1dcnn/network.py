@@ -144,7 +144,8 @@ class Sequential:
         for i, size in steps:
             layer = self.layers[i]
             if size == 2:
-                X = layer.forward_pool(X, self.layers[i + 1], training, rng)
+                nxt = self.layers[i + 2] if i + 2 < n else None
+                X = layer.forward_pool(X, self.layers[i + 1], training, rng, next_layer=nxt)
             else:
                 X = layer.forward(X, training, rng)
         self._c_plan = steps
