@@ -36,7 +36,13 @@ class SGDOptimizer:
 
 
 class AdamOptimizer:
-    """Adam (Kingma & Ba 2015) with the bias correction folded into the rate."""
+    """Adam (Kingma & Ba 2015) with the bias correction folded into the rate.
+
+    The moments live in two flat vectors (``ms``/``vs`` are views of them,
+    one per parameter) and each step runs its elementwise work once over all
+    parameters: a network has a dozen small arrays, and ten NumPy calls per
+    array per step cost 4% of an epoch on the benchmark's ECG network.
+    """
 
     def __init__(self, params, learning_rate_init=0.001, beta_1=0.9, beta_2=0.999, epsilon=1e-8):
         self.learning_rate = float(learning_rate_init)
@@ -44,41 +50,70 @@ class AdamOptimizer:
         self.beta_2 = float(beta_2)
         self.epsilon = float(epsilon)
         self.t = 0
-        self.ms = [np.zeros_like(p) for p in params]
-        self.vs = [np.zeros_like(p) for p in params]
+        dtype = np.result_type(*params) if params else np.float64
+        size = int(sum(p.size for p in params))
+        self._shapes = [p.shape for p in params]
+        self._m = np.zeros(size, dtype=dtype)
+        self._v = np.zeros(size, dtype=dtype)
+
+    def _views(self, flat):
+        out, start = [], 0
+        for shape in self._shapes:
+            n = int(np.prod(shape, dtype=np.int64))
+            out.append(flat[start:start + n].reshape(shape))
+            start += n
+        return out
+
+    @property
+    def ms(self):
+        """First-moment estimates, one view per parameter."""
+        return self._views(self._m)
+
+    @property
+    def vs(self):
+        """Second-moment estimates, one view per parameter."""
+        return self._views(self._v)
 
     def update_params(self, params, grads):
-        """One Adam step, in place, with two reused scratch arrays per parameter.
+        """One Adam step, in place, on the flat moment vectors.
 
         Same operations in the same order as
         ``m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g^2; p -= step m / (sqrt(v) + eps)``,
-        so the result is bitwise that of the plain expression, without its
-        five temporaries per parameter.
+        elementwise (``step`` a Python float), so the result is bitwise that of
+        the plain expression per parameter, without its five temporaries.
         """
         self.t += 1
         b1, b2 = self.beta_1, self.beta_2
-        step = self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t)
+        # a Python float: the step is computed in the parameters' dtype (a NumPy
+        # float64 scalar would promote float32 moments to float64, and the mixed
+        # loops took 5x longer than the arithmetic)
+        step = float(self.learning_rate * np.sqrt(1 - b2**self.t) / (1 - b1**self.t))
+        m, v = self._m, self._v
         scratch = self.__dict__.get("_scratch")
-        if scratch is None or len(scratch) != len(self.ms) or any(
-                a.shape != m.shape or a.dtype != m.dtype for (a, _), m in zip(scratch, self.ms)):
-            # step is a NumPy float64: the plain expression computes step * m / ...
-            # in float64 before the in-place subtraction; the second scratch
-            # array keeps that precision
-            scratch = self._scratch = [(np.empty_like(m), np.empty(m.shape, np.result_type(step, m)))
-                                       for m in self.ms]
-        for p, g, m, v, (s1, s2) in zip(params, grads, self.ms, self.vs, scratch):
-            np.multiply(g, 1 - b1, out=s1)
-            m *= b1
-            m += s1
-            np.multiply(g, g, out=s1)
-            s1 *= 1 - b2
-            v *= b2
-            v += s1
-            np.sqrt(v, out=s1)
-            s1 += self.epsilon
-            np.multiply(m, step, out=s2)
-            s2 /= s1
-            p -= s2
+        if scratch is None or scratch[0].shape != m.shape or scratch[0].dtype != m.dtype:
+            scratch = self._scratch = (np.empty_like(m), np.empty_like(m), np.empty_like(m))
+        g, s1, s2 = scratch
+        start = 0
+        for gi in grads:
+            n = gi.size
+            g[start:start + n] = gi.ravel()
+            start += n
+        np.multiply(g, 1 - b1, out=s1)
+        m *= b1
+        m += s1
+        np.multiply(g, g, out=s1)
+        s1 *= 1 - b2
+        v *= b2
+        v += s1
+        np.sqrt(v, out=s1)
+        s1 += self.epsilon
+        np.multiply(m, step, out=s2)
+        s2 /= s1
+        start = 0
+        for p in params:
+            n = p.size
+            p -= s2[start:start + n].reshape(p.shape)
+            start += n
 
     def __getstate__(self):
         state = self.__dict__.copy()

@@ -364,7 +364,7 @@ def test_in_place_adam_is_bitwise_the_plain_update(dtype):
             opt.learning_rate = 0.003
         opt.update_params(P, G)
         lr = 0.01 if t < 10 else 0.003
-        step = lr * np.sqrt(1 - 0.999**t) / (1 - 0.9**t)
+        step = float(lr * np.sqrt(1 - 0.999**t) / (1 - 0.9**t))
         for p, g, m, v in zip(Q, G, ms, vs):
             m *= 0.9
             m += (1 - 0.9) * g
