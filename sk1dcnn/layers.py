@@ -327,19 +327,27 @@ class Conv1D(Layer):
         self._c_dzv = view
         return view
 
-    def _bias_act(self, Z, training, rng):
-        """Bias and activation, in place on the buffered ``Z`` where possible."""
+    def _bias_act(self, Z, training, rng, out=None):
+        """Bias and activation, in place on the buffered ``Z`` where possible.
+
+        ``out`` (the next layer's input buffer; bias/ReLU/identity only)
+        receives the result instead, at no extra pass.
+        """
         # NumPy broadcasts a (F,) vector or a scalar over (N, L, F) 2-3x slower
         # than an (L, F) block over N (short inner loops; no SIMD for a scalar
         # operand of maximum), so the bias is tiled and ReLU compares with zeros
+        dst = Z if out is None else out
         if self.use_bias:
-            np.add(Z, np.tile(self.params["b"], (Z.shape[1], 1)), out=Z)
+            np.add(Z, np.tile(self.params["b"], (Z.shape[1], 1)), out=dst)
+            Z = dst
         if self._act is None:
-            return Z
+            if Z is not dst:
+                np.copyto(dst, Z)
+            return dst
         if self.activation == "relu":
-            np.maximum(Z, np.zeros(Z.shape[1:], Z.dtype), out=Z)
-            self._c_A = Z
-            return Z
+            np.maximum(Z, np.zeros(Z.shape[1:], Z.dtype), out=dst)
+            self._c_A = dst
+            return dst
         self._sync_act()
         return self._act.forward(Z, training, rng)
 
@@ -406,9 +414,17 @@ class Conv1D(Layer):
                                       dXp.reshape(-1), scratch)
         return dXp[:, left:left + L]
 
-    def forward(self, X, training=False, rng=None):
+    def forward(self, X, training=False, rng=None, next_layer=None):
+        """Convolution, bias and activation; with ``next_layer`` (a Conv1D) the
+        result is written into that layer's padded input buffer when it can be."""
         self._c_pool = None
-        return self._bias_act(self._conv_raw(X), training, rng)
+        Z = self._conv_raw(X)
+        out = None
+        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
+            out = next_layer.input_buffer(Z.shape[0], Z.shape[1], Z.dtype)
+            if out is not None and out.shape[2] != Z.shape[2]:
+                out = None
+        return self._bias_act(Z, training, rng, out=out)
 
     def backward(self, dY, need_dX=True):
         if getattr(self, "_c_pool", None) is not None:
@@ -434,6 +450,8 @@ class Conv1D(Layer):
         # for their backward pass, and the next layer would overwrite it
         if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
             P = next_layer.input_buffer(N, Lp, Z.dtype)
+            if P is not None and P.shape[2] != F:
+                P = None
         if P is None:
             P = self._buffer("pooled", (N, Lp, F), Z.dtype)
         masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool) if training else None

@@ -146,6 +146,9 @@ class Sequential:
             if size == 2:
                 nxt = self.layers[i + 2] if i + 2 < n else None
                 X = layer.forward_pool(X, self.layers[i + 1], training, rng, next_layer=nxt)
+            elif isinstance(layer, Conv1D):
+                nxt = self.layers[i + 1] if i + 1 < n else None
+                X = layer.forward(X, training, rng, next_layer=nxt)
             else:
                 X = layer.forward(X, training, rng)
         self._c_plan = steps

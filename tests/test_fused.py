@@ -401,3 +401,53 @@ def test_strided_same_conv_on_two_lengths_matches_a_fresh_layer():
     fresh = Conv1D(2, 4, strides=2, padding="same")
     fresh.build((9, 1), np.random.RandomState(0), np.float64)
     np.testing.assert_allclose(layer.forward(X9), fresh.forward(X9))
+
+
+@pytest.mark.parametrize("activation", ["relu", None, "tanh"])
+@pytest.mark.parametrize("use_bias", [True, False])
+def test_conv_chain_writing_into_the_next_padded_buffer_equals_plain_ops(activation, use_bias):
+    """Conv1D -> Conv1D (-> fused conv+pool -> Conv1D): each layer writes its output
+    straight into the next one's zero-padded input buffer; the network's output
+    and every gradient equal the plain ops chained by hand, over two batch sizes."""
+    from sk1dcnn.activations import ACTIVATIONS, DERIVATIVES
+
+    specs = [dict(filters=4, kernel_size=3, strides=3, padding="valid"),
+             dict(filters=5, kernel_size=3, padding="same"),
+             dict(filters=3, kernel_size=4, padding="same"),
+             dict(filters=2, kernel_size=3, padding="causal")]
+    convs = [Conv1D(activation=activation, use_bias=use_bias, **kw) for kw in specs]
+    layers = convs[:3] + [MaxPooling1D(2)] + convs[3:]
+    net = Sequential(layers)
+    net.build((31, 2), np.random.RandomState(0), np.float64)
+    name = activation or "identity"
+    rng = np.random.default_rng(1)
+    for n in (3, 5, 2):
+        X = rng.standard_normal((n, 31, 2))
+        # plain reference, layer by layer
+        A, cache = X, []
+        for i, (conv, kw) in enumerate(zip(convs, specs)):
+            b = conv.params.get("b")
+            Z, cols = ops.conv1d_forward(A, conv.params["W"], b, kw.get("strides", 1), kw["padding"])
+            Act = ACTIVATIONS[name](Z)
+            cache.append((A.shape[1], Z, Act, cols))
+            A = Act
+            if i == 2:
+                A, masks = ops.maxpool1d_forward(A, 2, 2)
+                pooled_from = Act.shape[1]
+        out = net.forward(X, training=True)
+        np.testing.assert_allclose(out, A, rtol=1e-12, atol=1e-14)
+        dY = rng.standard_normal(out.shape)
+        net.backward(dY)
+        dA = dY
+        for i in reversed(range(len(convs))):
+            L_in, Z, Act, cols = cache[i]
+            kw = specs[i]
+            dZ = DERIVATIVES[name](Z, Act, dA)
+            dX, dW, db = ops.conv1d_backward(dZ, cols, convs[i].params["W"], L_in,
+                                             kw.get("strides", 1), kw["padding"])
+            np.testing.assert_allclose(convs[i].grads["W"], dW, rtol=1e-10, atol=1e-12)
+            if use_bias:
+                np.testing.assert_allclose(convs[i].grads["b"], db, rtol=1e-10, atol=1e-12)
+            dA = dX
+            if i == 3:
+                dA = ops.maxpool1d_backward(dA, masks, pooled_from, 2)
