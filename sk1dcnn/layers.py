@@ -454,12 +454,17 @@ class Conv1D(Layer):
                 P = None
         if P is None:
             P = self._buffer("pooled", (N, Lp, F), Z.dtype)
-        masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool) if training else None
+        masks = self._pool_masks(N, pool.pool_size, Lp, F) if training else None
         ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides, P, masks)
         self._c_pool = pool
         self._c_masks = masks
         self._c_z = Z
         return self._bias_act(P, training, rng)
+
+    def _pool_masks(self, N, pool_size, Lp, F):
+        """Reused (pool_size, N, Lp, F) bool buffer: one contiguous mask per offset."""
+        return self._buffer("pool_masks", (pool_size * N, Lp, F), bool).reshape(
+            pool_size, N, Lp, F)
 
     def backward_pool(self, dY, need_dX=True):
         """Backward pass of :meth:`forward_pool`: returns the input gradient."""
@@ -469,7 +474,7 @@ class Conv1D(Layer):
         db = dP.reshape(N * Lp, F).sum(axis=0) if self.use_bias else None
         Z, masks = self._c_z, self._c_masks
         if masks is None:  # forward ran in predict mode: find the winners now
-            masks = self._buffer("pool_masks", (N, pool.pool_size, Lp, F), bool)
+            masks = self._pool_masks(N, pool.pool_size, Lp, F)
             ops.maxpool1d_forward_into(Z, pool.pool_size, pool.strides,
                                        np.empty((N, Lp, F), Z.dtype), masks)
         dZ = self._dz_target(N, dP.dtype)

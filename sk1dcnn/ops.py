@@ -338,10 +338,11 @@ def weight_grad(cols, dY2):
 def maxpool1d_forward_into(Z, pool_size, strides, out, masks=None):
     """Max pooling of ``Z`` (N, L, C) into ``out`` (N, L_p, C).
 
-    ``masks`` (N, pool_size, L_p, C) bool, when given, receives the
+    ``masks`` (pool_size, N, L_p, C) bool, when given, receives the
     first-max-wins masks of :func:`maxpool1d_forward` (training only: predict
     needs none). Same values and masks as :func:`maxpool1d_forward` (for a
-    window holding NaN the masks may differ: see below).
+    window holding NaN the masks may differ: see below). Each offset's mask is
+    contiguous, so the logic between masks runs in long loops.
     """
     out_len = out.shape[1]
     views = _pool_views(Z, pool_size, strides, out_len)
@@ -361,30 +362,33 @@ def maxpool1d_forward_into(Z, pool_size, strides, out, masks=None):
     # the maximum, the last one does (a window holding NaN excepted, where the
     # plain masks route nothing: its loss is NaN and training stops anyway)
     last = pool_size - 1
-    free = masks[:, last]
-    np.equal(views[0], out, out=masks[:, 0])
-    np.logical_not(masks[:, 0], out=free)
+    free = masks[last]
+    np.equal(views[0], out, out=masks[0])
+    np.logical_not(masks[0], out=free)
     for j in range(1, last):
-        m = masks[:, j]
+        m = masks[j]
         np.equal(views[j], out, out=m)
         m &= free
-        free &= ~m
+        np.greater(free, m, out=free)  # free & ~m, without a temporary
     return out, masks
 
 
 def maxpool1d_backward_into(dY, masks, strides, dX):
-    """Route ``dY`` (N, L_p, C) to the winners into ``dX`` (N, L, C), every cell written."""
+    """Route ``dY`` (N, L_p, C) to the winners into ``dX`` (N, L, C), every cell written.
+
+    ``masks`` as filled by :func:`maxpool1d_forward_into`, (pool_size, N, L_p, C).
+    """
     N, out_len, C = dY.shape
-    pool_size = masks.shape[1]
+    pool_size = masks.shape[0]
     stop = strides * (out_len - 1) + 1
     if strides == pool_size:
         for j in range(pool_size):
-            np.multiply(dY, masks[:, j], out=dX[:, j : j + stop : strides])
+            np.multiply(dY, masks[j], out=dX[:, j : j + stop : strides])
         dX[:, pool_size * out_len :] = 0
         return dX
     dX.fill(0)
     for j in range(pool_size):
-        dX[:, j : j + stop : strides] += dY * masks[:, j]
+        dX[:, j : j + stop : strides] += dY * masks[j]
     return dX
 
 
