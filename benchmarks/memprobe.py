@@ -1,6 +1,6 @@
 """Peak resident memory of one framework on one workload, in a fresh process.
 
-``python -m benchmarks.memprobe FRAMEWORK WORKLOAD [N_SAMPLES]`` prints one JSON
+``python -m benchmarks.memprobe FRAMEWORK WORKLOAD [N_SAMPLES [BATCH_SIZE]]`` prints one JSON
 line: the RSS after imports and data creation (``base_mb``) and the peak RSS
 (``VmHWM``) after one training epoch and one ``predict_proba`` over the set
 (``peak_mb``). ``predict-large`` measures ``predict_proba`` of a workload-A
@@ -54,12 +54,13 @@ def main(argv):
         return 0
     w = WORKLOADS[wname]
     n = int(argv[2]) if len(argv) > 2 else w.n_samples
+    batch_size = int(argv[3]) if len(argv) > 3 else w.batch_size
     X, y = w.make_data(seed=0, n_samples=n)
     if framework == "sk1dcnn":
         from sk1dcnn import CNN1DClassifier
 
         base = _rss_mb()
-        clf = CNN1DClassifier(architecture=w.architecture, batch_size=w.batch_size, max_iter=1,
+        clf = CNN1DClassifier(architecture=w.architecture, batch_size=batch_size, max_iter=1,
                               alpha=0.0, random_state=0).fit(X, y)
         clf.predict_proba(X)
     elif framework == "torch":
@@ -72,7 +73,7 @@ def main(argv):
         Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
         base = _rss_mb()
         model = torch_model(w)
-        torch_train_epoch(model, Xt, yt, w.batch_size, seed=0)
+        torch_train_epoch(model, Xt, yt, batch_size, seed=0)
         torch_predict_proba(model, Xt, 256)
     else:
         raise SystemExit(f"unknown framework {framework!r}")

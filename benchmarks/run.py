@@ -55,12 +55,13 @@ def torch_predict_proba(model, Xt, chunk):
 
 
 # ------------------------------------------------------------------ helpers
-def _sk_classifier(workload, seed, max_iter=1):
+def _sk_classifier(workload, seed, max_iter=1, dtype="float32"):
     from sk1dcnn import CNN1DClassifier
 
     # alpha=0: PyTorch's Adam gets no weight decay either
     return CNN1DClassifier(architecture=workload.architecture, batch_size=workload.batch_size,
-                           max_iter=max_iter, alpha=0.0, shuffle=True, random_state=seed)
+                           max_iter=max_iter, alpha=0.0, shuffle=True, random_state=seed,
+                           dtype=dtype)
 
 
 def _timed(fn):
@@ -228,10 +229,79 @@ def bench_workload(workload, repeats, n_samples=None, with_mlp=False, log=print)
     return out
 
 
-def memory_probe(framework, workload_name, n_samples=None, timeout=1800):
+def _exponent(t1, t2):
+    """Growth exponent of a doubling: t ~ size**e with e = log2(t2 / t1)."""
+    return float(np.log2(t2 / t1))
+
+
+def bench_scaling(workload, n0, repeats=3, log=print):
+    """Epoch time at (n0, T), (2 n0, T) and (n0, 2 T), both frameworks, interleaved.
+
+    Issue 6: doubling n_samples or n_timepoints at most doubles the epoch time
+    (exponent <= 1). sk1dcnn's time is its training loop (``history_[-1]['dur']``).
+    """
+    import torch
+
+    T0 = workload.n_timepoints
+    sizes = {"base": (n0, T0), "2n": (2 * n0, T0), "2T": (n0, 2 * T0)}
+    data = {k: workload.make_data(seed=0, n_samples=n, n_timepoints=T) for k, (n, T) in sizes.items()}
+    times = {(fw, k): [] for fw in ("sk1dcnn", "torch") for k in sizes}
+    for k, (X, y) in data.items():  # warm-up at every size
+        _sk_classifier(workload, 0).fit(X, y)
+        torch_train_epoch(torch_model(workload), torch.from_numpy(X), torch.from_numpy(y),
+                          workload.batch_size, seed=0)
+    for r in range(repeats):
+        for k, (X, y) in data.items():
+            c = _sk_classifier(workload, r).fit(X, y)
+            times[("sk1dcnn", k)].append(c.history_[-1]["dur"])
+            m = torch_model(workload)
+            t, _ = _timed(lambda: torch_train_epoch(m, torch.from_numpy(X), torch.from_numpy(y),
+                                                    workload.batch_size, seed=r))
+            times[("torch", k)].append(t)
+    med = {key: _median(v) for key, v in times.items()}
+    out = {"workload": workload.name, "n0": n0, "T0": T0, "repeats": repeats,
+           "times": {f"{fw}/{k}": v for (fw, k), v in med.items()}}
+    for fw in ("sk1dcnn", "torch"):
+        out[f"{fw}_exp_n"] = _exponent(med[(fw, "base")], med[(fw, "2n")])
+        out[f"{fw}_exp_T"] = _exponent(med[(fw, "base")], med[(fw, "2T")])
+    log(f"[{workload.name}] scaling: {json.dumps(out)}")
+    return out
+
+
+def bench_float64(workload, n_samples, repeats=3, log=print):
+    """sk1dcnn in float64 vs float32 (and PyTorch in float64 vs float32), one epoch + predict."""
+    import torch
+
+    X, y = workload.make_data(seed=0, n_samples=n_samples)
+    X64 = X.astype(np.float64)
+    res = {k: [] for k in ("sk32_train", "sk64_train", "sk32_pred", "sk64_pred",
+                           "th32_train", "th64_train")}
+    _sk_classifier(workload, 0, dtype="float64").fit(X64, y)  # warm-up
+    for r in range(repeats):
+        for dt, XX in (("32", X), ("64", X64)):
+            c = _sk_classifier(workload, r, dtype=f"float{dt}")
+            t, c = _timed(lambda: c.fit(XX, y))
+            res[f"sk{dt}_train"].append(t)
+            res[f"sk{dt}_pred"].append(_timed(lambda: c.predict_proba(XX))[0])
+            m = torch_model(workload)
+            Xt = torch.from_numpy(XX)
+            if dt == "64":
+                m = m.double()
+            t, _ = _timed(lambda: torch_train_epoch(m, Xt, torch.from_numpy(y),
+                                                    workload.batch_size, seed=r))
+            res[f"th{dt}_train"].append(t)
+    out = {k: _median(v) for k, v in res.items()}
+    out.update(workload=workload.name, n=n_samples, repeats=repeats)
+    log(f"[{workload.name}] float64: {json.dumps(out)}")
+    return out
+
+
+def memory_probe(framework, workload_name, n_samples=None, timeout=1800, batch_size=None):
     cmd = [sys.executable, "-m", "benchmarks.memprobe", framework, workload_name]
-    if n_samples:
-        cmd.append(str(n_samples))
+    if n_samples or batch_size:
+        cmd.append(str(n_samples or WORKLOADS[workload_name].n_samples))
+    if batch_size:
+        cmd.append(str(batch_size))
     proc = subprocess.run(cmd, cwd=HERE.parent, capture_output=True, text=True, timeout=timeout)
     if proc.returncode:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr}")
@@ -243,7 +313,51 @@ def _fmt_range(xs):
     return f"{min(xs):.2f}-{max(xs):.2f}"
 
 
-def render(info, peak32, peak64, results, mem, large, quick):
+def render_extra(scaling, f64, train_mem):
+    """Markdown for the scaling exponents, float64 mode and training memory."""
+    lines = []
+    if scaling:
+        lines += ["## Cost growth (issue 6: doubling n_samples or n_timepoints at most doubles "
+                  "the epoch time)", "",
+                  "| workload | base size | sk1dcnn epoch base / 2n / 2T (s) | sk1dcnn exponent "
+                  "n / T | PyTorch epoch base / 2n / 2T (s) | PyTorch exponent n / T |",
+                  "|---|---|---|---|---|---|"]
+        for sc in scaling:
+            t = sc["times"]
+            lines.append(
+                f"| {sc['workload']} | {sc['n0']} x {sc['T0']} | "
+                f"{t['sk1dcnn/base']:.2f} / {t['sk1dcnn/2n']:.2f} / {t['sk1dcnn/2T']:.2f} | "
+                f"**{sc['sk1dcnn_exp_n']:.2f} / {sc['sk1dcnn_exp_T']:.2f}** | "
+                f"{t['torch/base']:.2f} / {t['torch/2n']:.2f} / {t['torch/2T']:.2f} | "
+                f"{sc['torch_exp_n']:.2f} / {sc['torch_exp_T']:.2f} |")
+        lines += ["", "Exponent e = log2(t(2x) / t(x)): 1 is linear. Medians of "
+                  f"{scaling[0]['repeats']} interleaved repeats; sk1dcnn's time is its training loop "
+                  "(`history_[-1]['dur']`).", ""]
+    if f64:
+        r = f64
+        lines += ["## float64 mode (`dtype='float64'`: the exact, slower option)", "",
+                  "| workload | measure | float32 | float64 | float64 / float32 |", "|---|---|---|---|---|",
+                  f"| {r['workload']} ({r['n']} samples) | sk1dcnn training epoch (s) | "
+                  f"{r['sk32_train']:.2f} | {r['sk64_train']:.2f} | {r['sk64_train'] / r['sk32_train']:.2f} |",
+                  f"| | sk1dcnn predict_proba (s) | {r['sk32_pred']:.2f} | {r['sk64_pred']:.2f} | "
+                  f"{r['sk64_pred'] / r['sk32_pred']:.2f} |",
+                  f"| | PyTorch training epoch (s) | {r['th32_train']:.2f} | {r['th64_train']:.2f} | "
+                  f"{r['th64_train'] / r['th32_train']:.2f} |",
+                  f"| | sk1dcnn float64 / PyTorch float64, training | | | "
+                  f"**{r['sk64_train'] / r['th64_train']:.2f}** |", ""]
+    if train_mem:
+        lines += ["## Training memory (sk1dcnn: grows with the batch, not with the data set)", "",
+                  "| workload | n_samples | batch_size | data (MB) | peak RSS above imports + data (MB) |",
+                  "|---|---|---|---|---|"]
+        for row in train_mem:
+            lines.append(f"| {row['workload']} | {row['n']:,} | {row['batch_size']} | "
+                         f"{row['data_mb']:.0f} | {row['peak_mb'] - row['base_mb']:.0f} |")
+        lines += ["", "One training epoch + one `predict_proba`, each configuration in a fresh "
+                  "process (`benchmarks/memprobe.py`).", ""]
+    return lines
+
+
+def render(info, peak32, peak64, results, mem, large, quick, extra=()):
     lines = ["# Benchmark results: sk1dcnn vs PyTorch (CPU)", ""]
     if quick:
         lines += ["**Quick run** (smaller data, fewer repeats): indicative only.", ""]
@@ -313,6 +427,7 @@ def render(info, peak32, peak64, results, mem, large, quick):
                  "sk1dcnn's fitted weights into the PyTorch model and asserts equal logits and "
                  "probabilities (rtol 1e-4) before timing.")
     lines.append("")
+    lines += list(extra)
     return "\n".join(lines)
 
 
@@ -332,7 +447,9 @@ def _memory_only(names, args):
     saved = json.loads(out.with_suffix(".json").read_text())
     results = [r for r in saved["results"] if r["workload"] in names]
     mem, large = _run_memory_probes(names)
-    text = render(saved["info"], *saved["gemm_peak"], results, mem, large, False)
+    extra = render_extra(saved.get("scaling") or [], saved.get("float64"),
+                         saved.get("train_memory") or [])
+    text = render(saved["info"], *saved["gemm_peak"], results, mem, large, False, extra)
     print(text)
     out.write_text(text)
     saved.update(memory=mem, predict_large=large)
@@ -350,6 +467,8 @@ def main(argv=None):
                         help="a quarter of the samples, 2 repeats, no memory probes; "
                              "prints the table instead of writing RESULTS.md")
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-RSS probes")
+    parser.add_argument("--no-scaling", action="store_true",
+                        help="skip the cost-growth (doubling) and float64 measurements")
     parser.add_argument("--memory-only", action="store_true",
                         help="rerun only the peak-RSS probes and rewrite the table from "
                              "the timings kept in benchmarks/RESULTS.json")
@@ -388,18 +507,34 @@ def main(argv=None):
         n = w.n_samples // 4 if args.quick else None
         results.append(bench_workload(w, repeats, n_samples=n, with_mlp=name == "A"))
 
-    mem, large = {}, None
+    scaling, f64 = [], None
+    if not (args.quick or args.no_scaling):
+        for name in names:
+            w = WORKLOADS[name]
+            scaling.append(bench_scaling(w, n0=w.n_samples // 4 if name == "A" else 64))
+        if "A" in names:
+            f64 = bench_float64(WORKLOADS["A"], n_samples=2048)
+
+    mem, large, train_mem = {}, None, []
     if not (args.quick or args.no_memory):
         mem, large = _run_memory_probes(names)
+        if "A" in names:
+            for n, bs in ((8192, 64), (16384, 64), (8192, 256)):
+                row = memory_probe("sk1dcnn", "A", n_samples=n, batch_size=bs)
+                row.update(workload="A", n=n, batch_size=bs)
+                train_mem.append(row)
+                print(f"[A] training memory n={n} batch={bs}: {row}")
 
     info["loadavg_end"] = os.getloadavg()
-    text = render(info, peak32, peak64, results, mem, large, args.quick)
+    extra = render_extra(scaling, f64, train_mem)
+    text = render(info, peak32, peak64, results, mem, large, args.quick, extra)
     print(text)
     out = args.output or (None if args.quick else str(HERE / "RESULTS.md"))
     if out:
         Path(out).write_text(text)
         Path(out).with_suffix(".json").write_text(json.dumps(
             {"info": info, "gemm_peak": [peak32, peak64], "results": results, "memory": mem,
-             "predict_large": large}, indent=1, default=str))
+             "predict_large": large, "scaling": scaling, "float64": f64,
+             "train_memory": train_mem}, indent=1, default=str))
         print(f"wrote {out}")
     return 0

@@ -1,8 +1,9 @@
 """The two reference workloads of issue 6: data, sk1dcnn layer specs, PyTorch twins.
 
 Both frameworks get the same float32 data (channels-first, as users give it)
-and the same networks. BatchNorm is not in the sk1dcnn engine yet, so workload B
-leaves it out in both frameworks.
+and the same networks, BatchNorm after workload B's first convolution included
+(Keras conventions in sk1dcnn: momentum 0.99, epsilon 1e-3; PyTorch's twin gets
+momentum 0.01 and eps 1e-3, the same update).
 """
 
 from dataclasses import dataclass, field
@@ -75,14 +76,15 @@ WORKLOAD_B = Workload(
     n_timepoints=8000,
     n_classes=10,
     architecture=(
-        [_conv(64, 3, strides=3, padding="valid")]
+        [dict(layer="Conv1D", filters=64, kernel_size=3, strides=3, padding="valid"),
+         "BatchNormalization", dict(layer="Activation", activation="relu")]
         + [spec for _ in range(4)
            for spec in (_conv(128, 3, padding="same"), dict(layer="MaxPooling1D", pool_size=3))]
         + ["GlobalMaxPooling1D"]
         # the output Dense(10) is added by the estimator
     ),
-    notes=["BatchNorm after the first convolution is left out in both frameworks "
-           "(not in the sk1dcnn engine yet)."],
+    notes=["BatchNorm after the first convolution in both frameworks; sk1dcnn folds it "
+           "into the convolution at predict time."],
 )
 
 WORKLOADS = {"A": WORKLOAD_A, "B": WORKLOAD_B}
@@ -110,7 +112,8 @@ def torch_model(workload):
             nn.Linear(64, workload.n_classes),
         )
     if workload.name == "B":
-        layers = [nn.Conv1d(1, 64, 3, stride=3), nn.ReLU()]
+        layers = [nn.Conv1d(1, 64, 3, stride=3), nn.BatchNorm1d(64, eps=1e-3, momentum=0.01),
+                  nn.ReLU()]
         c_in = 64
         for _ in range(4):
             layers += [nn.Conv1d(c_in, 128, 3, padding=1), nn.ReLU(), nn.MaxPool1d(3)]
@@ -129,8 +132,19 @@ def copy_weights_to_torch(network, model):
     import torch
     import torch.nn as nn
 
+    from sk1dcnn.blocks import BatchNormalization
     from sk1dcnn.layers import Conv1D, Dense
 
+    bns = [layer for layer in network.layers if isinstance(layer, BatchNormalization)]
+    their_bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]
+    if len(bns) != len(their_bns):
+        raise ValueError(f"{len(bns)} BatchNormalization layers vs {len(their_bns)} in PyTorch")
+    with torch.no_grad():
+        for layer, mod in zip(bns, their_bns):
+            mod.weight.copy_(torch.from_numpy(layer.params["gamma"]))
+            mod.bias.copy_(torch.from_numpy(layer.params["beta"]))
+            mod.running_mean.copy_(torch.from_numpy(layer.moving_mean.astype(np.float32)))
+            mod.running_var.copy_(torch.from_numpy(layer.moving_variance.astype(np.float32)))
     ours = [layer for layer in network.layers if isinstance(layer, (Conv1D, Dense))]
     theirs = [m for m in model.modules() if isinstance(m, (nn.Conv1d, nn.Linear))]
     if len(ours) != len(theirs):

@@ -227,7 +227,7 @@ class Conv1D(Layer):
         return (isinstance(pool, MaxPooling1D) and self.activation in MONOTONE | {None}
                 and pool.input_shape == self.output_shape)
 
-    def _conv_raw(self, X):
+    def _conv_raw(self, X, W=None):
         """``X`` (N, L, C) -> buffered matmul output (N, L_out, F), no bias.
 
         Without dilation (the usual case) the batch is laid out as one long
@@ -239,7 +239,8 @@ class Conv1D(Layer):
         """
         N, L, C = X.shape
         K, F, s = self.kernel_size, self.filters, self.strides
-        W = self.params["W"]
+        if W is None:
+            W = self.params["W"]
         if W.shape[1] != C:
             raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
         L_out = ops.conv_output_length(L, K, s, self.padding, self.dilation_rate)
@@ -432,6 +433,29 @@ class Conv1D(Layer):
         N = dY.shape[0]
         out = self._dz_target(N, dY.dtype) if self.activation == "relu" else None
         return self._conv_backward(self._act_backward(dY, out=out), need_dX)
+
+    def forward_folded(self, X, scale, shift, relu=False, next_layer=None):
+        """Predict-time convolution followed by ``x * scale + shift`` per channel
+        (a folded BatchNormalization) and, with ``relu``, a ReLU.
+
+        The kernel and bias absorb the affine map, so the normalization costs
+        nothing; the layer's own parameters are left untouched.
+        """
+        W = self.params["W"]
+        Wf = (W * scale).astype(W.dtype)
+        b = shift if not self.use_bias else self.params["b"] * scale + shift
+        Z = self._conv_raw(X, W=Wf)
+        out = None
+        if isinstance(next_layer, Conv1D):
+            out = next_layer.input_buffer(Z.shape[0], Z.shape[1], Z.dtype)
+            if out is not None and out.shape[2] != Z.shape[2]:
+                out = None
+        dst = Z if out is None else out
+        np.add(Z, np.tile(b.astype(Z.dtype), (Z.shape[1], 1)), out=dst)
+        if relu:
+            np.maximum(dst, np.zeros(dst.shape[1:], dst.dtype), out=dst)
+        self._c_pool = None
+        return dst
 
     def forward_pool(self, X, pool, training=False, rng=None, next_layer=None):
         """``pool.forward(self.forward(X))`` in one pass (see :meth:`can_fuse_pool`).

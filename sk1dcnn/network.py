@@ -6,9 +6,10 @@ The network knows nothing of scikit-learn: it takes channels-last arrays
 
 import numpy as np
 
-from .blocks import BLOCKS
+from .blocks import BLOCKS, BatchNormalization
 from .layers import (
     LAYERS,
+    Activation,
     AveragePooling1D,
     Conv1D,
     Dense,
@@ -112,19 +113,29 @@ class Sequential:
     def output_shape(self):
         return self.layers[-1].output_shape
 
-    def _plan(self, n_layers):
+    def _plan(self, n_layers, training=True):
         """Steps ``(first_layer_index, n_layers_in_step)`` of a pass over the first layers.
 
         With ``fuse`` on (the default), a Conv1D followed by a MaxPooling1D it
         can fuse (:meth:`~sk1dcnn.layers.Conv1D.can_fuse_pool`) runs as one step;
-        ``fuse = False`` runs every layer on its own (the plain reference).
+        at predict time a Conv1D without activation followed by a
+        BatchNormalization (and a ReLU Activation) runs as one convolution with
+        the normalization folded into its kernel and bias. ``fuse = False`` runs
+        every layer on its own (the plain reference).
         """
         layers = self.layers
         fuse = getattr(self, "fuse", True)
         steps, i = [], 0
         while i < n_layers:
             layer = layers[i]
-            if (fuse and i + 1 < n_layers and isinstance(layer, Conv1D)
+            if (fuse and not training and i + 1 < n_layers and isinstance(layer, Conv1D)
+                    and layer.activation in (None, "identity")
+                    and isinstance(layers[i + 1], BatchNormalization)):
+                relu = (i + 2 < n_layers and isinstance(layers[i + 2], Activation)
+                        and layers[i + 2].activation == "relu")
+                steps.append((i, 3 if relu else 2))
+                i += 3 if relu else 2
+            elif (fuse and i + 1 < n_layers and isinstance(layer, Conv1D)
                     and layer.can_fuse_pool(layers[i + 1])):
                 steps.append((i, 2))
                 i += 2
@@ -140,10 +151,14 @@ class Sequential:
         after the next forward pass.
         """
         n = len(self.layers) if upto is None else len(self.layers[:upto])
-        steps = self._plan(n)
+        steps = self._plan(n, training)
         for i, size in steps:
             layer = self.layers[i]
-            if size == 2:
+            if size > 1 and isinstance(self.layers[i + 1], BatchNormalization):
+                nxt = self.layers[i + size] if i + size < n else None
+                scale, shift = self.layers[i + 1].inference_affine(np.float64)
+                X = layer.forward_folded(X, scale, shift, relu=size == 3, next_layer=nxt)
+            elif size == 2:
                 nxt = self.layers[i + 2] if i + 2 < n else None
                 X = layer.forward_pool(X, self.layers[i + 1], training, rng, next_layer=nxt)
             elif isinstance(layer, Conv1D):
@@ -154,8 +169,8 @@ class Sequential:
         self._c_plan = steps
         if steps:
             i, size = steps[-1]
-            # a fused conv+pool step returns the conv layer's reused buffer
-            if size == 2 or not isinstance(self.layers[i], _FRESH_OUTPUT):
+            # a fused step returns the conv layer's reused buffer
+            if size > 1 or not isinstance(self.layers[i], _FRESH_OUTPUT):
                 X = X.copy()
         return X
 
@@ -164,6 +179,10 @@ class Sequential:
         steps = getattr(self, "_c_plan", None)
         if steps is None or sum(size for _, size in steps) != len(self.layers):
             steps = [(i, 1) for i in range(len(self.layers))]
+        if any(size > 1 and isinstance(self.layers[i + 1], BatchNormalization)
+               for i, size in steps):
+            raise RuntimeError("backward() after a predict-mode forward pass (BatchNormalization "
+                               "folded into the convolution): run forward(training=True).")
         for i, size in reversed(steps):
             if size == 2:
                 dY = self.layers[i].backward_pool(dY, need_dX=i > 0)

@@ -13,7 +13,7 @@ from benchmarks.workloads import WORKLOADS
 from sk1dcnn import CNN1DClassifier
 
 
-@pytest.mark.parametrize("name, n_layers, train_mflop", [("A", 9, 17.2), ("B", 11, 773)])
+@pytest.mark.parametrize("name, n_layers, train_mflop", [("A", 9, 17.2), ("B", 13, 773)])
 def test_workload_builds_with_the_issue_flops(name, n_layers, train_mflop):
     w = WORKLOADS[name]
     X, _ = w.make_data(seed=0, n_samples=w.n_classes * 2)

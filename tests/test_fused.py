@@ -451,3 +451,39 @@ def test_conv_chain_writing_into_the_next_padded_buffer_equals_plain_ops(activat
             dA = dX
             if i == 3:
                 dA = ops.maxpool1d_backward(dA, masks, pooled_from, 2)
+
+
+@pytest.mark.parametrize("use_bias", [True, False])
+@pytest.mark.parametrize("then", ["relu", "tanh", None])
+def test_batchnorm_folded_into_the_convolution_at_predict_equals_plain(use_bias, then):
+    """Conv1D -> BatchNormalization (-> Activation) at predict time runs as one
+    convolution with the normalization in its kernel and bias: same outputs as the
+    layers one by one, after training moved the running statistics."""
+    from sk1dcnn.blocks import BatchNormalization
+
+    def layers():
+        out = [Conv1D(6, 3, strides=3, padding="valid", use_bias=use_bias), BatchNormalization()]
+        if then:
+            out.append(Activation(then))
+        return out + [Conv1D(4, 3, padding="same", activation="relu"), MaxPooling1D(2),
+                      GlobalAveragePooling1D(), Dense(3)]
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((8, 60, 2)) * 3 + 1
+    nets = []
+    for fuse in (True, False):
+        net = Sequential(layers())
+        net.build((60, 2), np.random.RandomState(0), np.float64)
+        net.fuse = fuse
+        for _ in range(5):  # move the running statistics away from (0, 1)
+            Z = net.forward(X, training=True, rng=np.random.default_rng(1))
+            net.backward(Z / 10)
+            for p, g in zip(net.params(), net.grads()):
+                p -= 0.1 * g
+        nets.append(net)
+    bn = nets[0].layers[1]
+    assert np.abs(bn.moving_mean).max() > 0.05
+    np.testing.assert_allclose(nets[0].forward(X), nets[1].forward(X), rtol=1e-10, atol=1e-12)
+    assert nets[0]._c_plan[0] == (0, 3 if then == "relu" else 2)
+    with pytest.raises(RuntimeError, match="predict-mode forward pass"):
+        nets[0].backward(np.ones((8, 3)))
