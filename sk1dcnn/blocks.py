@@ -121,7 +121,8 @@ class BatchNormalization(Layer):
         gamma = self._gamma(X.dtype)
         if training:
             mean = np.einsum(one, X) / X.dtype.type(M)
-            Xc = np.subtract(X, self._tile(mean, X))
+            # reused buffers: fresh arrays of this size are page-faulted in every batch
+            Xc = np.subtract(X, self._tile(mean, X), out=self._buffer("xhat", X.shape, X.dtype))
             var = np.einsum(two, Xc, Xc) / X.dtype.type(M)
             inv_std = (1.0 / np.sqrt(var.astype(np.float64) + self.epsilon)).astype(X.dtype)
             m = self.momentum
@@ -132,9 +133,10 @@ class BatchNormalization(Layer):
             Xhat = np.multiply(Xc, self._tile(inv_std, X), out=Xc)
         else:
             inv_std = (1.0 / np.sqrt(self.moving_variance + self.epsilon)).astype(X.dtype)
-            Xhat = np.subtract(X, self._tile(self.moving_mean.astype(X.dtype), X))
+            Xhat = np.subtract(X, self._tile(self.moving_mean.astype(X.dtype), X),
+                               out=self._buffer("xhat", X.shape, X.dtype))
             np.multiply(Xhat, self._tile(inv_std, X), out=Xhat)
-        Y = np.multiply(Xhat, self._tile(gamma, X))
+        Y = np.multiply(Xhat, self._tile(gamma, X), out=self._buffer("y", X.shape, X.dtype))
         if self.center:
             np.add(Y, self._tile(self.params["beta"], X), out=Y)
         self._c_xhat = Xhat
@@ -159,7 +161,8 @@ class BatchNormalization(Layer):
         if not self._c_training:  # fixed statistics: an affine map
             return dY * k
         # d/dx of gamma * (x - mean) / std with batch mean and variance (Ioffe & Szegedy 2015)
-        dX = np.multiply(Xhat, self._tile(dgamma / dY.dtype.type(M), dY))
+        dX = np.multiply(Xhat, self._tile(dgamma / dY.dtype.type(M), dY),
+                         out=self._buffer("dx", dY.shape, dY.dtype))
         np.subtract(dY, dX, out=dX)
         np.subtract(dX, self._tile(dbeta / dY.dtype.type(M), dY), out=dX)
         np.multiply(dX, k, out=dX)

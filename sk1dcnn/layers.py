@@ -636,6 +636,10 @@ class Activation(Layer):
                 slope = X.dtype.type((RRELU_LOWER + RRELU_UPPER) / 2)
             self._c_slope = slope
             A = np.where(X > 0, X, X * slope)
+        elif name == "relu":
+            # into a reused buffer: a fresh array this size is page-faulted in every batch
+            A = np.maximum(X, np.zeros(X.shape[1:], X.dtype),
+                           out=self._buffer("a", X.shape, X.dtype))
         else:
             A = ACTIVATIONS[name](X)
         self._c_A = A
@@ -650,6 +654,10 @@ class Activation(Layer):
             return np.where(pos, dY, dY * self.params["alpha"])
         if name == "rrelu":
             return np.where(Z > 0, dY, dY * self._c_slope)
+        if name == "relu":
+            A = self._c_A
+            mask = np.greater(A, 0, out=self._buffer("mask", A.shape, bool))
+            return np.multiply(dY, mask, out=self._buffer("dx", dY.shape, dY.dtype))
         return DERIVATIVES[name](Z, self._c_A, dY)
 
 
