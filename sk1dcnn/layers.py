@@ -266,11 +266,34 @@ class Conv1D(Layer):
             self._c_cols = cols
             self._c_geom = None
             return Z
-        # padded length rounded up to a multiple of the stride, so that output
-        # row r of the long signal starts at input r * s in every signal
-        Lp = L + left + right
-        Lp += (-Lp) % s
+        left, Lp = self._padded_length(L)
         R = Lp // s
+        Xp = self._padded_input(X, left, Lp, dtype)
+        n_rows = (N * Lp - K) // s + 1
+        Zl = self._buffer("zl", (N, R, F), dtype)
+        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F),
+                          Zl.reshape(N * R, F))
+        self._c_xp = Xp
+        self._c_geom = (Lp, R, L_out, n_rows)
+        return Zl[:, :L_out]
+
+    def _padded_length(self, L):
+        """``(left, Lp)``: zeros before each signal and its length in the long layout.
+
+        ``Lp`` is rounded up to a multiple of the stride, so that output row r
+        of the long signal starts at input r * s in every signal, and, when a
+        max pooling by p is fused by phases (:meth:`forward_pool`), of s * p,
+        so that every signal's outputs start at phase 0.
+        """
+        K, s = self.kernel_size, self.strides
+        left, right = ops.conv_padding(L, K, s, self.padding, 1)
+        Lp = L + left + right
+        Lp += (-Lp) % (s * self.__dict__.get("_pool_hint", 1))
+        return left, Lp
+
+    def _padded_input(self, X, left, Lp, dtype):
+        """The input in the long zero-padded layout (N, Lp, C) (``X`` itself if it is)."""
+        N, L, C = X.shape
         if left == 0 and Lp == L and X.flags.c_contiguous:
             Xp = X
         else:
@@ -280,13 +303,7 @@ class Conv1D(Layer):
             if X is not self.__dict__.get("_c_in_view"):
                 Xp[:, left:left + L] = X
         self._c_in_view = None
-        n_rows = (N * Lp - K) // s + 1
-        Zl = self._buffer("zl", (N, R, F), dtype)
-        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F),
-                          Zl.reshape(N * R, F))
-        self._c_xp = Xp
-        self._c_geom = (Lp, R, L_out, n_rows)
-        return Zl[:, :L_out]
+        return Xp
 
     def input_buffer(self, N, L, dtype):
         """A view (N, L, C) for the previous layer to write this layer's input into.
@@ -296,12 +313,9 @@ class Conv1D(Layer):
         None when the input is read where it is (no padding) or copied anyway
         (dilation).
         """
-        K, s = self.kernel_size, self.strides
         if self.dilation_rate != 1 or self.params["W"].dtype != dtype:
             return None
-        left, right = ops.conv_padding(L, K, s, self.padding, 1)
-        Lp = L + left + right
-        Lp += (-Lp) % s
+        left, Lp = self._padded_length(L)
         if left == 0 and Lp == L:
             return None
         C = self.params["W"].shape[1]
@@ -419,6 +433,7 @@ class Conv1D(Layer):
         """Convolution, bias and activation; with ``next_layer`` (a Conv1D) the
         result is written into that layer's padded input buffer when it can be."""
         self._c_pool = None
+        self._c_pp = None
         Z = self._conv_raw(X)
         out = None
         if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
@@ -457,6 +472,99 @@ class Conv1D(Layer):
         self._c_pool = None
         return dst
 
+    def phase_pool_ok(self, pool):
+        """Can :meth:`forward_pool` compute ``pool`` as a maximum over phases?
+
+        Yes when the pooling windows do not overlap (``strides == pool_size``
+        = p) and p phases of receptive fields do not overlap (p * s >= K): the
+        convolution's outputs are then written one contiguous array per
+        phase, and pooling is an element-wise maximum of p arrays.
+        """
+        p = pool.pool_size
+        return (self.dilation_rate == 1 and pool.strides == p
+                and p * self.strides >= self.kernel_size)
+
+    def prepare_pool(self, pool):
+        """Called by the network before a pass that fuses ``pool`` into this layer."""
+        hint = pool.pool_size if self.phase_pool_ok(pool) else 1
+        if self.__dict__.get("_pool_hint", 1) != hint:
+            self._pool_hint = hint
+
+    def _forward_phase_pool(self, X, pool, training, rng, next_layer):
+        N, L, C = X.shape
+        K, F, s, p = self.kernel_size, self.filters, self.strides, pool.pool_size
+        W = self.params["W"]
+        if W.shape[1] != C:
+            raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
+        L_out = ops.conv_output_length(L, K, s, self.padding, 1)
+        if L_out <= 0:
+            raise ValueError(
+                f"input length {L} is too short for kernel_size={K}, padding={self.padding!r}."
+            )
+        Lpool = pool.compute_output_shape((L_out, F))[0]
+        self._pool_hint = p
+        left, Lp = self._padded_length(L)
+        dtype = np.result_type(X.dtype, W.dtype)
+        if X.dtype != dtype:
+            X = X.astype(dtype)
+        Xp = self._padded_input(X, left, Lp, dtype)
+        Rq = Lp // (s * p)  # pooled rows per signal in the long layout
+        n_rows = (N * Lp - K) // s + 1
+        M = N * Rq
+        # rows past a phase's last window stay as allocated (zeros): they are
+        # outputs of no signal, and their gradients are zero
+        ph = self._buffer("phases", (p * M, F), dtype, zeros=True).reshape(p, M, F)
+        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F), ph, n_ph=p)
+        Pl = self._buffer("pooled_long", (M, F), dtype)
+        masks = None
+        if training:
+            masks = self._buffer("pool_masks", (p * M, F), bool).reshape(p, M, F)
+        ops.maxpool_phases_into(ph, Pl, masks)
+        P = Pl.reshape(N, Rq, F)[:, :Lpool]
+        self._c_len, self._c_left, self._c_xp = L, left, Xp
+        self._c_pp = (Lp, Rq, n_rows, Lpool, p)
+        self._c_geom = None
+        self._c_pool, self._c_masks, self._c_ph = pool, masks, ph
+        out = None
+        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
+            out = next_layer.input_buffer(N, Lpool, dtype)
+            if out is not None and out.shape[2] != F:
+                out = None
+        return self._bias_act(P, training, rng, out=out)
+
+    def _backward_phase_pool(self, dY, need_dX):
+        Lp, Rq, n_rows, Lpool, p = self._c_pp
+        N = dY.shape[0]
+        K, C, F, s = self.kernel_size, self.params["W"].shape[1], self.filters, self.strides
+        W = self.params["W"]
+        M = N * Rq
+        dPl = self._buffer(f"dpooled_long{Rq}", (M, F), dY.dtype, zeros=True)
+        dP = dPl.reshape(N, Rq, F)[:, :Lpool]  # the other rows stay zero
+        if self.activation == "relu":
+            self._act_backward(dY, out=dP)
+        else:
+            np.copyto(dP, self._act_backward(dY))
+        if self.use_bias:
+            self.grads["b"] = dPl.sum(axis=0)
+        masks = self._c_masks
+        if masks is None:  # forward ran in predict mode: find the winners now
+            masks = self._buffer("pool_masks", (p * M, F), bool).reshape(p, M, F)
+            ops.maxpool_phases_into(self._c_ph, np.empty((M, F), self._c_ph.dtype), masks)
+        dph = self._buffer("dphases", (p * M, F), dY.dtype).reshape(p, M, F)
+        for j in range(p):
+            np.multiply(dPl, masks[j], out=dph[j])
+        src = self._c_xp.reshape(-1)
+        self.grads["W"] = ops.window_matmul_t(src, K * C, s * C, n_rows, dph,
+                                              n_ph=p).reshape(K, C, F)
+        if not need_dX:
+            return None
+        L, left = self._c_len, self._c_left
+        dXp = self._buffer(f"dxp{L}", (N, Lp, C), dph.dtype)
+        scratch = self._buffer("dscratch", (-(-n_rows // p), K * C), dph.dtype)
+        ops.window_matmul_scatter(dph, W.reshape(K * C, F).T, K * C, s * C, n_rows,
+                                  dXp.reshape(-1), scratch, n_ph=p, accumulate=False)
+        return dXp[:, left:left + L]
+
     def forward_pool(self, X, pool, training=False, rng=None, next_layer=None):
         """``pool.forward(self.forward(X))`` in one pass (see :meth:`can_fuse_pool`).
 
@@ -466,6 +574,9 @@ class Conv1D(Layer):
         layers' backward passes. With ``next_layer`` (a Conv1D) the pooled
         output is written into that layer's padded input buffer.
         """
+        if self.phase_pool_ok(pool):
+            return self._forward_phase_pool(X, pool, training, rng, next_layer)
+        self._c_pp = None
         Z = self._conv_raw(X)
         N, L_out, F = Z.shape
         Lp = pool.compute_output_shape((L_out, F))[0]
@@ -492,6 +603,8 @@ class Conv1D(Layer):
 
     def backward_pool(self, dY, need_dX=True):
         """Backward pass of :meth:`forward_pool`: returns the input gradient."""
+        if getattr(self, "_c_pp", None) is not None:
+            return self._backward_phase_pool(dY, need_dX)
         pool = self._c_pool
         dP = self._act_backward(dY)
         N, Lp, F = dP.shape

@@ -95,6 +95,26 @@ def test_window_matmul_and_adjoints_match_explicit_windows(width, step, n_rows):
     for r in range(n_rows):
         ref[r * step:r * step + width] += G[r] @ B.T
     np.testing.assert_allclose(dst, ref, rtol=1e-12, atol=1e-14)
+    dst = np.full_like(src, np.nan)  # overwrite mode writes every cell
+    ops.window_matmul_scatter(G, B.T, width, step, n_rows, dst, accumulate=False)
+    np.testing.assert_allclose(dst, ref, rtol=1e-12, atol=1e-14)
+    # one array per phase, more phases than the least
+    n_ph = -(-width // step) + 1
+    outs = np.full((n_ph, n_rows, 3), 7.0)
+    ops.window_matmul(src, width, step, n_rows, B, outs, n_ph=n_ph)
+    for r in range(n_rows):
+        np.testing.assert_allclose(outs[r % n_ph, r // n_ph], windows[r] @ B, rtol=1e-12)
+    per_phase = np.zeros((n_ph, n_rows, 3))
+    for r in range(n_rows):
+        per_phase[r % n_ph, r // n_ph] = G[r]
+    np.testing.assert_allclose(ops.window_matmul_t(src, width, step, n_rows, per_phase, n_ph=n_ph),
+                               windows.T @ G, rtol=1e-12)
+    dst = np.full_like(src, np.nan)
+    ops.window_matmul_scatter(per_phase, B.T, width, step, n_rows, dst, n_ph=n_ph,
+                              accumulate=False)
+    np.testing.assert_allclose(dst, ref, rtol=1e-12, atol=1e-14)
+    with pytest.raises(ValueError, match="overlap"):
+        ops.window_matmul(src, width, step, n_rows, B, outs, n_ph=-(-width // step) - 1)
 
 
 def test_window_matmul_refuses_a_short_source():
@@ -487,3 +507,38 @@ def test_batchnorm_folded_into_the_convolution_at_predict_equals_plain(use_bias,
     assert nets[0]._c_plan[0] == (0, 3 if then == "relu" else 2)
     with pytest.raises(RuntimeError, match="predict-mode forward pass"):
         nets[0].backward(np.ones((8, 3)))
+
+
+@pytest.mark.parametrize("K, s, p, padding", [(3, 1, 3, "same"), (3, 1, 4, "valid"),
+                                              (2, 1, 2, "causal"), (5, 2, 3, "same"),
+                                              (3, 3, 2, "valid"), (4, 1, 4, "same")])
+@pytest.mark.parametrize("activation", ["relu", None, "tanh"])
+def test_pooling_by_phases_equals_plain(K, s, p, padding, activation):
+    """Conv1D + MaxPooling1D(p) with p * strides >= kernel_size runs as p phase
+    products and an element-wise maximum (pooling by phases); outputs, input
+    gradients and every parameter gradient equal the layers run one by one,
+    across batch sizes, with ties (zero-padded signals)."""
+    def layers():
+        return [Conv1D(3, 3, padding="same", activation="relu"),
+                Conv1D(6, K, strides=s, padding=padding, activation=activation),
+                MaxPooling1D(p),
+                Conv1D(4, 3, padding="same", activation="relu"),
+                GlobalMaxPooling1D(), Dense(3)]
+
+    fused, plain = _pair(layers, (41, 2), np.float64)
+    rng = np.random.default_rng(3)
+    for n in (5, 3, 6):
+        X = rng.standard_normal((n, 41, 2))
+        X[1, 20:] = 0.0
+        Y = np.eye(3)[np.arange(n) % 3]
+        Zf, gf = _run(fused, X, Y, True)
+        assert fused.layers[1]._c_pp is not None  # the phase path ran
+        Zp, gp = _run(plain, X, Y, True)
+        np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-14)
+        for a, b in zip(gf, gp):
+            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, True),
+                                   _first_layer_input_grad(plain, X, Y, True),
+                                   rtol=1e-10, atol=1e-13)
+    # predict mode, then a backward pass that finds the pooling winners itself
+    np.testing.assert_allclose(fused.forward(X), plain.forward(X), rtol=1e-12, atol=1e-14)
