@@ -341,8 +341,8 @@ def render_extra(scaling, f64, train_mem):
             t = sc["times"]
             for e, label in ((2, "second (steady)"), (1, "first (+ fresh buffers)")):
                 lines.append(
-                    f"| {sc['workload'] if e == 2 else ''} | {sc['n0']} x {sc['T0'] if e == 2 else ''} | "
-                    f"{label} | "
+                    (f"| {sc['workload']} | {sc['n0']} x {sc['T0']} | " if e == 2 else "| | | ")
+                    + f"{label} | "
                     f"{t[f'sk1dcnn/e{e}/base']:.2f} / {t[f'sk1dcnn/e{e}/2n']:.2f} / "
                     f"{t[f'sk1dcnn/e{e}/2T']:.2f} | "
                     f"**{sc[f'sk1dcnn_e{e}_exp_n']:.2f} / {sc[f'sk1dcnn_e{e}_exp_T']:.2f}** | "
