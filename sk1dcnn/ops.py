@@ -345,9 +345,13 @@ def maxpool1d_forward_into(Z, pool_size, strides, out, masks=None):
     window holding NaN the masks may differ: see below). Each offset's mask is
     contiguous, so the logic between masks runs in long loops.
     """
-    out_len = out.shape[1]
-    views = _pool_views(Z, pool_size, strides, out_len)
-    if pool_size == 1:
+    views = _pool_views(Z, pool_size, strides, out.shape[1])
+    return _max_with_masks(views, out, masks)
+
+
+def _max_with_masks(views, out, masks):
+    """``out = max(views)`` element-wise; ``masks[j]`` (optional) = first-max-wins winners."""
+    if len(views) == 1:
         np.copyto(out, views[0])
     else:
         np.maximum(views[0], views[1], out=out)
@@ -355,14 +359,14 @@ def maxpool1d_forward_into(Z, pool_size, strides, out, masks=None):
             np.maximum(out, v, out=out)
     if masks is None:
         return out, None
-    if pool_size == 1:
+    if len(views) == 1:
         masks.fill(True)
         return out, masks
     # m_j = (v_j == max) & ~(m_0 | ... | m_{j-1}); "free", the negation of that
     # union, is built in the last offset's mask: where no earlier offset holds
     # the maximum, the last one does (a window holding NaN excepted, where the
     # plain masks route nothing: its loss is NaN and training stops anyway)
-    last = pool_size - 1
+    last = len(views) - 1
     free = masks[last]
     np.equal(views[0], out, out=masks[0])
     np.logical_not(masks[0], out=free)
@@ -536,28 +540,7 @@ def maxpool_phases_into(phases, out, masks=None):
     row each (3-4x faster). ``masks`` (p, M, F) bool receives the
     first-max-wins masks of :func:`maxpool1d_forward`.
     """
-    p = phases.shape[0]
-    if p == 1:
-        np.copyto(out, phases[0])
-    else:
-        np.maximum(phases[0], phases[1], out=out)
-        for j in range(2, p):
-            np.maximum(out, phases[j], out=out)
-    if masks is None:
-        return out, None
-    if p == 1:
-        masks.fill(True)
-        return out, masks
-    last = p - 1
-    free = masks[last]
-    np.equal(phases[0], out, out=masks[0])
-    np.logical_not(masks[0], out=free)
-    for j in range(1, last):
-        m = masks[j]
-        np.equal(phases[j], out, out=m)
-        m &= free
-        np.greater(free, m, out=free)  # free & ~m, without a temporary
-    return out, masks
+    return _max_with_masks(list(phases), out, masks)
 
 
 def conv_flops(out_len, kernel_size, in_channels, filters):
