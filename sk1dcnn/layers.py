@@ -145,6 +145,8 @@ class Conv1D(Layer):
     """
 
     penalized = ("W",)
+    #: pooling size fused by phases after this layer (see :meth:`prepare_pool`)
+    _pool_hint = 1
 
     def __init__(self, filters, kernel_size, strides=1, padding="valid", dilation_rate=1,
                  activation=None, use_bias=True, kernel_initializer="glorot_uniform"):
@@ -241,14 +243,7 @@ class Conv1D(Layer):
         K, F, s = self.kernel_size, self.filters, self.strides
         if W is None:
             W = self.params["W"]
-        if W.shape[1] != C:
-            raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
-        L_out = ops.conv_output_length(L, K, s, self.padding, self.dilation_rate)
-        if L_out <= 0:
-            raise ValueError(
-                f"input length {L} is too short for kernel_size={K}, "
-                f"dilation_rate={self.dilation_rate}, padding={self.padding!r}."
-            )
+        L_out = self._check_input(L, C, W)
         left, right = ops.conv_padding(L, K, s, self.padding, self.dilation_rate)
         dtype = np.result_type(X.dtype, W.dtype)
         if X.dtype != dtype:
@@ -277,6 +272,30 @@ class Conv1D(Layer):
         self._c_geom = (Lp, R, L_out, n_rows)
         return Zl[:, :L_out]
 
+    def _check_input(self, L, C, W):
+        """Output length for inputs of length ``L`` with ``C`` channels, or a ValueError."""
+        if W.shape[1] != C:
+            raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
+        K = self.kernel_size
+        L_out = ops.conv_output_length(L, K, self.strides, self.padding, self.dilation_rate)
+        if L_out <= 0:
+            raise ValueError(
+                f"input length {L} is too short for kernel_size={K}, "
+                f"dilation_rate={self.dilation_rate}, padding={self.padding!r}."
+            )
+        return L_out
+
+    def _next_input(self, next_layer, N, L, F, dtype, in_place_only=True):
+        """The next Conv1D's padded input buffer (N, L, F) to write this layer's
+        output into, or None. ``in_place_only``: only when bias and activation run
+        in place (other activations keep their input for the backward pass)."""
+        if not isinstance(next_layer, Conv1D):
+            return None
+        if in_place_only and self.activation not in (None, "identity", "relu"):
+            return None
+        out = next_layer.input_buffer(N, L, dtype)
+        return None if out is None or out.shape[2] != F else out
+
     def _padded_length(self, L):
         """``(left, Lp)``: zeros before each signal and its length in the long layout.
 
@@ -288,7 +307,7 @@ class Conv1D(Layer):
         K, s = self.kernel_size, self.strides
         left, right = ops.conv_padding(L, K, s, self.padding, 1)
         Lp = L + left + right
-        Lp += (-Lp) % (s * self.__dict__.get("_pool_hint", 1))
+        Lp += (-Lp) % (s * self._pool_hint)
         return left, Lp
 
     def _padded_input(self, X, left, Lp, dtype):
@@ -336,7 +355,9 @@ class Conv1D(Layer):
         else:
             Lp, R, L_out, _ = self._c_geom
             pre = self.kernel_size - 1 if self.strides == 1 else 0
-            D = self._buffer(f"dzl{self._c_len}", (pre + N * R, F), dtype, zeros=True)
+            # keyed by the row layout: rows that are no output must be zero, and
+            # which rows those are depends on L and on R (the pooling hint)
+            D = self._buffer(f"dzl{self._c_len}_{R}", (pre + N * R, F), dtype, zeros=True)
             self._c_D = D
             view = D[pre:].reshape(N, R, F)[:, :L_out]
         self._c_dzv = view
@@ -422,11 +443,10 @@ class Conv1D(Layer):
             Wflip = np.ascontiguousarray(W[::-1].transpose(0, 2, 1)).reshape(K * F, C)
             ops.window_matmul(D.reshape(-1), K * F, F, N * Lp, Wflip, dXp.reshape(N * Lp, C))
         else:
-            dXp.fill(0)
             n_ph = -(-K // s)
             scratch = self._buffer("dscratch", (-(-n_rows // n_ph), K * C), D.dtype)
             ops.window_matmul_scatter(G, W.reshape(K * C, F).T, K * C, s * C, n_rows,
-                                      dXp.reshape(-1), scratch)
+                                      dXp.reshape(-1), scratch, accumulate=False)
         return dXp[:, left:left + L]
 
     def forward(self, X, training=False, rng=None, next_layer=None):
@@ -435,11 +455,7 @@ class Conv1D(Layer):
         self._c_pool = None
         self._c_pp = None
         Z = self._conv_raw(X)
-        out = None
-        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
-            out = next_layer.input_buffer(Z.shape[0], Z.shape[1], Z.dtype)
-            if out is not None and out.shape[2] != Z.shape[2]:
-                out = None
+        out = self._next_input(next_layer, *Z.shape, Z.dtype)
         return self._bias_act(Z, training, rng, out=out)
 
     def backward(self, dY, need_dX=True):
@@ -460,11 +476,7 @@ class Conv1D(Layer):
         Wf = (W * scale).astype(W.dtype)
         b = shift if not self.use_bias else self.params["b"] * scale + shift
         Z = self._conv_raw(X, W=Wf)
-        out = None
-        if isinstance(next_layer, Conv1D):
-            out = next_layer.input_buffer(Z.shape[0], Z.shape[1], Z.dtype)
-            if out is not None and out.shape[2] != Z.shape[2]:
-                out = None
+        out = self._next_input(next_layer, *Z.shape, Z.dtype, in_place_only=False)
         dst = Z if out is None else out
         np.add(Z, np.tile(b.astype(Z.dtype), (Z.shape[1], 1)), out=dst)
         if relu:
@@ -487,20 +499,14 @@ class Conv1D(Layer):
     def prepare_pool(self, pool):
         """Called by the network before a pass that fuses ``pool`` into this layer."""
         hint = pool.pool_size if self.phase_pool_ok(pool) else 1
-        if self.__dict__.get("_pool_hint", 1) != hint:
+        if self._pool_hint != hint:
             self._pool_hint = hint
 
     def _forward_phase_pool(self, X, pool, training, rng, next_layer):
         N, L, C = X.shape
         K, F, s, p = self.kernel_size, self.filters, self.strides, pool.pool_size
         W = self.params["W"]
-        if W.shape[1] != C:
-            raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
-        L_out = ops.conv_output_length(L, K, s, self.padding, 1)
-        if L_out <= 0:
-            raise ValueError(
-                f"input length {L} is too short for kernel_size={K}, padding={self.padding!r}."
-            )
+        L_out = self._check_input(L, C, W)
         Lpool = pool.compute_output_shape((L_out, F))[0]
         self._pool_hint = p
         left, Lp = self._padded_length(L)
@@ -511,8 +517,10 @@ class Conv1D(Layer):
         Rq = Lp // (s * p)  # pooled rows per signal in the long layout
         n_rows = (N * Lp - K) // s + 1
         M = N * Rq
-        # rows past a phase's last window stay as allocated (zeros): they are
-        # outputs of no signal, and their gradients are zero
+        # rows past a phase's last window are not written: they hold whatever the
+        # buffer held (zeros, or a previous batch's values). They belong to no
+        # signal: the pooled rows they reach are never read, and their gradient
+        # rows (dPl) are zero, so they add nothing to any gradient
         ph = self._buffer("phases", (p * M, F), dtype, zeros=True).reshape(p, M, F)
         ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F), ph, n_ph=p)
         Pl = self._buffer("pooled_long", (M, F), dtype)
@@ -525,11 +533,7 @@ class Conv1D(Layer):
         self._c_pp = (Lp, Rq, n_rows, Lpool, p)
         self._c_geom = None
         self._c_pool, self._c_masks, self._c_ph = pool, masks, ph
-        out = None
-        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
-            out = next_layer.input_buffer(N, Lpool, dtype)
-            if out is not None and out.shape[2] != F:
-                out = None
+        out = self._next_input(next_layer, N, Lpool, F, dtype)
         return self._bias_act(P, training, rng, out=out)
 
     def _backward_phase_pool(self, dY, need_dX):
@@ -538,7 +542,9 @@ class Conv1D(Layer):
         K, C, F, s = self.kernel_size, self.params["W"].shape[1], self.filters, self.strides
         W = self.params["W"]
         M = N * Rq
-        dPl = self._buffer(f"dpooled_long{Rq}", (M, F), dY.dtype, zeros=True)
+        # keyed by Rq and Lpool: the rows past Lpool must be zero, and two input
+        # lengths can share Rq but not Lpool
+        dPl = self._buffer(f"dpooled_long{Rq}_{Lpool}", (M, F), dY.dtype, zeros=True)
         dP = dPl.reshape(N, Rq, F)[:, :Lpool]  # the other rows stay zero
         if self.activation == "relu":
             self._act_backward(dY, out=dP)
@@ -580,13 +586,9 @@ class Conv1D(Layer):
         Z = self._conv_raw(X)
         N, L_out, F = Z.shape
         Lp = pool.compute_output_shape((L_out, F))[0]
-        P = None
         # only when bias and activation run in place: other activations keep P
         # for their backward pass, and the next layer would overwrite it
-        if isinstance(next_layer, Conv1D) and self.activation in (None, "identity", "relu"):
-            P = next_layer.input_buffer(N, Lp, Z.dtype)
-            if P is not None and P.shape[2] != F:
-                P = None
+        P = self._next_input(next_layer, N, Lp, F, Z.dtype)
         if P is None:
             P = self._buffer("pooled", (N, Lp, F), Z.dtype)
         masks = self._pool_masks(N, pool.pool_size, Lp, F) if training else None

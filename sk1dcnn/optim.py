@@ -119,3 +119,12 @@ class AdamOptimizer:
         state = self.__dict__.copy()
         state.pop("_scratch", None)  # scratch space, not state
         return state
+
+    def __setstate__(self, state):
+        # optimizers pickled before the moments became flat vectors kept lists
+        ms, vs = state.pop("ms", None), state.pop("vs", None)
+        self.__dict__.update(state)
+        if "_m" not in state and ms is not None:
+            self._shapes = [m.shape for m in ms]
+            self._m = np.concatenate([m.ravel() for m in ms]) if ms else np.zeros(0)
+            self._v = np.concatenate([v.ravel() for v in vs]) if vs else np.zeros(0)

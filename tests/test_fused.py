@@ -542,3 +542,65 @@ def test_pooling_by_phases_equals_plain(K, s, p, padding, activation):
                                    rtol=1e-10, atol=1e-13)
     # predict mode, then a backward pass that finds the pooling winners itself
     np.testing.assert_allclose(fused.forward(X), plain.forward(X), rtol=1e-12, atol=1e-14)
+
+
+def _grads_of(net, X, dY):
+    net.forward(X, training=True, rng=np.random.default_rng(0))
+    net.backward(dY)
+    return [g.copy() for g in net.grads()]
+
+
+def test_two_input_lengths_sharing_pooled_rows_keep_gradients_exact():
+    """Lengths 12 and 10 give the same long-layout rows per signal for a k3 conv
+    pooled by 3 (by phases) but not the same pooled length: the rows past the
+    shorter one must not keep the longer input's gradients."""
+    def layers():
+        return [Conv1D(3, 3, activation="relu"), MaxPooling1D(3), GlobalAveragePooling1D()]
+
+    fused, plain = _pair(layers, (12, 2), np.float64)
+    rng = np.random.default_rng(0)
+    for L in (12, 10, 12):
+        X = rng.standard_normal((4, L, 2))
+        dY = rng.standard_normal((4, 3))
+        for a, b in zip(_grads_of(fused, X, dY), _grads_of(plain, X, dY)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+        assert fused.layers[0]._c_pp is not None
+
+
+def test_toggling_fusion_on_a_live_network_keeps_gradients_exact():
+    """Fusing pooling by phases rounds the long layout up to the pool size; turning
+    fusion off again on the same network, at another batch size, must not reuse
+    the gradient buffer laid out for the other rounding."""
+    def layers():
+        return [Conv1D(3, 3, padding="same", activation="relu"), MaxPooling1D(3),
+                GlobalAveragePooling1D()]
+
+    net, ref = _pair(layers, (11, 2), np.float64)
+    rng = np.random.default_rng(0)
+    for fuse, n in ((False, 8), (True, 8), (False, 4), (True, 2)):
+        net.fuse = fuse
+        X = rng.standard_normal((n, 11, 2))
+        dY = rng.standard_normal((n, 3))
+        for a, b in zip(_grads_of(net, X, dY), _grads_of(ref, X, dY)):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+
+
+def test_adam_pickled_with_moment_lists_resumes():
+    """An optimizer pickled before the moments became flat vectors (``ms``/``vs``
+    lists in its state) loads and continues exactly as the current one does."""
+    from sk1dcnn.optim import AdamOptimizer
+
+    rng = np.random.default_rng(0)
+    P = [rng.standard_normal((4, 3)), rng.standard_normal(5)]
+    opt = AdamOptimizer(P, 0.01)
+    opt.update_params(P, [rng.standard_normal(p.shape) for p in P])
+    old_state = {k: v for k, v in opt.__getstate__().items() if k not in ("_m", "_v", "_shapes")}
+    old_state.update(ms=[m.copy() for m in opt.ms], vs=[v.copy() for v in opt.vs])
+    old = AdamOptimizer.__new__(AdamOptimizer)
+    old.__setstate__(old_state)
+    Q = [p.copy() for p in P]
+    G = [rng.standard_normal(p.shape) for p in P]
+    opt.update_params(P, G)
+    old.update_params(Q, G)
+    for a, b in zip(P, Q):
+        np.testing.assert_array_equal(a, b)
