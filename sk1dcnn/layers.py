@@ -318,7 +318,7 @@ class Conv1D(Layer):
         else:
             # the padding cells are zeroed at allocation and never written; the
             # previous layer may have written X straight into the interior
-            Xp = self._buffer(f"xp{L}", (N, Lp, C), dtype, zeros=True)
+            Xp = self._buffer(f"xp{L}_{Lp}", (N, Lp, C), dtype, zeros=True)
             if X is not self.__dict__.get("_c_in_view"):
                 Xp[:, left:left + L] = X
         self._c_in_view = None
@@ -338,7 +338,7 @@ class Conv1D(Layer):
         if left == 0 and Lp == L:
             return None
         C = self.params["W"].shape[1]
-        Xp = self._buffer(f"xp{L}", (N, Lp, C), dtype, zeros=True)
+        Xp = self._buffer(f"xp{L}_{Lp}", (N, Lp, C), dtype, zeros=True)
         self._c_in_view = Xp[:, left:left + L]
         return self._c_in_view
 
@@ -484,67 +484,99 @@ class Conv1D(Layer):
         self._c_pool = None
         return dst
 
-    def phase_pool_ok(self, pool):
-        """Can :meth:`forward_pool` compute ``pool`` as a maximum over phases?
+    #: whether training uses pooling by phases when the phases come in several
+    #: groups (p * strides < kernel_size); see :meth:`phase_pool_groups`
+    _GROUPED_PHASES_IN_TRAINING = False
 
-        Yes when the pooling windows do not overlap (``strides == pool_size``
-        = p) and p phases of receptive fields do not overlap (p * s >= K): the
-        convolution's outputs are then written one contiguous array per
-        phase, and pooling is an element-wise maximum of p arrays.
+    def phase_pool_groups(self, pool, training=True):
+        """In how many groups :meth:`forward_pool` computes ``pool`` by phases (0: it does not).
+
+        When the pooling windows do not overlap (``strides == pool_size`` = p),
+        the convolution's outputs are written one contiguous array per phase,
+        ``n_ph = p * q`` phases with ``q = ceil(K / (p * s))`` so that no two
+        receptive fields of a phase overlap, and pooling is an element-wise
+        maximum over p phases, in q groups. With q > 1 (e.g. kernel 5, pool 2)
+        the groups interleave into the pooled rows, and only prediction uses
+        it: in training the input gradient would need a scatter-add over the
+        gapped phases, slower than the strided path's flipped-kernel product.
         """
-        p = pool.pool_size
-        return (self.dilation_rate == 1 and pool.strides == p
-                and p * self.strides >= self.kernel_size)
+        p, s, K = pool.pool_size, self.strides, self.kernel_size
+        if self.dilation_rate != 1 or pool.strides != p:
+            return 0
+        q = -(-K // (p * s))
+        if q > 1 and training and not self._GROUPED_PHASES_IN_TRAINING:
+            return 0
+        return q
 
-    def prepare_pool(self, pool):
+    def phase_pool_ok(self, pool, training=True):
+        """Does :meth:`forward_pool` compute ``pool`` by phases (see :meth:`phase_pool_groups`)?"""
+        return self.phase_pool_groups(pool, training) > 0
+
+    def prepare_pool(self, pool, training=True):
         """Called by the network before a pass that fuses ``pool`` into this layer."""
-        hint = pool.pool_size if self.phase_pool_ok(pool) else 1
+        q = self.phase_pool_groups(pool, training)
+        hint = pool.pool_size * q if q else 1
         if self._pool_hint != hint:
             self._pool_hint = hint
 
-    def _forward_phase_pool(self, X, pool, training, rng, next_layer):
+    def _forward_phase_pool(self, X, pool, training, rng, next_layer, q):
         N, L, C = X.shape
         K, F, s, p = self.kernel_size, self.filters, self.strides, pool.pool_size
+        n_ph = p * q
         W = self.params["W"]
         L_out = self._check_input(L, C, W)
         Lpool = pool.compute_output_shape((L_out, F))[0]
-        self._pool_hint = p
-        left, Lp = self._padded_length(L)
+        self._pool_hint = n_ph
+        left, Lp = self._padded_length(L)  # a multiple of s * n_ph
         dtype = np.result_type(X.dtype, W.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype)
         Xp = self._padded_input(X, left, Lp, dtype)
-        Rq = Lp // (s * p)  # pooled rows per signal in the long layout
+        Rq = Lp // (s * p)  # pooled rows per signal in the long layout, a multiple of q
         n_rows = (N * Lp - K) // s + 1
-        M = N * Rq
+        M = N * Rq // q  # rows per phase
         # rows past a phase's last window are not written: they hold whatever the
         # buffer held (zeros, or a previous batch's values). They belong to no
         # signal: the pooled rows they reach are never read, and their gradient
         # rows (dPl) are zero, so they add nothing to any gradient
-        ph = self._buffer("phases", (p * M, F), dtype, zeros=True).reshape(p, M, F)
-        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F), ph, n_ph=p)
-        Pl = self._buffer("pooled_long", (M, F), dtype)
+        ph = self._buffer("phases", (n_ph * M, F), dtype, zeros=True).reshape(n_ph, M, F)
+        ops.window_matmul(Xp.reshape(-1), K * C, s * C, n_rows, W.reshape(K * C, F), ph,
+                          n_ph=n_ph)
+        Pl = self._buffer("pooled_long", (N * Rq, F), dtype)
         masks = None
         if training:
-            masks = self._buffer("pool_masks", (p * M, F), bool).reshape(p, M, F)
-        ops.maxpool_phases_into(ph, Pl, masks)
+            masks = self._buffer("pool_masks", (n_ph * M, F), bool).reshape(n_ph, M, F)
+        self._pool_groups(ph, Pl, masks, N, Rq, p, q)
         P = Pl.reshape(N, Rq, F)[:, :Lpool]
         self._c_len, self._c_left, self._c_xp = L, left, Xp
-        self._c_pp = (Lp, Rq, n_rows, Lpool, p)
+        self._c_pp = (Lp, Rq, n_rows, Lpool, p, q)
         self._c_geom = None
         self._c_pool, self._c_masks, self._c_ph = pool, masks, ph
         out = self._next_input(next_layer, N, Lpool, F, dtype)
         return self._bias_act(P, training, rng, out=out)
 
+    @staticmethod
+    def _pool_groups(ph, Pl, masks, N, Rq, p, q):
+        """Pooled row ``q * k + c`` of the long layout is the maximum of phases
+        ``p * c .. p * c + p - 1`` at row k: one maximum per group, written into
+        every q-th pooled row of each signal."""
+        F = ph.shape[-1]
+        Pl3 = Pl.reshape(N, Rq, F)
+        for c in range(q):
+            group = [ph[p * c + o].reshape(N, Rq // q, F) for o in range(p)]
+            m = None if masks is None else masks[p * c:p * c + p].reshape(p, N, Rq // q, F)
+            ops.maxpool_phases_into(group, Pl3[:, c::q], m)
+
     def _backward_phase_pool(self, dY, need_dX):
-        Lp, Rq, n_rows, Lpool, p = self._c_pp
+        Lp, Rq, n_rows, Lpool, p, q = self._c_pp
         N = dY.shape[0]
         K, C, F, s = self.kernel_size, self.params["W"].shape[1], self.filters, self.strides
         W = self.params["W"]
-        M = N * Rq
+        n_ph = p * q
+        M = N * Rq // q
         # keyed by Rq and Lpool: the rows past Lpool must be zero, and two input
         # lengths can share Rq but not Lpool
-        dPl = self._buffer(f"dpooled_long{Rq}_{Lpool}", (M, F), dY.dtype, zeros=True)
+        dPl = self._buffer(f"dpooled_long{Rq}_{Lpool}", (N * Rq, F), dY.dtype, zeros=True)
         dP = dPl.reshape(N, Rq, F)[:, :Lpool]  # the other rows stay zero
         if self.activation == "relu":
             self._act_backward(dY, out=dP)
@@ -554,21 +586,26 @@ class Conv1D(Layer):
             self.grads["b"] = dPl.sum(axis=0)
         masks = self._c_masks
         if masks is None:  # forward ran in predict mode: find the winners now
-            masks = self._buffer("pool_masks", (p * M, F), bool).reshape(p, M, F)
-            ops.maxpool_phases_into(self._c_ph, np.empty((M, F), self._c_ph.dtype), masks)
-        dph = self._buffer("dphases", (p * M, F), dY.dtype).reshape(p, M, F)
-        for j in range(p):
-            np.multiply(dPl, masks[j], out=dph[j])
+            masks = self._buffer("pool_masks", (n_ph * M, F), bool).reshape(n_ph, M, F)
+            self._pool_groups(self._c_ph, np.empty((N * Rq, F), self._c_ph.dtype), masks,
+                              N, Rq, p, q)
+        dph = self._buffer("dphases", (n_ph * M, F), dY.dtype).reshape(n_ph, M, F)
+        dPl3 = dPl.reshape(N, Rq, F)
+        for c in range(q):
+            for o in range(p):
+                j = p * c + o
+                np.multiply(dPl3[:, c::q], masks[j].reshape(N, Rq // q, F),
+                            out=dph[j].reshape(N, Rq // q, F))
         src = self._c_xp.reshape(-1)
         self.grads["W"] = ops.window_matmul_t(src, K * C, s * C, n_rows, dph,
-                                              n_ph=p).reshape(K, C, F)
+                                              n_ph=n_ph).reshape(K, C, F)
         if not need_dX:
             return None
         L, left = self._c_len, self._c_left
         dXp = self._buffer(f"dxp{L}", (N, Lp, C), dph.dtype)
-        scratch = self._buffer("dscratch", (-(-n_rows // p), K * C), dph.dtype)
+        scratch = self._buffer("dscratch", (-(-n_rows // n_ph), K * C), dph.dtype)
         ops.window_matmul_scatter(dph, W.reshape(K * C, F).T, K * C, s * C, n_rows,
-                                  dXp.reshape(-1), scratch, n_ph=p, accumulate=False)
+                                  dXp.reshape(-1), scratch, n_ph=n_ph, accumulate=False)
         return dXp[:, left:left + L]
 
     def forward_pool(self, X, pool, training=False, rng=None, next_layer=None):
@@ -580,8 +617,9 @@ class Conv1D(Layer):
         layers' backward passes. With ``next_layer`` (a Conv1D) the pooled
         output is written into that layer's padded input buffer.
         """
-        if self.phase_pool_ok(pool):
-            return self._forward_phase_pool(X, pool, training, rng, next_layer)
+        q = self.phase_pool_groups(pool, training)
+        if q:
+            return self._forward_phase_pool(X, pool, training, rng, next_layer, q)
         self._c_pp = None
         Z = self._conv_raw(X)
         N, L_out, F = Z.shape

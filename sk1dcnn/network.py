@@ -138,7 +138,7 @@ class Sequential:
             elif (fuse and i + 1 < n_layers and isinstance(layer, Conv1D)
                     and layer.can_fuse_pool(layers[i + 1])):
                 # before the pass: the previous layer sizes this layer's input buffer
-                layer.prepare_pool(layers[i + 1])
+                layer.prepare_pool(layers[i + 1], training)
                 steps.append((i, 2))
                 i += 2
             else:

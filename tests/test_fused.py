@@ -511,13 +511,18 @@ def test_batchnorm_folded_into_the_convolution_at_predict_equals_plain(use_bias,
 
 @pytest.mark.parametrize("K, s, p, padding", [(3, 1, 3, "same"), (3, 1, 4, "valid"),
                                               (2, 1, 2, "causal"), (5, 2, 3, "same"),
-                                              (3, 3, 2, "valid"), (4, 1, 4, "same")])
+                                              (3, 3, 2, "valid"), (4, 1, 4, "same"),
+                                              # several groups of phases: p * s < K
+                                              (5, 1, 2, "same"), (7, 1, 3, "valid"),
+                                              (5, 2, 2, "causal")])
 @pytest.mark.parametrize("activation", ["relu", None, "tanh"])
-def test_pooling_by_phases_equals_plain(K, s, p, padding, activation):
-    """Conv1D + MaxPooling1D(p) with p * strides >= kernel_size runs as p phase
-    products and an element-wise maximum (pooling by phases); outputs, input
-    gradients and every parameter gradient equal the layers run one by one,
-    across batch sizes, with ties (zero-padded signals)."""
+def test_pooling_by_phases_equals_plain(K, s, p, padding, activation, monkeypatch):
+    """Conv1D + MaxPooling1D(p) runs as p * q phase products and element-wise
+    maxima over p phases in q groups (pooling by phases; the grouped form is
+    enabled in training here too); outputs, input gradients and every parameter
+    gradient equal the layers run one by one, across batch sizes, with ties
+    (zero-padded signals)."""
+    monkeypatch.setattr(Conv1D, "_GROUPED_PHASES_IN_TRAINING", True)
     def layers():
         return [Conv1D(3, 3, padding="same", activation="relu"),
                 Conv1D(6, K, strides=s, padding=padding, activation=activation),
