@@ -417,7 +417,7 @@ class Conv1D(Layer):
             dZ2 = target.reshape(N * L_out, F)
             self.grads["W"] = ops.weight_grad(cols, dZ2).reshape(K, C, F)
             if self.use_bias:
-                self.grads["b"] = dZ2.sum(axis=0) if db is None else db
+                self.grads["b"] = ops.column_sums(dZ2) if db is None else db
             if not need_dX:
                 return None
             dcols = self._buffer("dcols", (N * L_out, K * C), dZ2.dtype)
@@ -432,7 +432,7 @@ class Conv1D(Layer):
         self.grads["W"] = ops.window_matmul_t(self._c_xp.reshape(-1), K * C, s * C, n_rows,
                                               G).reshape(K, C, F)
         if self.use_bias:
-            self.grads["b"] = G.sum(axis=0) if db is None else db
+            self.grads["b"] = ops.column_sums(G) if db is None else db
         if not need_dX:
             return None
         L, left = self._c_len, self._c_left
@@ -583,7 +583,7 @@ class Conv1D(Layer):
         else:
             np.copyto(dP, self._act_backward(dY))
         if self.use_bias:
-            self.grads["b"] = dPl.sum(axis=0)
+            self.grads["b"] = ops.column_sums(dPl)
         masks = self._c_masks
         if masks is None:  # forward ran in predict mode: find the winners now
             masks = self._buffer("pool_masks", (n_ph * M, F), bool).reshape(n_ph, M, F)
@@ -648,7 +648,7 @@ class Conv1D(Layer):
         pool = self._c_pool
         dP = self._act_backward(dY)
         N, Lp, F = dP.shape
-        db = dP.reshape(N * Lp, F).sum(axis=0) if self.use_bias else None
+        db = ops.column_sums(dP.reshape(N * Lp, F)) if self.use_bias else None
         Z, masks = self._c_z, self._c_masks
         if masks is None:  # forward ran in predict mode: find the winners now
             masks = self._pool_masks(N, pool.pool_size, Lp, F)

@@ -609,3 +609,13 @@ def test_adam_pickled_with_moment_lists_resumes():
     old.update_params(Q, G)
     for a, b in zip(P, Q):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
+def test_column_sums_equal_numpy_sum(dtype, rtol):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((301, 7)).astype(dtype)
+    np.testing.assert_allclose(ops.column_sums(a), a.sum(axis=0), rtol=rtol, atol=rtol)
+    strided = rng.standard_normal((40, 3, 5)).astype(dtype)[:, 1]  # rows not contiguous
+    np.testing.assert_allclose(ops.column_sums(strided), strided.sum(axis=0), rtol=rtol, atol=rtol)
+    assert ops.column_sums(a).dtype == dtype
