@@ -46,7 +46,8 @@ __all__ = ["CNN1DClassifier", "CNN1DRegressor"]
 _RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "swish", "softplus"}
 
 #: Bytes of activations a prediction chunk may hold (the largest layer's output
-#: plus its im2col matrix): a few MB keeps chunks cache-friendly
+#: plus the size its im2col matrix would have, a bound on its buffers that the
+#: dilated path reaches): a few MB keeps chunks cache-friendly
 #: (shared/PERFORMANCE.md: 2x faster than 512-sample chunks on raw audio).
 _PREDICT_CHUNK_BYTES = 8 * 2**20
 #: ... but never fewer samples than this per chunk (a chunk of 2 long signals

@@ -215,9 +215,10 @@ class Conv1D(Layer):
         return self.output_shape
 
     # -- fast path ---------------------------------------------------------
-    # The forward pass writes the im2col matrix, the matmul output and (when
-    # fused) the pooled output into per-layer buffers reused across batches;
-    # bias and ReLU are applied in place. See shared/PERFORMANCE.md.
+    # The forward pass writes the padded input (unless the previous layer wrote
+    # it there), the matmul output (per phase when pooling by phases) and the
+    # pooled output into per-layer buffers reused across batches; bias and ReLU
+    # are applied in place or on the way into the next layer's input buffer.
 
     def can_fuse_pool(self, pool):
         """Can this layer run ``pool`` (the next layer) on its raw matmul output?
