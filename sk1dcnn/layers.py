@@ -509,10 +509,6 @@ class Conv1D(Layer):
             return 0
         return q
 
-    def phase_pool_ok(self, pool, training=True):
-        """Does :meth:`forward_pool` compute ``pool`` by phases (see :meth:`phase_pool_groups`)?"""
-        return self.phase_pool_groups(pool, training) > 0
-
     def prepare_pool(self, pool, training=True):
         """Called by the network before a pass that fuses ``pool`` into this layer."""
         q = self.phase_pool_groups(pool, training)

@@ -478,15 +478,14 @@ def window_matmul_t(src, width, step, n_rows, G, n_ph=None):
 
     The weight gradient of :func:`window_matmul` (``G`` holds the output
     gradients, zero on rows that are not outputs; interleaved rows, or one
-    array per phase as in :func:`window_matmul`). Thin windows (< 64 values)
-    use the transposed product, the GEMM shape OpenBLAS runs fast (see
-    :func:`weight_grad`).
+    array per phase as in :func:`window_matmul`). Each phase's product goes
+    through :func:`weight_grad` (the GEMM shape OpenBLAS runs fast).
     """
     per_phase = isinstance(G, (list, tuple)) or G.ndim == 3
     total = None
     for j, k, A in _window_phases(src, width, step, n_rows, n_ph):
         g = (G[j] if per_phase else G[j::k])[: A.shape[0]]
-        part = (g.T @ A).T if width < 64 else A.T @ g
+        part = weight_grad(A, g)
         if total is None:
             total = part
         else:
