@@ -15,8 +15,10 @@ It checks first that both versions predict the same probabilities (atol 1e-4).
 """
 
 import argparse
+import atexit
 import importlib
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -36,10 +38,14 @@ def import_revision(rev, name="sk1dcnn_ref"):
     separate package with its own module state.
     """
     tmp = tempfile.mkdtemp(prefix="sk1dcnn_ab_")
+    atexit.register(shutil.rmtree, tmp, ignore_errors=True)
     archive = os.path.join(tmp, "pkg.tar")
     subprocess.run(["git", "-C", ROOT, "archive", "-o", archive, rev, "sk1dcnn"], check=True)
     with tarfile.open(archive) as tar:
-        tar.extractall(tmp, filter="data")
+        try:
+            tar.extractall(tmp, filter="data")
+        except TypeError:  # Python < 3.10.12 / 3.11.4: no extraction filters
+            tar.extractall(tmp)
     os.rename(os.path.join(tmp, "sk1dcnn"), os.path.join(tmp, name))
     sys.path.insert(0, tmp)
     return importlib.import_module(name)
