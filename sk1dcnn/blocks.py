@@ -20,6 +20,7 @@ References
 
 import numpy as np
 
+from . import ops
 from .layers import Activation, Conv1D, Dense, Dropout, Layer, _check_positive_int, _require_sequence
 
 __all__ = ["BatchNormalization", "ResidualBlock", "SqueezeExcitation", "ReSEBlock", "BLOCKS"]
@@ -282,7 +283,8 @@ class SqueezeExcitation(_Composite):
 
     def forward(self, X, training=False, rng=None):
         self._sync_params()
-        s = X.mean(axis=1)
+        s = ops.column_sums(X)  # the squeeze: means over time
+        s = np.divide(s, X.shape[1], out=s)
         g = self._parts["dense2"].forward(self._parts["dense1"].forward(s, training, rng),
                                           training, rng)
         self._c_X = X

@@ -900,9 +900,7 @@ class GlobalAveragePooling1D(Layer):
     def forward(self, X, training=False, rng=None):
         L = X.shape[1]
         self._c_len = L
-        # the sums over time as one BLAS matrix-vector product per signal:
-        # 3-4x faster than X.mean(axis=1) on (N, L, C) batches
-        S = np.matmul(np.ones(L, dtype=X.dtype), X)
+        S = ops.column_sums(X)  # the sums over time, one BLAS product per signal
         return np.divide(S, L, out=S)
 
     def backward(self, dY, need_dX=True):

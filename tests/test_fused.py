@@ -619,3 +619,6 @@ def test_column_sums_equal_numpy_sum(dtype, rtol):
     strided = rng.standard_normal((40, 3, 5)).astype(dtype)[:, 1]  # rows not contiguous
     np.testing.assert_allclose(ops.column_sums(strided), strided.sum(axis=0), rtol=rtol, atol=rtol)
     assert ops.column_sums(a).dtype == dtype
+    # a batch (N, L, C): sums over time per signal (global average pooling), rows strided
+    batch = rng.standard_normal((6, 50, 9)).astype(dtype)[:, :46]
+    np.testing.assert_allclose(ops.column_sums(batch), batch.sum(axis=1), rtol=rtol, atol=rtol)
