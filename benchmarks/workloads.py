@@ -132,8 +132,8 @@ def copy_weights_to_torch(network, model):
     import torch
     import torch.nn as nn
 
-    from sk1dcnn.blocks import BatchNormalization
-    from sk1dcnn.layers import Conv1D, Dense
+    from sk1dcnn.nn.blocks import BatchNormalization
+    from sk1dcnn.nn.layers import Conv1D, Dense
 
     bns = [layer for layer in network.layers if isinstance(layer, BatchNormalization)]
     their_bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm1d)]

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .augment import apply_augment
-from .losses import LOSS_FUNCTIONS
-from .optim import AdamOptimizer, SGDOptimizer
-from .schedules import scheduled_rate
+from .nn.augment import apply_augment
+from .nn.losses import LOSS_FUNCTIONS
+from .nn.optim import AdamOptimizer, SGDOptimizer
+from .nn.schedules import scheduled_rate
 
 __all__ = ["TrainingState", "TrainingConfig", "DivergedError", "make_optimizer", "train"]
 

@@ -25,9 +25,9 @@ from sklearn.utils.validation import _check_sample_weight, column_or_1d, check_i
 
 from ._training import TrainingConfig, TrainingState, train
 from ._validation import check_signal_ndim, per_block, to_channels_last
-from .activations import ALL_ACTIVATIONS
-from .augment import resolve_augment
-from .layers import (
+from .nn.activations import ALL_ACTIVATIONS
+from .nn.augment import resolve_augment
+from .nn.layers import (
     Conv1D,
     Dense,
     Dropout,
@@ -37,8 +37,8 @@ from .layers import (
     AveragePooling1D,
     MaxPooling1D,
 )
-from .losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS
-from .network import Sequential, make_layer
+from .nn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS
+from .nn.network import Sequential, make_layer
 from .presets import PRESETS, get_preset
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor"]

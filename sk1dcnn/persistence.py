@@ -30,6 +30,8 @@ import os
 import pathlib
 import zipfile
 
+from ._compat import legacy_names
+
 __all__ = [
     "ESTIMATOR_TYPES",
     "PREPROCESSING_TYPES",
@@ -45,26 +47,26 @@ __all__ = [
 ESTIMATOR_TYPES = (
     "sk1dcnn.estimators.CNN1DClassifier",
     "sk1dcnn.estimators.CNN1DRegressor",
-    # the network and its layers (sk1dcnn.layers.LAYERS)
-    "sk1dcnn.network.Sequential",
-    "sk1dcnn.layers.Activation",
-    "sk1dcnn.layers.AveragePooling1D",
-    "sk1dcnn.layers.Conv1D",
-    "sk1dcnn.layers.Dense",
-    "sk1dcnn.layers.Dropout",
-    "sk1dcnn.layers.Flatten",
-    "sk1dcnn.layers.GlobalAveragePooling1D",
-    "sk1dcnn.layers.GlobalMaxPooling1D",
-    "sk1dcnn.layers.MaxPooling1D",
-    # the blocks (sk1dcnn.blocks.BLOCKS), used by the presets
-    "sk1dcnn.blocks.BatchNormalization",
-    "sk1dcnn.blocks.ReSEBlock",
-    "sk1dcnn.blocks.ResidualBlock",
-    "sk1dcnn.blocks.SqueezeExcitation",
+    # the network and its layers (sk1dcnn.nn.layers.LAYERS)
+    "sk1dcnn.nn.network.Sequential",
+    "sk1dcnn.nn.layers.Activation",
+    "sk1dcnn.nn.layers.AveragePooling1D",
+    "sk1dcnn.nn.layers.Conv1D",
+    "sk1dcnn.nn.layers.Dense",
+    "sk1dcnn.nn.layers.Dropout",
+    "sk1dcnn.nn.layers.Flatten",
+    "sk1dcnn.nn.layers.GlobalAveragePooling1D",
+    "sk1dcnn.nn.layers.GlobalMaxPooling1D",
+    "sk1dcnn.nn.layers.MaxPooling1D",
+    # the blocks (sk1dcnn.nn.blocks.BLOCKS), used by the presets
+    "sk1dcnn.nn.blocks.BatchNormalization",
+    "sk1dcnn.nn.blocks.ReSEBlock",
+    "sk1dcnn.nn.blocks.ResidualBlock",
+    "sk1dcnn.nn.blocks.SqueezeExcitation",
     # what survives between warm_start fits and partial_fit calls
     "sk1dcnn._training.TrainingState",
-    "sk1dcnn.optim.AdamOptimizer",
-    "sk1dcnn.optim.SGDOptimizer",
+    "sk1dcnn.nn.optim.AdamOptimizer",
+    "sk1dcnn.nn.optim.SGDOptimizer",
 )
 
 #: The (stateless) transformers of :mod:`sk1dcnn.preprocessing`, which the
@@ -83,8 +85,12 @@ PREPROCESSING_TYPES = (
 #: ``numpy.random.Generator`` and its bit generator are trusted by skops.)
 STDLIB_TYPES = ("pathlib.PosixPath", "pathlib.WindowsPath")
 
+#: The old paths of the types above (files saved with sk1dcnn 0.1, before the
+#: ``sk1dcnn.nn`` layout): aliases of the same classes, see :mod:`sk1dcnn._compat`.
+LEGACY_TYPES = tuple(old for new in ESTIMATOR_TYPES + PREPROCESSING_TYPES for old in legacy_names(new))
+
 #: Everything :func:`load` accepts on top of skops' defaults.
-TRUSTED_TYPES = tuple(sorted(ESTIMATOR_TYPES + PREPROCESSING_TYPES + STDLIB_TYPES))
+TRUSTED_TYPES = tuple(sorted(ESTIMATOR_TYPES + PREPROCESSING_TYPES + STDLIB_TYPES + LEGACY_TYPES))
 
 
 def get_trusted_types():

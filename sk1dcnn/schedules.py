@@ -1,48 +1,10 @@
-"""Learning-rate schedules: ``f(epoch, lr0, **kw) -> lr`` for the epoch about to run.
+"""Deprecated alias of :mod:`sk1dcnn.nn.schedules` (moved in 0.2; removed in 0.3).
 
-'adaptive' is not a function of the epoch: the training loop divides the rate by
-5 each time the monitored loss stalls for ``n_iter_no_change`` epochs, as
-scikit-learn's MLP does, and stops once it falls below 1e-6.
+Old imports and models pickled with sk1dcnn 0.1 resolve here, with a DeprecationWarning.
 """
 
-import math
 
-__all__ = ["SCHEDULES", "scheduled_rate"]
+def __getattr__(name):
+    from ._compat import resolve_moved
 
-
-def constant(epoch, lr0, **kw):
-    return lr0
-
-
-def invscaling(epoch, lr0, power_t=0.5, **kw):
-    # sklearn applies it per sample seen; per epoch is the CNN convention
-    return lr0 / (epoch + 1) ** power_t
-
-
-def step(epoch, lr0, lr_decay_rate=0.5, lr_decay_steps=10, **kw):
-    """Multiply by ``lr_decay_rate`` every ``lr_decay_steps`` epochs."""
-    return lr0 * lr_decay_rate ** (epoch // lr_decay_steps)
-
-
-def exponential(epoch, lr0, lr_decay_rate=0.5, lr_decay_steps=10, **kw):
-    """Smooth decay: ``lr0 * rate ** (epoch / steps)`` (Keras ``ExponentialDecay``)."""
-    return lr0 * lr_decay_rate ** (epoch / lr_decay_steps)
-
-
-def cosine(epoch, lr0, max_iter=200, **kw):
-    """Cosine annealing to zero over ``max_iter`` epochs (Loshchilov & Hutter 2017)."""
-    return 0.5 * lr0 * (1 + math.cos(math.pi * min(epoch, max_iter) / max_iter))
-
-
-SCHEDULES = {
-    "constant": constant,
-    "adaptive": constant,
-    "invscaling": invscaling,
-    "step": step,
-    "exponential": exponential,
-    "cosine": cosine,
-}
-
-
-def scheduled_rate(name, epoch, lr0, **kw):
-    return SCHEDULES[name](epoch, lr0, **kw)
+    return resolve_moved(__name__, name)

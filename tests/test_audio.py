@@ -8,8 +8,8 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk1dcnn import CNN1DClassifier
 from sk1dcnn.audio import FSDD_FS, fit_length, load_fsdd, make_fsdd_mixtures
-from sk1dcnn.blocks import BatchNormalization, ReSEBlock, ResidualBlock
-from sk1dcnn.network import Sequential, make_layer
+from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock
+from sk1dcnn.nn.network import Sequential, make_layer
 from sk1dcnn.presets import PRESETS, get_preset, sample_level, sample_level_filters
 from sk1dcnn.preprocessing import (
     AmplitudeNormalizer,

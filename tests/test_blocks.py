@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from sk1dcnn.blocks import BatchNormalization, ReSEBlock, ResidualBlock, SqueezeExcitation
-from sk1dcnn.layers import Dense, GlobalMaxPooling1D, MaxPooling1D
-from sk1dcnn.network import Sequential, make_layer
-from sk1dcnn.optim import AdamOptimizer
+from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock, SqueezeExcitation
+from sk1dcnn.nn.layers import Dense, GlobalMaxPooling1D, MaxPooling1D
+from sk1dcnn.nn.network import Sequential, make_layer
+from sk1dcnn.nn.optim import AdamOptimizer
 
 from _gradcheck import ATOL, EPS, RTOL, build, check_layer, numerical_grad  # noqa: F401
 

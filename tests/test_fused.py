@@ -14,9 +14,9 @@ No timings here: speed is measured by ``python -m benchmarks``.
 import numpy as np
 import pytest
 
-from sk1dcnn import ops
-from sk1dcnn.activations import MONOTONE
-from sk1dcnn.layers import (
+from sk1dcnn.nn import ops
+from sk1dcnn.nn.activations import MONOTONE
+from sk1dcnn.nn.layers import (
     Activation,
     Conv1D,
     Dense,
@@ -26,8 +26,8 @@ from sk1dcnn.layers import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
-from sk1dcnn.losses import LOSS_FUNCTIONS
-from sk1dcnn.network import Sequential
+from sk1dcnn.nn.losses import LOSS_FUNCTIONS
+from sk1dcnn.nn.network import Sequential
 
 
 # --------------------------------------------------------------------------- #
@@ -345,7 +345,7 @@ def test_clear_cache_and_pickle_drop_buffers():
 @pytest.mark.parametrize("activation", ["relu", "tanh", None])
 def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activation):
     """The buffered Conv1D layer against ops.conv1d_forward/backward + the activation."""
-    from sk1dcnn.activations import ACTIVATIONS, DERIVATIVES
+    from sk1dcnn.nn.activations import ACTIVATIONS, DERIVATIVES
 
     layer = Conv1D(4, K, strides=s, padding=padding, dilation_rate=d, activation=activation)
     layer.build((L, C), np.random.RandomState(0), np.float64)
@@ -371,7 +371,7 @@ def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activatio
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_in_place_adam_is_bitwise_the_plain_update(dtype):
-    from sk1dcnn.optim import AdamOptimizer
+    from sk1dcnn.nn.optim import AdamOptimizer
 
     rng = np.random.default_rng(0)
     P = [rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal(7).astype(dtype)]
@@ -396,8 +396,8 @@ def test_in_place_adam_is_bitwise_the_plain_update(dtype):
 
 
 def test_network_ending_in_a_fused_pool_returns_a_fresh_array():
-    from sk1dcnn.layers import Conv1D, MaxPooling1D
-    from sk1dcnn.network import Sequential
+    from sk1dcnn.nn.layers import Conv1D, MaxPooling1D
+    from sk1dcnn.nn.network import Sequential
 
     net = Sequential([Conv1D(4, 3, padding="same", activation="relu"), MaxPooling1D(2)])
     net.build((16, 1), np.random.RandomState(0), np.float32)
@@ -411,7 +411,7 @@ def test_network_ending_in_a_fused_pool_returns_a_fresh_array():
 
 def test_strided_same_conv_on_two_lengths_matches_a_fresh_layer():
     """Lengths 10 and 9 share an output length (stride 2) but not their padded cells."""
-    from sk1dcnn.layers import Conv1D
+    from sk1dcnn.nn.layers import Conv1D
 
     rng = np.random.default_rng(1)
     layer = Conv1D(2, 4, strides=2, padding="same")
@@ -429,7 +429,7 @@ def test_conv_chain_writing_into_the_next_padded_buffer_equals_plain_ops(activat
     """Conv1D -> Conv1D (-> fused conv+pool -> Conv1D): each layer writes its output
     straight into the next one's zero-padded input buffer; the network's output
     and every gradient equal the plain ops chained by hand, over two batch sizes."""
-    from sk1dcnn.activations import ACTIVATIONS, DERIVATIVES
+    from sk1dcnn.nn.activations import ACTIVATIONS, DERIVATIVES
 
     specs = [dict(filters=4, kernel_size=3, strides=3, padding="valid"),
              dict(filters=5, kernel_size=3, padding="same"),
@@ -479,7 +479,7 @@ def test_batchnorm_folded_into_the_convolution_at_predict_equals_plain(use_bias,
     """Conv1D -> BatchNormalization (-> Activation) at predict time runs as one
     convolution with the normalization in its kernel and bias: same outputs as the
     layers one by one, after training moved the running statistics."""
-    from sk1dcnn.blocks import BatchNormalization
+    from sk1dcnn.nn.blocks import BatchNormalization
 
     def layers():
         out = [Conv1D(6, 3, strides=3, padding="valid", use_bias=use_bias), BatchNormalization()]
@@ -593,7 +593,7 @@ def test_toggling_fusion_on_a_live_network_keeps_gradients_exact():
 def test_adam_pickled_with_moment_lists_resumes():
     """An optimizer pickled before the moments became flat vectors (``ms``/``vs``
     lists in its state) loads and continues exactly as the current one does."""
-    from sk1dcnn.optim import AdamOptimizer
+    from sk1dcnn.nn.optim import AdamOptimizer
 
     rng = np.random.default_rng(0)
     P = [rng.standard_normal((4, 3)), rng.standard_normal(5)]

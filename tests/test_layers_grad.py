@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy.special import log_softmax, softmax
 
-from sk1dcnn.activations import ALL_ACTIVATIONS, RRELU_LOWER, RRELU_UPPER
-from sk1dcnn.layers import (
+from sk1dcnn.nn.activations import ALL_ACTIVATIONS, RRELU_LOWER, RRELU_UPPER
+from sk1dcnn.nn.layers import (
     Activation,
     AveragePooling1D,
     Conv1D,
@@ -23,8 +23,8 @@ from sk1dcnn.layers import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
-from sk1dcnn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
-from sk1dcnn.network import Sequential
+from sk1dcnn.nn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
+from sk1dcnn.nn.network import Sequential
 
 from _gradcheck import ATOL, EPS, RTOL, build, check_layer, numerical_grad  # noqa: F401
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import signal
 
-from sk1dcnn import ops
+from sk1dcnn.nn import ops
 
 
 # --------------------------------------------------------------------------- #

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.neural_network import _stochastic_optimizers as sk_opt
 
-from sk1dcnn.augment import (
+from sk1dcnn.nn.augment import (
     AUGMENTATIONS,
     DEFAULT_AUGMENT,
     amplitude_scale,
@@ -16,8 +16,8 @@ from sk1dcnn.augment import (
     resolve_augment,
     time_shift,
 )
-from sk1dcnn.optim import AdamOptimizer, SGDOptimizer
-from sk1dcnn.schedules import SCHEDULES, scheduled_rate
+from sk1dcnn.nn.optim import AdamOptimizer, SGDOptimizer
+from sk1dcnn.nn.schedules import SCHEDULES, scheduled_rate
 
 
 def make_params(seed=0):

@@ -19,8 +19,8 @@ from sklearn.base import clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from sk1dcnn import CNN1DClassifier, CNN1DRegressor  # noqa: E402
-from sk1dcnn.blocks import BLOCKS  # noqa: E402
-from sk1dcnn.layers import LAYERS  # noqa: E402
+from sk1dcnn.nn.blocks import BLOCKS  # noqa: E402
+from sk1dcnn.nn.layers import LAYERS  # noqa: E402
 from sk1dcnn.persistence import (  # noqa: E402
     ESTIMATOR_TYPES,
     PREPROCESSING_TYPES,
@@ -96,7 +96,7 @@ def test_trusted_types_are_exactly_what_fitted_estimators_hold(variants):
     assert found == set(ESTIMATOR_TYPES) | {path_type}
     assert path_type in STDLIB_TYPES
     # every engine layer and block class is covered (and none is a stale name)
-    engine = {f"sk1dcnn.layers.{n}" for n in LAYERS} | {f"sk1dcnn.blocks.{n}" for n in BLOCKS}
+    engine = {f"sk1dcnn.nn.layers.{n}" for n in LAYERS} | {f"sk1dcnn.nn.blocks.{n}" for n in BLOCKS}
     assert engine <= set(ESTIMATOR_TYPES)
     assert get_trusted_types() == list(TRUSTED_TYPES)
     assert get_trusted_types() is not get_trusted_types()
@@ -196,7 +196,7 @@ def test_load_refuses_a_schema_edited_to_name_another_class(variants, tmp_path):
     def edit(node):
         nonlocal n_edited
         if isinstance(node, dict):
-            if node.get("__module__") == "sk1dcnn.layers" and node.get("__class__") == "Flatten":
+            if node.get("__module__") == "sk1dcnn.nn.layers" and node.get("__class__") == "Flatten":
                 node["__module__"], node["__class__"] = "subprocess", "Popen"
                 n_edited += 1
             for v in node.values():

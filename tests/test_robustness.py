@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from sk1dcnn import CNN1DClassifier, CNN1DRegressor  # noqa: E402
-from sk1dcnn.activations import ALL_ACTIVATIONS  # noqa: E402
+from sk1dcnn.nn.activations import ALL_ACTIVATIONS  # noqa: E402
 
 MAX_EXAMPLES = 150
 
