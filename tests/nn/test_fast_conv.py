@@ -369,32 +369,6 @@ def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activatio
         np.testing.assert_allclose(layer.grads["b"], dbr, rtol=1e-12, atol=1e-14)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_in_place_adam_is_bitwise_the_plain_update(dtype):
-    from sk1dcnn.nn.optim import AdamOptimizer
-
-    rng = np.random.default_rng(0)
-    P = [rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal(7).astype(dtype)]
-    Q = [p.copy() for p in P]
-    opt = AdamOptimizer(P, 0.01)
-    ms, vs = [np.zeros_like(p) for p in Q], [np.zeros_like(p) for p in Q]
-    for t in range(1, 30):
-        G = [rng.standard_normal(p.shape).astype(dtype) for p in P]
-        if t == 10:
-            opt.learning_rate = 0.003
-        opt.update_params(P, G)
-        lr = 0.01 if t < 10 else 0.003
-        step = float(lr * np.sqrt(1 - 0.999**t) / (1 - 0.9**t))
-        for p, g, m, v in zip(Q, G, ms, vs):
-            m *= 0.9
-            m += (1 - 0.9) * g
-            v *= 0.999
-            v += (1 - 0.999) * (g * g)
-            p -= (step * m) / (np.sqrt(v) + 1e-8)
-        for a, b in zip(P, Q):
-            np.testing.assert_array_equal(a, b)
-
-
 def test_network_ending_in_a_fused_pool_returns_a_fresh_array():
     from sk1dcnn.nn.layers import Conv1D, MaxPooling1D
     from sk1dcnn.nn.network import Sequential
@@ -588,27 +562,6 @@ def test_toggling_fusion_on_a_live_network_keeps_gradients_exact():
         dY = rng.standard_normal((n, 3))
         for a, b in zip(_grads_of(net, X, dY), _grads_of(ref, X, dY)):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-
-
-def test_adam_pickled_with_moment_lists_resumes():
-    """An optimizer pickled before the moments became flat vectors (``ms``/``vs``
-    lists in its state) loads and continues exactly as the current one does."""
-    from sk1dcnn.nn.optim import AdamOptimizer
-
-    rng = np.random.default_rng(0)
-    P = [rng.standard_normal((4, 3)), rng.standard_normal(5)]
-    opt = AdamOptimizer(P, 0.01)
-    opt.update_params(P, [rng.standard_normal(p.shape) for p in P])
-    old_state = {k: v for k, v in opt.__getstate__().items() if k not in ("_m", "_v", "_shapes")}
-    old_state.update(ms=[m.copy() for m in opt.ms], vs=[v.copy() for v in opt.vs])
-    old = AdamOptimizer.__new__(AdamOptimizer)
-    old.__setstate__(old_state)
-    Q = [p.copy() for p in P]
-    G = [rng.standard_normal(p.shape) for p in P]
-    opt.update_params(P, G)
-    old.update_params(Q, G)
-    for a, b in zip(P, Q):
-        np.testing.assert_array_equal(a, b)
 
 
 @pytest.mark.parametrize("dtype, rtol", [(np.float64, 1e-12), (np.float32, 1e-5)])
