@@ -1,17 +1,18 @@
 """CNN1DClassifier and CNN1DRegressor: scikit-learn estimators over the engine.
 
 This module holds parameters, validation, target encoding and the
-scikit-learn protocol; the array math lives in the engine modules.
+scikit-learn protocol. The flat parameters become layers in
+:mod:`sk1dcnn._architecture`, the epochs run in :mod:`sk1dcnn._training`,
+checkpoints are read and written by :mod:`sk1dcnn._checkpoint`, and the
+array math lives in :mod:`sk1dcnn.nn`.
 """
 
 import copy
 import numbers
 import os
-import pickle
 import warnings
 from abc import ABCMeta, abstractmethod
 
-import joblib
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -23,39 +24,26 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import type_of_target, unique_labels
 from sklearn.utils.validation import _check_sample_weight, column_or_1d, check_is_fitted, validate_data
 
-from ._training import TrainingConfig, TrainingState, train
-from ._validation import check_signal_ndim, per_block, to_channels_last
+from . import _checkpoint
+from ._architecture import build_network, predict_chunk_size
+from ._training import OptimizerConfig, TrainingConfig, TrainingState, train
+from ._validation import check_signal_ndim, to_channels_last
 from .nn.activations import ALL_ACTIVATIONS
 from .nn.augment import resolve_augment
-from .nn.layers import (
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    AveragePooling1D,
-    MaxPooling1D,
-)
-from .nn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS
-from .nn.network import Sequential, make_layer
-from .presets import PRESETS, get_preset
+from .nn.losses import LOSS_ALIASES, LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
+from .nn.schedules import SCHEDULES, schedule_arguments
+from .presets import PRESETS
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor"]
 
-_RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "swish", "softplus"}
-
-#: Bytes of activations a prediction chunk may hold (the largest layer's output
-#: plus the size its im2col matrix would have, a bound on its buffers that the
-#: dilated path reaches): a few MB keeps chunks cache-friendly
-#: (shared/PERFORMANCE.md: 2x faster than 512-sample chunks on raw audio).
-_PREDICT_CHUNK_BYTES = 8 * 2**20
-#: ... but never fewer samples than this per chunk (a chunk of 2 long signals
-#: made raw-audio inference 2.5x slower: per-chunk overhead and tiny matrix
-#: products), unless that breaks the hard cap below.
-_PREDICT_MIN_CHUNK = 32
-#: Hard cap on a chunk's activation bytes (keeps batched predict memory flat).
-_PREDICT_MAX_CHUNK_BYTES = 256 * 2**20
+#: Engine loss -> ``out_activation_`` (scikit-learn's names for the canonical links).
+_OUT_ACTIVATION_NAMES = {
+    "categorical_crossentropy": "softmax",
+    "binary_crossentropy": "logistic",
+    "exponential": "logistic",
+    "squared_error": "identity",
+    "hinge": "identity",
+}
 
 
 class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
@@ -78,8 +66,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(numbers.Integral, 1, None, closed="left")],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive", "step", "exponential",
-                                      "cosine"})],
+        "learning_rate": [StrOptions(set(SCHEDULES))],
         "learning_rate_init": [Interval(numbers.Real, 0, None, closed="neither")],
         "lr_decay_rate": [Interval(numbers.Real, 0, 1, closed="right")],
         "lr_decay_steps": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -163,78 +150,48 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     # ------------------------------------------------------------ subclass API
     @abstractmethod
     def _encode_targets(self, y, first_fit, classes=None):
-        """Return (Y encoded (n, K) float, engine loss name); set target attributes."""
+        """Targets as the engine wants them, without touching ``self``.
+
+        Returns
+        -------
+        dict
+            ``"Y"``: encoded targets, float (n_samples, n_outputs);
+            ``"loss"``: the engine loss (a key of ``LOSS_FUNCTIONS``);
+            ``"attributes"``: the target attributes to publish once the fit
+            succeeds (e.g. ``classes_``); ``"multilabel"``: bool.
+        """
 
     @abstractmethod
-    def _validation_score(self, Z, y_val):
-        """Score (higher is better) of raw outputs ``Z`` against original targets."""
+    def _validation_score(self, Z, y_val, targets):
+        """Score (higher is better) of raw outputs ``Z`` against original targets.
+
+        ``targets`` is what :meth:`_encode_targets` returned for this fit.
+        """
 
     # ---------------------------------------------------------- architecture
     def _dtype(self):
         return np.dtype(self.dtype).type
 
-    def _layer_specs(self):
-        """Hidden layers (everything but the output Dense) from the flat parameters."""
-        if isinstance(self.architecture, str):  # a preset name
-            return [make_layer(spec) for spec in get_preset(self.architecture)]
-        if self.architecture is not None:
-            if len(self.architecture) == 0:
-                raise ValueError("architecture is an empty list; give at least one layer spec.")
-            return [make_layer(spec) for spec in self.architecture]
-        filters = per_block(self.filters, len(np.atleast_1d(self.filters)), "filters")
-        n = len(filters)
-        kernels = per_block(self.kernel_size, n, "kernel_size")
-        strides = per_block(self.strides, n, "strides")
-        dilations = per_block(self.dilation_rate, n, "dilation_rate")
-        init = "he_uniform" if self.activation in _RELU_LIKE else "glorot_uniform"
-        layers = []
-        for f, k, s, d in zip(filters, kernels, strides, dilations):
-            if s > 1 and d > 1:
-                raise ValueError(
-                    "strides > 1 and dilation_rate > 1 in the same conv block are not "
-                    f"supported (strides={self.strides!r}, dilation_rate={self.dilation_rate!r})."
-                )
-            layers.append(Conv1D(f, k, strides=s, padding=self.padding, dilation_rate=d,
-                                 activation=self.activation, kernel_initializer=init))
-            if self.pool == "max":
-                layers.append(MaxPooling1D(self.pool_size))
-            elif self.pool == "avg":
-                layers.append(AveragePooling1D(self.pool_size))
-        if self.global_pool == "avg":
-            layers.append(GlobalAveragePooling1D())
-        elif self.global_pool == "max":
-            layers.append(GlobalMaxPooling1D())
-        else:
-            layers.append(Flatten())
-        hidden = tuple(np.atleast_1d(self.hidden_layer_sizes)) if self.hidden_layer_sizes is not None else ()
-        for h in hidden:
-            if not isinstance(h, numbers.Integral) or h < 1:
-                raise ValueError(
-                    f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
-                )
-            layers.append(Dense(int(h), activation=self.activation, kernel_initializer=init))
-            if self.dropout > 0:
-                layers.append(Dropout(self.dropout))
-        return layers
-
-    def _build_network(self, input_shape, n_outputs, rng):
-        layers = self._layer_specs()
-        layers.append(Dense(n_outputs, kernel_initializer="glorot_uniform"))
-        net = Sequential(layers)
-        net.build(input_shape, rng, self._dtype())
-        return net
-
     # ---------------------------------------------------------------- inputs
-    def _validate_X_y_fit(self, X, y, reset):
+    def _validate_X_y_fit(self, X, y, first):
+        """Step 1 of a fit: checked X and y; later fits must keep the channels and length."""
         X = check_signal_ndim(X)
         X, y = validate_data(
-            self, X, y, reset=reset, allow_nd=True, multi_output=True,
+            self, X, y, reset=first, allow_nd=True, multi_output=True,
             dtype=(np.float64, np.float32), y_numeric=isinstance(self, RegressorMixin),
         )
         if X.ndim == 3 and X.shape[2] == 0:
             raise ValueError(f"X has 0 timepoints (shape {X.shape}); signals must have length >= 1.")
         if X.ndim == 3 and X.shape[1] == 0:
             raise ValueError(f"X has 0 channels (shape {X.shape}); signals need at least 1 channel.")
+        if not first:
+            shape = (X.shape[1], X.shape[2]) if X.ndim == 3 else (1, X.shape[1])
+            if X.ndim != self._fit_ndim or shape != (self.n_channels_in_, self.n_timepoints_in_):
+                raise ValueError(
+                    f"X has shape {X.shape[1:]} per sample, but {type(self).__name__} was fitted "
+                    f"on {(self.n_channels_in_, self.n_timepoints_in_)}; warm_start and "
+                    f"partial_fit need the same channels and length."
+                )
         return X, y
 
     def _check_X_predict(self, X):
@@ -277,119 +234,46 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        first = not (incremental or self.warm_start) or not hasattr(self, "network_")
-        X, y = self._validate_X_y_fit(X, y, reset=first)
-        if not first:
-            shape = (X.shape[1], X.shape[2]) if X.ndim == 3 else (1, X.shape[1])
-            if X.ndim != self._fit_ndim or shape != (self.n_channels_in_, self.n_timepoints_in_):
-                raise ValueError(
-                    f"X has shape {X.shape[1:]} per sample, but {type(self).__name__} was fitted "
-                    f"on {(self.n_channels_in_, self.n_timepoints_in_)}; warm_start and "
-                    f"partial_fit need the same channels and length."
-                )
-        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
-        augment = resolve_augment(self.augment)
-        dtype = self._dtype()
+        """fit (``incremental=False``) and partial_fit, in the steps named below.
 
-        # Work on copies: attributes are assigned only once training succeeded,
-        # so a failed fit (bad input, divergence) leaves the estimator as it was.
-        Y, engine_loss, target_attrs = self._encode_targets(y, first, classes)
-        if getattr(self, "class_weight", None) is not None:
-            if Y.shape[1] > 1 and target_attrs.get("_multilabel"):
-                raise ValueError("class_weight is not supported for multilabel targets.")
-            sample_weight = sample_weight * compute_sample_weight(self.class_weight, y)
-        Xc = to_channels_last(X, dtype)
-        n_channels, n_timepoints = Xc.shape[2], Xc.shape[1]
+        Everything is computed on locals and copies: the fitted attributes are
+        assigned only once training succeeded, so a failed fit (bad input,
+        divergence) leaves the estimator as it was.
+        """
+        first = not (incremental or self.warm_start) or not hasattr(self, "network_")
+        X, y = self._validate_X_y_fit(X, y, first)
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                             ensure_non_negative=True)
+        augment = resolve_augment(self.augment)
+        targets = self._encode_targets(y, first, classes)
+        sample_weight = self._weigh_samples(sample_weight, y, targets)
+        Xc = to_channels_last(X, self._dtype())
+        input_shape = Xc.shape[1:]  # (n_timepoints, n_channels), the engine's layout
+        fingerprint = None
         if self.checkpoint_path is not None:
-            fingerprint = self._fingerprint(Xc, Y, sample_weight)  # before the split
+            fingerprint = _checkpoint.fingerprint(self.get_params(), Xc, targets["Y"],
+                                                  sample_weight)  # before the split
 
         if first:
-            rs = check_random_state(self.random_state)
-            seed_rng = np.random.RandomState(rs.randint(np.iinfo(np.int32).max))
-            rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
-            net = self._build_network((n_timepoints, n_channels), Y.shape[1], seed_rng)
-            state = TrainingState()
-            resume = None
-            if self.warm_start and self.checkpoint_path is not None:
-                resume = self._read_checkpoint(fingerprint)
-            if resume is not None:
-                net, state = resume["net"], resume["state"]
+            net, state, rng, resumed_rng = self._initial_state(input_shape, targets, fingerprint)
         else:
-            resume = None
-            rng = self._rng
-            net = copy.deepcopy(self.network_)
-            state = copy.deepcopy(self._state)
-            if not incremental:
-                # warm_start: a new optimizer and a fresh convergence test, as in MLP
-                state.optimizer = None
-                state.no_improvement_count = 0
-                state.best_validation_score = -np.inf
-                state.best_weights = None
-                state.epoch_of_fit = 0
-            state.converged = False
-            state.interrupted = False
+            net, state, rng = self._continued_state(incremental)
+            resumed_rng = None
+        cfg = self._training_config(targets["loss"], Xc.shape[0], incremental, augment)
 
-        n = Xc.shape[0]
-        if self.batch_size == "auto":
-            batch_size = min(32, n)
-        else:
-            batch_size = min(self.batch_size, n)
-        cfg = TrainingConfig(
-            loss=engine_loss, solver=self.solver, alpha=self.alpha, batch_size=batch_size,
-            learning_rate=self.learning_rate, learning_rate_init=self.learning_rate_init,
-            schedule_kw=dict(power_t=self.power_t, lr_decay_rate=self.lr_decay_rate,
-                             lr_decay_steps=self.lr_decay_steps, momentum=self.momentum,
-                             nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
-                             beta_2=self.beta_2, epsilon=self.epsilon),
-            max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping and not incremental, augment=augment,
-            verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
-        )
-
+        Y = targets["Y"]
         validation = None
         if cfg.early_stopping:
             Xc, Y, sample_weight, validation = self._split_validation(
-                Xc, Y, y, sample_weight, net, engine_loss, rng)
-        on_epoch_end = None
-        if self.checkpoint_path is not None:
-            path = self.checkpoint_path
-            on_epoch_end = lambda net_, state_, rng_: _write_checkpoint(  # noqa: E731
-                path, {"fingerprint": fingerprint, "net": net_, "state": state_, "rng": rng_})
-        if resume is not None:
-            rng = resume["rng"]  # the split above drew the same numbers as the first run
+                Xc, Y, y, sample_weight, net, targets, rng)
+        if resumed_rng is not None:
+            rng = resumed_rng  # the split above drew the same numbers as the first run
         # (a converged checkpoint runs no epoch, but train() restores its best weights)
-        train(net, Xc, Y.astype(dtype, copy=False), sample_weight, cfg, state, rng,
-              validation, on_epoch_end)
+        train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
+              validation, self._checkpoint_writer(fingerprint))
         net.clear_cache()
 
-        # success: publish
-        for k, v in target_attrs.items():
-            setattr(self, k, v)
-        self.network_ = net
-        self._state = state
-        self._rng = rng
-        self._fit_ndim = X.ndim
-        self._engine_loss = engine_loss
-        self.n_channels_in_ = n_channels
-        self.n_timepoints_in_ = n_timepoints
-        self.n_outputs_ = Y.shape[1]
-        self.n_layers_ = len(net.layers) + 1
-        self.out_activation_ = {"categorical_crossentropy": "softmax", "binary_crossentropy": "logistic",
-                                "exponential": "logistic", "squared_error": "identity",
-                                "hinge": "identity"}[engine_loss]
-        self.loss_curve_ = list(state.loss_curve)
-        self.loss_ = state.loss_curve[-1] if state.loss_curve else np.nan
-        self.best_loss_ = state.best_loss if np.isfinite(state.best_loss) else self.loss_
-        self.n_iter_ = state.epoch
-        self.t_ = state.t
-        self.history_ = [dict(r) for r in state.history]
-        if cfg.early_stopping:
-            self.validation_scores_ = list(state.validation_scores)
-            self.best_validation_score_ = state.best_validation_score
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+        self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
         if (not incremental and not state.converged and not state.interrupted
                 and state.epoch_of_fit >= self.max_iter):
             warnings.warn(
@@ -397,91 +281,143 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                 "optimization hasn't converged yet.", ConvergenceWarning)
         return self
 
-    def _fingerprint(self, Xc, Y, sample_weight):
-        """What a checkpoint must match to be resumed: data and parameters."""
-        params = {k: v for k, v in self.get_params().items()
-                  if k not in ("verbose", "warm_start", "checkpoint_path")}
-        return joblib.hash((Xc, Y, sample_weight, repr(sorted(params.items(), key=str))))
+    def _weigh_samples(self, sample_weight, y, targets):
+        """``sample_weight`` times the class weights (the classifier's ``class_weight``)."""
+        class_weight = getattr(self, "class_weight", None)
+        if class_weight is None:
+            return sample_weight
+        if targets["Y"].shape[1] > 1 and targets["multilabel"]:
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        return sample_weight * compute_sample_weight(class_weight, y)
 
-    def _read_checkpoint(self, fingerprint):
-        path = self.checkpoint_path
-        if not os.path.exists(path):
-            return None
-        with open(path, "rb") as f:
-            ckpt = pickle.load(f)
-        if self.early_stopping and not isinstance(self.random_state, numbers.Integral):
-            warnings.warn(
-                f"Not resuming from {os.fspath(path)!r}: with early_stopping the validation "
-                "split is only reproducible with an int random_state; starting a new fit.",
-                UserWarning)
-            return None
-        if ckpt.get("fingerprint") != fingerprint:
-            warnings.warn(
-                f"Checkpoint {os.fspath(path)!r} was written for other data or parameters; "
-                "starting a new fit (it will be overwritten).", UserWarning)
-            return None
-        if self.verbose:
-            print(f"Resuming from {os.fspath(path)!r} after epoch {ckpt['state'].epoch_of_fit}")
-        return ckpt
+    def _initial_state(self, input_shape, targets, fingerprint):
+        """A new network and training state, or those of a checkpoint to resume.
 
-    def _split_validation(self, Xc, Y, y, sample_weight, net, engine_loss, rng):
+        Returns ``(net, state, rng, resumed_rng)``; ``resumed_rng`` is the
+        checkpoint's generator, to use once the validation split has drawn
+        from ``rng`` as the checkpointed fit did (None when not resuming).
+        """
+        rs = check_random_state(self.random_state)
+        seed_rng = np.random.RandomState(rs.randint(np.iinfo(np.int32).max))
+        rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
+        net = build_network(self.get_params(), input_shape, targets["Y"].shape[1], seed_rng)
+        if self.warm_start and self.checkpoint_path is not None:
+            ckpt = _checkpoint.read_checkpoint(
+                self.checkpoint_path, fingerprint, early_stopping=self.early_stopping,
+                random_state=self.random_state, verbose=self.verbose)
+            if ckpt is not None:
+                return ckpt["net"], ckpt["state"], rng, ckpt["rng"]
+        return net, TrainingState(), rng, None
+
+    def _continued_state(self, incremental):
+        """Copies of the fitted network, state and generator (warm_start, partial_fit)."""
+        net = copy.deepcopy(self.network_)
+        state = copy.deepcopy(self._state)
+        if not incremental:
+            # warm_start: a new optimizer and a fresh convergence test, as in MLP
+            state.optimizer = None
+            state.no_improvement_count = 0
+            state.best_validation_score = -np.inf
+            state.best_weights = None
+            state.epoch_of_fit = 0
+        state.converged = False
+        state.interrupted = False
+        return net, state, self._rng
+
+    def _training_config(self, engine_loss, n_samples, incremental, augment):
+        batch_size = 32 if self.batch_size == "auto" else self.batch_size
+        return TrainingConfig(
+            loss=engine_loss,
+            optimizer=OptimizerConfig(
+                solver=self.solver, momentum=self.momentum,
+                nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
+                beta_2=self.beta_2, epsilon=self.epsilon),
+            alpha=self.alpha, batch_size=min(batch_size, n_samples),
+            learning_rate=self.learning_rate, learning_rate_init=self.learning_rate_init,
+            schedule_kw={name: getattr(self, name)
+                         for name in schedule_arguments(self.learning_rate)},
+            max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping and not incremental, augment=augment,
+            verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
+        )
+
+    def _split_validation(self, Xc, Y, y, sample_weight, net, targets, rng):
+        """Hold out ``validation_fraction`` (stratified when every class allows it).
+
+        Returns the training part of ``Xc, Y, sample_weight`` and the
+        ``validation() -> (loss, score)`` callable the training loop calls each epoch.
+        """
         n = Xc.shape[0]
         if n < 2:
             raise ValueError(f"early_stopping needs at least 2 samples to hold some out; got {n}.")
         stratify = None
-        if isinstance(self, ClassifierMixin) and Y.shape[1] >= 1 and not getattr(self, "_pending_multilabel", False):
+        if isinstance(self, ClassifierMixin) and not targets["multilabel"]:
             y1 = np.asarray(y)
             if y1.ndim == 1:
                 _, counts = np.unique(y1, return_counts=True)
                 n_val = int(np.ceil(self.validation_fraction * n))
                 if counts.min() >= 2 and n_val >= len(counts) and n - n_val >= len(counts):
                     stratify = y1
-        idx = np.arange(n)
-        tr, va = train_test_split(idx, test_size=self.validation_fraction, stratify=stratify,
+        tr, va = train_test_split(np.arange(n), test_size=self.validation_fraction,
+                                  stratify=stratify,
                                   random_state=int(rng.integers(np.iinfo(np.int32).max)))
-        X_val, y_val = Xc[va], (np.asarray(y)[va])
-        Y_val = Y[va]
-        loss_fn = LOSS_FUNCTIONS[engine_loss]
+        X_val, y_val, Y_val = Xc[va], np.asarray(y)[va], Y[va]
+        loss_fn = LOSS_FUNCTIONS[targets["loss"]]
         w_val = np.full(len(va), 1.0 / len(va), dtype=Xc.dtype)
 
         def validation():
-            Z = self._raw_forward_channels_last(net, X_val, clear_cache=False)
+            Z = _forward_in_chunks(net, X_val, clear_cache=False)
             if not np.isfinite(Z).all():  # diverged: the training loop says so
                 return np.nan, np.nan
             v_loss, _ = loss_fn(Z, Y_val.astype(Z.dtype, copy=False), w_val)
-            return v_loss, self._validation_score(Z, y_val)
+            return v_loss, self._validation_score(Z, y_val, targets)
 
         return Xc[tr], Y[tr], sample_weight[tr], validation
 
+    def _checkpoint_writer(self, fingerprint):
+        """The ``on_epoch_end`` callback that writes ``checkpoint_path``, or None."""
+        if self.checkpoint_path is None:
+            return None
+        path = self.checkpoint_path
+
+        def write(net, state, rng):
+            _checkpoint.write_checkpoint(
+                path, {"fingerprint": fingerprint, "net": net, "state": state, "rng": rng})
+
+        return write
+
+    def _publish(self, net, state, rng, targets, fit_ndim, input_shape, early_stopping):
+        """Last step of a successful fit: assign every fitted attribute."""
+        for name, value in targets["attributes"].items():
+            setattr(self, name, value)
+        self.network_ = net
+        self._state = state
+        self._rng = rng
+        self._fit_ndim = fit_ndim
+        self._engine_loss = targets["loss"]
+        self.n_timepoints_in_, self.n_channels_in_ = input_shape
+        self.n_outputs_ = targets["Y"].shape[1]
+        self.n_layers_ = len(net.layers) + 1
+        self.out_activation_ = _OUT_ACTIVATION_NAMES[targets["loss"]]
+        self.loss_curve_ = list(state.loss_curve)
+        self.loss_ = state.loss_curve[-1] if state.loss_curve else np.nan
+        self.best_loss_ = state.best_loss if np.isfinite(state.best_loss) else self.loss_
+        self.n_iter_ = state.epoch
+        self.t_ = state.t
+        self.history_ = [dict(r) for r in state.history]
+        if early_stopping:
+            self.validation_scores_ = list(state.validation_scores)
+            self.best_validation_score_ = state.best_validation_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
     # ------------------------------------------------------------- predict
-    def _chunk_size(self, net):
-        itemsize = np.dtype(self._dtype()).itemsize
-        per_sample = 1
-        for layer in net.layers:
-            size = int(np.prod(layer.output_shape))
-            if isinstance(layer, Conv1D):
-                size += layer.output_shape[0] * layer.kernel_size * layer.input_shape[1]
-            per_sample = max(per_sample, size)
-        per_sample *= itemsize
-        chunk = max(_PREDICT_CHUNK_BYTES // per_sample, _PREDICT_MIN_CHUNK)
-        return max(1, min(chunk, _PREDICT_MAX_CHUNK_BYTES // per_sample))
-
-    def _raw_forward_channels_last(self, net, Xc, upto=None, clear_cache=True):
-        n = Xc.shape[0]
-        chunk = self._chunk_size(net)
-        outs = []
-        for start in range(0, n, chunk):
-            outs.append(net.forward(Xc[start:start + chunk], training=False, upto=upto))
-        if clear_cache:  # not between epochs: training reuses the buffers
-            net.clear_cache()
-        if not outs:
-            return np.empty((0, net.output_shape[0]))
-        return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
-
     def _raw_forward(self, X, upto=None):
         X = self._check_X_predict(X)
         Xc = to_channels_last(X, self._dtype())
-        return self._raw_forward_channels_last(self.network_, Xc, upto=upto)
+        return _forward_in_chunks(self.network_, Xc, upto=upto)
 
     def transform(self, X):
         """Embedding: the output of the last hidden layer (before the output layer).
@@ -500,7 +436,19 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         return E.reshape(E.shape[0], -1).astype(np.float64)
 
     def fit_transform(self, X, y, **fit_params):
-        """Fit, then return the embeddings of ``X`` (see :meth:`transform`)."""
+        """Fit, then return the embeddings of ``X`` (see :meth:`transform`).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        **fit_params : dict
+            Passed to :meth:`fit` (e.g. ``sample_weight``).
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_embedding)
+        """
         return self.fit(X, y, **fit_params).transform(X)
 
     def summary(self, input_shape=None, n_outputs=1):
@@ -522,17 +470,30 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                 "summary() of an unfitted %(name)s needs input_shape=(n_channels, n_timepoints)."))
             return self.network_.summary()
         C, T = input_shape
-        net = self._build_network((T, C), n_outputs, np.random.RandomState(0))
+        net = build_network(self.get_params(), (T, C), n_outputs, np.random.RandomState(0))
         return net.summary()
 
 
-def _write_checkpoint(path, payload):
-    """Pickle to a temporary file, then rename: a kill never leaves half a file."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-    os.replace(tmp, path)
+def _forward_in_chunks(net, Xc, upto=None, clear_cache=True):
+    """Inference on channels-last ``Xc`` in chunks sized by :func:`predict_chunk_size`."""
+    chunk = predict_chunk_size(net, Xc.dtype.itemsize)
+    outs = [net.forward(Xc[start:start + chunk], training=False, upto=upto)
+            for start in range(0, Xc.shape[0], chunk)]
+    if clear_cache:  # not between epochs: training reuses the buffers
+        net.clear_cache()
+    if not outs:
+        return np.empty((0, net.output_shape[0]))
+    return np.concatenate(outs, axis=0) if len(outs) > 1 else outs[0]
+
+
+def _labels_from_scores(Z, classes, multilabel):
+    """Raw outputs -> labels: logit 0 (probability 0.5) splits a single output or
+    each multilabel output; otherwise the largest output wins."""
+    if multilabel:
+        return (Z > 0).astype(int)
+    if Z.shape[1] == 1:
+        return classes[(Z[:, 0] > 0).astype(int)]
+    return classes[np.argmax(Z, axis=1)]
 
 
 class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
@@ -748,42 +709,27 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             else:
                 Y = np.zeros((len(y), len(classes_)))
                 Y[np.arange(len(y)), codes] = 1.0
-        loss = self.loss
-        if loss == "log_loss":
-            engine = "categorical_crossentropy" if Y.shape[1] > 1 and not multilabel else "binary_crossentropy"
-        elif loss == "categorical_crossentropy":
-            if multilabel:
-                raise ValueError("loss='categorical_crossentropy' needs single-label y; multilabel "
-                                 "targets use 'binary_crossentropy' (or 'log_loss').")
-            if Y.shape[1] == 1:  # binary: expand to two softmax outputs
-                Y = np.hstack([1 - Y, Y])
-            engine = "categorical_crossentropy"
-        elif loss == "binary_crossentropy":
-            engine = "binary_crossentropy"
-        else:
-            engine = loss
-        if engine in ("exponential", "hinge"):
+        engine = self._engine_loss_for(Y.shape[1], multilabel)
+        if engine == "categorical_crossentropy" and Y.shape[1] == 1:
+            Y = np.hstack([1 - Y, Y])  # binary: expand to two softmax outputs
+        if TARGET_ENCODING[engine] == "sign":  # {0, 1} indicators -> {-1, 1}
             Y = 2 * Y - 1
-        return Y, engine, {"classes_": classes_, "_multilabel": multilabel}
+        return {"Y": Y, "loss": engine, "multilabel": multilabel,
+                "attributes": {"classes_": classes_, "_multilabel": multilabel}}
 
-    def _scores_to_labels(self, Z):
-        engine = self._engine_loss
-        if self._multilabel:
-            thr = 0.0  # logit 0 <=> probability 0.5 for every output
-            return (Z > thr).astype(int)
-        if Z.shape[1] == 1:
-            return self.classes_[(Z[:, 0] > 0).astype(int)]
-        del engine
-        return self.classes_[np.argmax(Z, axis=1)]
+    def _engine_loss_for(self, n_columns, multilabel):
+        """The engine loss of the ``loss`` parameter for these targets."""
+        if self.loss == "log_loss":
+            if n_columns > 1 and not multilabel:
+                return "categorical_crossentropy"
+            return "binary_crossentropy"
+        if self.loss == "categorical_crossentropy" and multilabel:
+            raise ValueError("loss='categorical_crossentropy' needs single-label y; multilabel "
+                             "targets use 'binary_crossentropy' (or 'log_loss').")
+        return self.loss
 
-    def _validation_score(self, Z, y_val):
-        if self._pending_multilabel:
-            return float(accuracy_score(y_val, (Z > 0).astype(int)))
-        classes = self._pending_classes
-        if Z.shape[1] == 1:
-            pred = classes[(Z[:, 0] > 0).astype(int)]
-        else:
-            pred = classes[np.argmax(Z, axis=1)]
+    def _validation_score(self, Z, y_val, targets):
+        pred = _labels_from_scores(Z, targets["attributes"]["classes_"], targets["multilabel"])
         return float(accuracy_score(y_val, pred))
 
     # ---- public API
@@ -802,31 +748,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         -------
         self
         """
-        return self._fit_with_targets(X, y, sample_weight, incremental=False)
-
-    def _fit_with_targets(self, X, y, sample_weight, incremental, classes=None):
-        # the validation closure needs the classes before they are published
-        yy = np.asarray(y) if not hasattr(y, "shape") else y
-        try:
-            tt = type_of_target(yy, input_name="y")
-        except ValueError:
-            tt = None
-        self._pending_multilabel = tt == "multilabel-indicator"
-        if self._pending_multilabel:
-            self._pending_classes = None
-        elif hasattr(self, "classes_") and (incremental or self.warm_start):
-            self._pending_classes = self.classes_
-        elif classes is not None:
-            self._pending_classes = unique_labels(np.asarray(classes))
-        else:
-            try:
-                self._pending_classes = unique_labels(np.asarray(yy).ravel()) if tt else None
-            except ValueError:
-                self._pending_classes = None
-        try:
-            return self._fit(X, y, sample_weight, incremental=incremental, classes=classes)
-        finally:
-            del self._pending_multilabel, self._pending_classes
+        return self._fit(X, y, sample_weight, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None, sample_weight=None):
@@ -853,7 +775,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                 f"`classes={np.asarray(classes).tolist()}` is not the same as on the first call "
                 f"to partial_fit ({self.classes_.tolist()})."
             )
-        return self._fit_with_targets(X, y, sample_weight, incremental=True, classes=classes)
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):
         """Predict class labels (or a label indicator matrix for multilabel y).
@@ -866,7 +788,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         -------
         ndarray of shape (n_samples,) or (n_samples, n_labels)
         """
-        return self._scores_to_labels(self._raw_forward(X))
+        return _labels_from_scores(self._raw_forward(X), self.classes_, self._multilabel)
 
     def _has_proba(self):
         return self.loss != "hinge"
@@ -875,11 +797,19 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
     def predict_proba(self, X):
         """Class probabilities.
 
+        Not available with ``loss='hinge'``, whose margins are not probabilities.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+
         Returns
         -------
         ndarray of shape (n_samples, n_classes)
             Columns follow ``classes_``. For multilabel y, each column is the
-            independent probability of that label.
+            independent probability of that label. One-vs-rest losses
+            ('binary_crossentropy' or 'exponential' on multiclass y) are
+            normalised so that each row sums to one.
         """
         Z = self._raw_forward(X).astype(np.float64)
         P = OUT_ACTIVATIONS[self._engine_loss](Z)
@@ -897,7 +827,17 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
 
     @available_if(_has_proba)
     def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`."""
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+            ``-inf`` where a probability underflows to 0.
+        """
         with np.errstate(divide="ignore"):
             return np.log(self.predict_proba(X))
 
@@ -958,13 +898,13 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
 
     def _encode_targets(self, y, first_fit, classes=None):
         y = np.asarray(y, dtype=np.float64)
-        y_ndim = y.ndim
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         if not first_fit and Y.shape[1] != self.n_outputs_:
             raise ValueError(f"y has {Y.shape[1]} outputs, but the model was fitted with {self.n_outputs_}.")
-        return Y, "squared_error", {"_y_ndim": y_ndim if first_fit else self._y_ndim}
+        return {"Y": Y, "loss": LOSS_ALIASES.get(self.loss, self.loss), "multilabel": False,
+                "attributes": {"_y_ndim": y.ndim if first_fit else self._y_ndim}}
 
-    def _validation_score(self, Z, y_val):
+    def _validation_score(self, Z, y_val, targets):
         y_val = np.asarray(y_val, dtype=np.float64)
         pred = Z.astype(np.float64)
         if y_val.ndim == 1:
@@ -991,6 +931,15 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on the given batch of data.
 
+        The first call builds the network; later calls continue its training
+        (same channels, length and number of outputs).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+        sample_weight : array-like of shape (n_samples,), default=None
+
         Returns
         -------
         self
@@ -1000,9 +949,14 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
     def predict(self, X):
         """Predict targets.
 
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_timepoints) or (n_samples, n_channels, n_timepoints)
+
         Returns
         -------
         ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            1D when the network was fitted on 1D ``y``.
         """
         Z = self._raw_forward(X).astype(np.float64)
         return Z[:, 0] if self._y_ndim == 1 else Z
