@@ -17,7 +17,7 @@ from sklearn.metrics import classification_report, precision_recall_fscore_suppo
 from sklearn.pipeline import make_pipeline
 
 from sk1dcnn import CNN1DClassifier
-from sk1dcnn.datasets import INTER_PATIENT_TEST, INTER_PATIENT_TRAIN, load_mitdb_beats
+from sk1dcnn.ecg import INTER_PATIENT_TEST, INTER_PATIENT_TRAIN, load_mitdb_beats
 from sk1dcnn.preprocessing import BandpassFilter, Resampler, SeriesStandardScaler
 
 X_train, y_train, _, _ = load_mitdb_beats(INTER_PATIENT_TRAIN)  # X: (n_beats, 1, 252)

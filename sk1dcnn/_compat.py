@@ -34,9 +34,39 @@ MOVED_MODULES = {
     "sk1dcnn.schedules": "sk1dcnn.nn.schedules",
 }
 
+_ECG = "sk1dcnn.ecg"
+_AUDIO_FEATURES = "sk1dcnn.audio.features"
+
 #: single names that left a module that still exists:
-#: old module path -> {name: new module path}
-MOVED_NAMES = {}
+#: old module path -> {name: new module path (where the object is defined)}
+MOVED_NAMES = {
+    "sk1dcnn.datasets": {
+        "AAMI_CLASSES": f"{_ECG}.labels",
+        "AAMI_MAPPING": f"{_ECG}.labels",
+        "to_aami": f"{_ECG}.labels",
+        "MITDB_FS": f"{_ECG}.records",
+        "ECGRecord": f"{_ECG}.records",
+        "load_wfdb_record": f"{_ECG}.records",
+        "wfdb_record_base": f"{_ECG}.records",
+        "_import_wfdb": f"{_ECG}.records",
+        "extract_beats": f"{_ECG}.beats",
+        "load_mitdb_beats": f"{_ECG}.beats",
+        "INTER_PATIENT_TEST": f"{_ECG}.splits",
+        "INTER_PATIENT_TRAIN": f"{_ECG}.splits",
+        "patient_specific_split": f"{_ECG}.splits",
+    },
+    "sk1dcnn.preprocessing": {
+        "resample_signal": "sk1dcnn.signal",
+        "sliding_windows": "sk1dcnn.signal",
+        "detect_r_peaks": f"{_ECG}.rpeaks",
+        "evaluate_r_peaks": f"{_ECG}.rpeaks",
+        "AmplitudeNormalizer": _AUDIO_FEATURES,
+        "LogMelSpectrogram": _AUDIO_FEATURES,
+        "hz_to_mel": _AUDIO_FEATURES,
+        "mel_filterbank": _AUDIO_FEATURES,
+        "mel_to_hz": _AUDIO_FEATURES,
+    },
+}
 
 
 _MISSING = object()

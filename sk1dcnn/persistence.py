@@ -69,13 +69,13 @@ ESTIMATOR_TYPES = (
     "sk1dcnn.nn.optim.SGDOptimizer",
 )
 
-#: The (stateless) transformers of :mod:`sk1dcnn.preprocessing`, which the
-#: pipelines put in front of the network.
+#: The (stateless) transformers of :mod:`sk1dcnn.preprocessing` and
+#: :mod:`sk1dcnn.audio.features`, which the pipelines put in front of the network.
 PREPROCESSING_TYPES = (
-    "sk1dcnn.preprocessing.AmplitudeNormalizer",
+    "sk1dcnn.audio.features.AmplitudeNormalizer",
+    "sk1dcnn.audio.features.LogMelSpectrogram",
     "sk1dcnn.preprocessing.BandpassFilter",
     "sk1dcnn.preprocessing.CropOrPad",
-    "sk1dcnn.preprocessing.LogMelSpectrogram",
     "sk1dcnn.preprocessing.Resampler",
     "sk1dcnn.preprocessing.SeriesStandardScaler",
 )

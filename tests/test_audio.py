@@ -1,23 +1,18 @@
-"""Audio: sample-level presets, FSDD loader and mixtures, amplitude and log-mel transformers."""
+"""The sample-level presets (sk1dcnn.presets) and the audio workflow (pipelines.audio).
+
+The tests of the sk1dcnn.audio package are in tests/audio/.
+"""
 
 import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk1dcnn import CNN1DClassifier
-from sk1dcnn.audio import FSDD_FS, fit_length, load_fsdd, make_fsdd_mixtures
+from sk1dcnn.audio import load_fsdd
 from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock
 from sk1dcnn.nn.network import Sequential, make_layer
 from sk1dcnn.presets import PRESETS, get_preset, sample_level, sample_level_filters
-from sk1dcnn.preprocessing import (
-    AmplitudeNormalizer,
-    LogMelSpectrogram,
-    hz_to_mel,
-    mel_filterbank,
-    mel_to_hz,
-)
 
 
 # ---------------------------------------------------------------- presets
@@ -94,153 +89,6 @@ def test_unknown_preset_is_rejected():
         CNN1DClassifier(architecture="sample_levle").fit(np.zeros((4, 81)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="available presets"):
         get_preset("nope")
-
-
-# ------------------------------------------------------------------ loader
-def test_load_fsdd_fixture_official_split():
-    d = load_fsdd("shipped", length=4000)
-    assert d.fs == FSDD_FS == 8000
-    assert d.X_train.shape == (60, 4000) and d.X_test.shape == (30, 4000)
-    assert d.X_train.dtype == np.float32 and np.abs(d.X_train).max() <= 1.0
-    assert set(d.take_test) == {0} and set(d.take_train) == {5, 6}  # takes 0-4 are test
-    assert np.bincount(d.y_test).tolist() == [3] * 10
-    assert sorted(set(d.speaker_train)) == ["jackson", "nicolas", "theo"]
-    # variable-length clips when no length is given, matching the fixed ones
-    raw = load_fsdd("shipped", speakers=["theo"], digits=[7])
-    assert raw.X_train.dtype == object and len(raw.X_train) == 2 and len(raw.X_test) == 1
-    clip = raw.X_test[0]
-    assert raw.file_test[0] == "7_theo_0.wav"
-    i = list(d.file_test).index("7_theo_0.wav")
-    np.testing.assert_array_equal(d.X_test[i], fit_length(clip, 4000))
-
-
-def test_load_fsdd_leave_one_speaker_out():
-    d = load_fsdd("shipped", split="speaker", test_speaker="nicolas", length=2000)
-    assert set(d.speaker_test) == {"nicolas"} and "nicolas" not in set(d.speaker_train)
-    assert len(d.y_test) == 30 and len(d.y_train) == 60
-    with pytest.raises(ValueError, match="test_speaker"):
-        load_fsdd("shipped", split="speaker")
-    with pytest.raises(FileNotFoundError):
-        load_fsdd("/nonexistent/fsdd")
-
-
-def test_fit_length():
-    x = np.arange(10.0)
-    np.testing.assert_array_equal(fit_length(x, 4), [3, 4, 5, 6])
-    np.testing.assert_array_equal(fit_length(x, 4, "left"), [0, 1, 2, 3])
-    np.testing.assert_array_equal(fit_length(x[:2], 5), [0, 0, 1, 0, 0])
-    w = fit_length(x, 4, "random", rng=np.random.default_rng(0))
-    assert np.array_equal(w, np.arange(w[0], w[0] + 4))
-
-
-def test_make_fsdd_mixtures_tags():
-    d = load_fsdd("shipped", length=4000)
-    X, Y, tags = make_fsdd_mixtures(d.X_train, d.y_train, d.speaker_train, n_mixtures=40,
-                                    random_state=0)
-    assert X.shape == (40, 4000) and X.dtype == np.float32
-    assert tags[:10] == [f"digit_{i}" for i in range(10)]
-    assert tags[10:] == ["speaker_jackson", "speaker_nicolas", "speaker_theo"]
-    assert (Y[:, :10].sum(axis=1) == 2).all() and (Y[:, 10:].sum(axis=1) == 2).all()
-    np.testing.assert_allclose(np.abs(X).max(axis=1), 0.9, rtol=1e-6)
-    X2, Y2, _ = make_fsdd_mixtures(d.X_train, d.y_train, d.speaker_train, n_mixtures=40,
-                                   random_state=0)
-    np.testing.assert_array_equal(X, X2)
-    np.testing.assert_array_equal(Y, Y2)
-    # a mixture is the sum of its two scaled clips: the digit tags are real
-    _, Yd, tags_d = make_fsdd_mixtures(d.X_train, d.y_train, d.speaker_train, n_mixtures=5,
-                                       speaker_tags=False, random_state=1)
-    assert Yd.shape == (5, 10) and len(tags_d) == 10
-
-
-# --------------------------------------------------------------- transformers
-@parametrize_with_checks([AmplitudeNormalizer(), LogMelSpectrogram(n_fft=4, hop_length=2, n_mels=2,
-                                                                   fmin=0.0)])
-def test_sklearn_compatible_transformer(estimator, check):
-    check(estimator)
-
-
-def test_amplitude_normalizer():
-    X = np.random.default_rng(0).standard_normal((3, 2, 100)) * [[[2.0], [0.1]]]
-    P = AmplitudeNormalizer("peak").fit_transform(X)
-    np.testing.assert_allclose(np.abs(P).max(axis=-1), 1.0)
-    R = AmplitudeNormalizer("rms").fit_transform(X)
-    np.testing.assert_allclose(np.sqrt((R ** 2).mean(axis=-1)), 1.0)
-    Z = AmplitudeNormalizer("rms").fit_transform(np.zeros((2, 10)))
-    assert np.all(Z == 0)
-
-
-def test_mel_scale_roundtrip_and_filterbank_peaks():
-    f = np.array([0.0, 700.0, 1000.0, 4000.0])
-    np.testing.assert_allclose(hz_to_mel(700.0), 2595 * np.log10(2))
-    np.testing.assert_allclose(mel_to_hz(hz_to_mel(f)), f, atol=1e-9)
-    fs, n_fft, n_mels = 8000, 2048, 20
-    W = mel_filterbank(fs, n_fft, n_mels, fmin=50.0, fmax=3900.0)
-    assert W.shape == (n_mels, n_fft // 2 + 1)
-    centres = mel_to_hz(np.linspace(hz_to_mel(50.0), hz_to_mel(3900.0), n_mels + 2))[1:-1]
-    bin_hz = fs / n_fft
-    peaks = W.argmax(axis=1) * bin_hz
-    assert np.all(np.abs(peaks - centres) < bin_hz)   # peak at the bin next to the centre
-    assert np.all(W.max(axis=1) > 1 - bin_hz / np.diff(centres).min())
-    assert W.max() <= 1.0 and W.min() >= 0.0
-    # centres are equally spaced in mel, not in Hz
-    np.testing.assert_allclose(np.diff(hz_to_mel(centres)), np.diff(hz_to_mel(centres))[0])
-    # neighbouring triangles cross at 0.5 when sampled at their crossing; together they cover the band
-    freqs = np.arange(n_fft // 2 + 1) * bin_hz
-    inside = (freqs > centres[0]) & (freqs < centres[-1])
-    np.testing.assert_allclose(W[:, inside].sum(axis=0), 1.0, atol=1e-9)
-    S = mel_filterbank(fs, n_fft, n_mels, fmin=50.0, fmax=3900.0, norm="slaney")
-    np.testing.assert_allclose((S * bin_hz).sum(axis=1), 1.0, rtol=0.02)  # unit area
-    with pytest.raises(ValueError, match="fmax"):
-        mel_filterbank(fs, n_fft, fmax=5000.0)
-
-
-@pytest.mark.parametrize("center", [True, False])
-def test_log_mel_matches_direct_computation(center):
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((2, 1000))
-    tr = LogMelSpectrogram(fs=8000, n_fft=200, hop_length=80, n_mels=24, fmin=20.0, center=center)
-    out = tr.fit_transform(x)
-    # direct: frame by frame, periodic Hann window, |rfft|**2, filterbank, log
-    xp = np.pad(x, [(0, 0), (100, 100)]) if center else x
-    n_frames = 1 + (xp.shape[1] - 200) // 80
-    assert out.shape == (2, 24, n_frames)
-    assert n_frames == (1 + 1000 // 80 if center else 1 + (1000 - 200) // 80)
-    w = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(200) / 200)
-    W = mel_filterbank(8000, 200, 24, fmin=20.0)
-    direct = np.empty_like(out)
-    for i in range(2):
-        for t in range(n_frames):
-            frame = xp[i, t * 80: t * 80 + 200]
-            power = np.abs(np.fft.rfft(w * frame)) ** 2
-            direct[i, :, t] = np.log(W @ power + 1e-6)
-    np.testing.assert_allclose(out, direct, rtol=1e-9, atol=1e-9)
-
-
-def test_log_mel_shapes_and_pure_tone():
-    fs = 8000
-    t = np.arange(4000) / fs
-    X = np.stack([np.sin(2 * np.pi * 1000 * t), np.sin(2 * np.pi * 300 * t)])[:, None, :]
-    tr = LogMelSpectrogram(fs=fs, n_mels=32)
-    out = tr.fit_transform(X.astype(np.float32))
-    assert out.shape == (2, 32, 1 + 4000 // 80) and out.dtype == np.float32
-    centres = mel_to_hz(np.linspace(hz_to_mel(20.0), hz_to_mel(4000.0), 34))[1:-1]
-    for i, f0 in enumerate((1000, 300)):
-        band = out[i, :, 10:-10].mean(axis=1).argmax()
-        assert abs(centres[band] - f0) < 100
-    two = LogMelSpectrogram(fs=fs, n_mels=8).fit_transform(np.concatenate([X, X], axis=1))
-    assert two.shape == (2, 16, 51)
-    np.testing.assert_allclose(two[:, :8], two[:, 8:])
-    with pytest.raises(ValueError, match="too short"):
-        LogMelSpectrogram(n_fft=256, center=False).fit(np.zeros((2, 100)))
-
-
-def test_waveform_and_spectrogram_front_ends_feed_the_same_cnn():
-    d = load_fsdd("shipped", length=6561, digits=[0, 1])
-    mel = LogMelSpectrogram(fs=8000, n_mels=20).fit_transform(d.X_train)
-    assert mel.shape == (12, 20, 83)
-    clf = CNN1DClassifier(filters=(8,), kernel_size=3, hidden_layer_sizes=(8,), max_iter=2,
-                          random_state=0).fit(mel, d.y_train)
-    assert clf.n_channels_in_ == 20 and clf.n_timepoints_in_ == 83
 
 
 # ------------------------------------------------------------- the workflow

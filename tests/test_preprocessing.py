@@ -1,4 +1,4 @@
-import importlib.util
+"""sk1dcnn.preprocessing: the generic transformers on (n_samples, n_channels, n_timepoints)."""
 
 import numpy as np
 import pytest
@@ -9,17 +9,8 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk1dcnn.datasets import load_wfdb_record, shipped_data_dir
-from sk1dcnn.preprocessing import (
-    BandpassFilter,
-    CropOrPad,
-    Resampler,
-    SeriesStandardScaler,
-    detect_r_peaks,
-    evaluate_r_peaks,
-    resample_signal,
-    sliding_windows,
-)
+from sk1dcnn.preprocessing import BandpassFilter, CropOrPad, Resampler, SeriesStandardScaler
+from sk1dcnn.signal import crop_or_pad, resample_signal
 
 ALL = [BandpassFilter(), Resampler(), SeriesStandardScaler(), CropOrPad(length=50)]
 
@@ -128,21 +119,8 @@ def test_crop_or_pad(mode, length, expected):
     assert out.shape == (2, 1, length)
     np.testing.assert_array_equal(out[1, 0], expected)
     np.testing.assert_array_equal(CropOrPad(length, mode=mode, pad_value=-1).transform(X[:, 0]), out[:, 0])
-
-
-# --------------------------------------------------------------------------- #
-# sliding_windows
-# --------------------------------------------------------------------------- #
-def test_sliding_windows():
-    x = np.vstack([np.arange(10.0), 10 + np.arange(10.0)])
-    w = sliding_windows(x, width=4, step=3)
-    assert w.shape == (3, 2, 4)
-    np.testing.assert_array_equal(w[1, 0], [3, 4, 5, 6])
-    np.testing.assert_array_equal(w[2, 1], [16, 17, 18, 19])
-    assert np.shares_memory(w, x)  # a view, not a copy
-    assert sliding_windows(np.arange(10.0), 5).shape == (2, 1, 5)  # step defaults to width
-    with pytest.raises(ValueError, match="shorter than width"):
-        sliding_windows(x, width=11, step=1)
+    # the transformer applies sk1dcnn.signal.crop_or_pad along the last axis
+    np.testing.assert_array_equal(out, crop_or_pad(X, length, mode=mode, pad_value=-1))
 
 
 # --------------------------------------------------------------------------- #
@@ -201,52 +179,3 @@ def test_invalid_params_raise_at_fit():
         CropOrPad(length=10, mode="middle").fit(np.zeros((2, 20)))
     with pytest.raises(InvalidParameterError, match="target_fs"):
         Resampler(target_fs=0).fit(np.zeros((2, 20)))
-
-
-# --------------------------------------------------------------------------- #
-# R peaks
-# --------------------------------------------------------------------------- #
-@pytest.mark.skipif(importlib.util.find_spec("wfdb") is None, reason="wfdb not installed")
-def test_detect_r_peaks_mitdb_100_excerpt():
-    rec = load_wfdb_record(shipped_data_dir("mitdb", "100"))
-    peaks = detect_r_peaks(rec.signal[0], rec.fs)
-    scores = evaluate_r_peaks(peaks, rec.ann_samples, rec.fs, reference_symbols=rec.ann_symbols)
-    assert scores["sensitivity"] >= 0.99
-    assert scores["positive_predictivity"] >= 0.99
-    assert scores["tp"] >= 0.99 * np.isin(rec.ann_symbols, ["N", "A", "V"]).sum()
-
-
-def test_detect_r_peaks_synthetic_spikes():
-    fs = 250.0
-    rng = np.random.default_rng(1)
-    n = int(20 * fs)
-    x = 0.02 * rng.normal(size=n)
-    true = np.arange(100, n - 100, 200)  # 75 bpm
-    k = np.arange(-5, 6)
-    x[true[:, None] + k] += np.exp(-(k**2) / 4.0)  # narrow QRS-like bumps
-    peaks = detect_r_peaks(x, fs)
-    np.testing.assert_allclose(peaks, true, atol=2)
-    with pytest.raises(ValueError, match="one ECG lead"):
-        detect_r_peaks(np.zeros((2, n)), fs)
-
-
-def test_evaluate_r_peaks_hand_example():
-    fs = 100.0  # tolerance 0.15 s = 15 samples
-    reference = [100, 200, 300, 400]
-    detected = [105, 198, 199, 330, 500]
-    # 105->100, 198/199->200 (only one counts), 330 is 30 samples from 300: a miss.
-    s = evaluate_r_peaks(detected, reference, fs)
-    assert (s["tp"], s["fp"], s["fn"]) == (2, 3, 2)
-    assert s["sensitivity"] == pytest.approx(2 / 4)
-    assert s["positive_predictivity"] == pytest.approx(2 / 5)
-    # One-to-one: a detection between two close references matches only one.
-    s = evaluate_r_peaks([110], [100, 120], fs)
-    assert (s["tp"], s["fp"], s["fn"]) == (1, 0, 1)
-    # A second round lets a reference take its second-nearest free detection.
-    s = evaluate_r_peaks([104, 118], [100, 110], fs)
-    assert (s["tp"], s["fp"], s["fn"]) == (2, 0, 0)
-    # Non-beat annotations are not counted when symbols are given.
-    s = evaluate_r_peaks([100, 200], [100, 150, 200], fs, reference_symbols=["N", "+", "V"])
-    assert (s["tp"], s["fp"], s["fn"]) == (2, 0, 0)
-    s = evaluate_r_peaks([], [], fs)
-    assert np.isnan(s["sensitivity"]) and s["tp"] == 0
