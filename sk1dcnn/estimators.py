@@ -234,17 +234,19 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
     # ----------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
-        """fit (``incremental=False``) and partial_fit, in the steps named below.
+        """fit (``incremental=False``) and partial_fit, in the numbered steps below.
 
         Everything is computed on locals and copies: the fitted attributes are
         assigned only once training succeeded, so a failed fit (bad input,
         divergence) leaves the estimator as it was.
         """
+        # 1. validate the input
         first = not (incremental or self.warm_start) or not hasattr(self, "network_")
         X, y = self._validate_X_y_fit(X, y, first)
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         augment = resolve_augment(self.augment)
+        # 2. encode the targets
         targets = self._encode_targets(y, first, classes)
         sample_weight = self._weigh_samples(sample_weight, y, targets)
         Xc = to_channels_last(X, self._dtype())
@@ -253,14 +255,15 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         if self.checkpoint_path is not None:
             fingerprint = _checkpoint.fingerprint(self.get_params(), Xc, targets["Y"],
                                                   sample_weight)  # before the split
-
+        # 3. the network and training state: new, resumed from a checkpoint, or continued
         if first:
             net, state, rng, resumed_rng = self._initial_state(input_shape, targets, fingerprint)
         else:
             net, state, rng = self._continued_state(incremental)
             resumed_rng = None
+        # 4. how to train
         cfg = self._training_config(targets["loss"], Xc.shape[0], incremental, augment)
-
+        # 5. the validation split (early_stopping)
         Y = targets["Y"]
         validation = None
         if cfg.early_stopping:
@@ -268,11 +271,11 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                 Xc, Y, y, sample_weight, net, targets, rng)
         if resumed_rng is not None:
             rng = resumed_rng  # the split above drew the same numbers as the first run
-        # (a converged checkpoint runs no epoch, but train() restores its best weights)
+        # 6. train (a converged checkpoint runs no epoch, but train() restores its best weights)
         train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
               validation, self._checkpoint_writer(fingerprint))
         net.clear_cache()
-
+        # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
         if (not incremental and not state.converged and not state.interrupted
                 and state.epoch_of_fit >= self.max_iter):
@@ -282,13 +285,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         return self
 
     def _weigh_samples(self, sample_weight, y, targets):
-        """``sample_weight`` times the class weights (the classifier's ``class_weight``)."""
-        class_weight = getattr(self, "class_weight", None)
-        if class_weight is None:
-            return sample_weight
-        if targets["Y"].shape[1] > 1 and targets["multilabel"]:
-            raise ValueError("class_weight is not supported for multilabel targets.")
-        return sample_weight * compute_sample_weight(class_weight, y)
+        """The weights training uses: ``sample_weight`` (the classifier adds class weights)."""
+        return sample_weight
 
     def _initial_state(self, input_shape, targets, fingerprint):
         """A new network and training state, or those of a checkpoint to resume.
@@ -716,6 +714,14 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             Y = 2 * Y - 1
         return {"Y": Y, "loss": engine, "multilabel": multilabel,
                 "attributes": {"classes_": classes_, "_multilabel": multilabel}}
+
+    def _weigh_samples(self, sample_weight, y, targets):
+        """``sample_weight`` times the ``class_weight`` of each sample's class."""
+        if self.class_weight is None:
+            return sample_weight
+        if targets["multilabel"]:
+            raise ValueError("class_weight is not supported for multilabel targets.")
+        return sample_weight * compute_sample_weight(self.class_weight, y)
 
     def _engine_loss_for(self, n_columns, multilabel):
         """The engine loss of the ``loss`` parameter for these targets."""

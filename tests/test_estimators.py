@@ -301,19 +301,6 @@ def test_bad_shapes(ecg200):
     _fit_err(X, np.ones(100), "needs samples of at least 2 classes in y; got only one class: 1.0")
 
 
-def test_signal_too_short_names_the_layer():
-    X = np.random.default_rng(0).standard_normal((10, 6))
-    y = np.arange(10) % 2
-    msg = ("n_timepoints=6 is too short for this network: layer 5 MaxPooling1D(pool_size=2) "
-           "gets length 1, shorter than its pool_size, and would output length 0")
-    _fit_err(X, y, re.escape(msg), CNN1DClassifier(max_iter=1))
-    msg = ("n_timepoints=6 is too short for this network: layer 0 Conv1D(filters=4, "
-           "kernel_size=9, padding='valid', activation='relu') gets length 6 and would output "
-           "length -2 (its receptive field spans 9 steps); use padding='same' or a smaller "
-           "kernel_size/dilation_rate.")
-    _fit_err(X, y, re.escape(msg), CNN1DClassifier(filters=(4,), kernel_size=9, padding="valid"))
-
-
 def test_predict_with_other_channels_or_length(ecg200):
     X_train, y_train, X_test, _ = ecg200
     X3 = np.stack([X_train, X_train], axis=1)
