@@ -168,11 +168,10 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         ``targets`` is what :meth:`_encode_targets` returned for this fit.
         """
 
-    # ---------------------------------------------------------- architecture
+    # ---------------------------------------------------------------- inputs
     def _dtype(self):
         return np.dtype(self.dtype).type
 
-    # ---------------------------------------------------------------- inputs
     def _validate_X_y_fit(self, X, y, first):
         """Step 1 of a fit: checked X and y; later fits must keep the channels and length."""
         X = check_signal_ndim(X)

@@ -12,8 +12,8 @@ convolution of kernel 3 and a max-pooling of 3), a global max pooling and a
 fully connected layer. The paper's blocks are:
 
 * ``sample_level``: Conv1D(3, 'same') -> BatchNormalization -> ReLU -> MaxPooling1D(3);
-* ``sample_level_res``: :class:`~sk1dcnn.blocks.ResidualBlock` (Res-2) -> MaxPooling1D(3);
-* ``sample_level_rese``: :class:`~sk1dcnn.blocks.ReSEBlock` (ReSE-2) -> MaxPooling1D(3).
+* ``sample_level_res``: :class:`~sk1dcnn.nn.blocks.ResidualBlock` (Res-2) -> MaxPooling1D(3);
+* ``sample_level_rese``: :class:`~sk1dcnn.nn.blocks.ReSEBlock` (ReSE-2) -> MaxPooling1D(3).
 
 Sizes. The paper takes 59049 = 3**10 samples (2.7 s at 22 kHz) through 9
 blocks with 128 filters, doubled at the third and the last block. The

@@ -68,6 +68,8 @@ def resolve_augment(augment):
 
 
 def apply_augment(X, rng, augment):
+    """Apply the augmentations of the dict ``augment`` (as :func:`resolve_augment`
+    returns it) to the batch ``X``, always in the same order, drawing from ``rng``."""
     for name in ("time_shift", "amplitude_scale", "noise"):
         if name in augment:
             X = AUGMENTATIONS[name](X, rng, augment[name])

@@ -24,6 +24,7 @@ class SGDOptimizer:
         self.t = 0
 
     def update_params(self, params, grads):
+        """One SGD step, in place: ``params[i]`` moves against ``grads[i]``."""
         self.t += 1
         lr, mom = self.learning_rate, self.momentum
         for p, g, v in zip(params, grads, self.velocities):

@@ -15,10 +15,12 @@ __all__ = ["SCHEDULES", "schedule_arguments", "scheduled_rate"]
 
 
 def constant(epoch, lr0):
+    """``lr0`` at every epoch."""
     return lr0
 
 
 def invscaling(epoch, lr0, power_t=0.5):
+    """``lr0 / (epoch + 1) ** power_t``."""
     # sklearn applies it per sample seen; per epoch is the CNN convention
     return lr0 / (epoch + 1) ** power_t
 
