@@ -77,7 +77,7 @@ class TrainingConfig:
     """How to train: read-only for the loop, rebuilt by every fit call."""
 
     loss: str
-    optimizer: OptimizerConfig = field(default_factory=OptimizerConfig)
+    optimizer_config: OptimizerConfig = field(default_factory=OptimizerConfig)
     alpha: float = 1e-4
     batch_size: int = 32
     learning_rate: str = "constant"  # the schedule's name
@@ -186,7 +186,7 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
         When the epoch loss, the validation loss or the final weights are not finite.
     """
     if state.optimizer is None:
-        state.optimizer = make_optimizer(net.params(), cfg.learning_rate_init, cfg.optimizer)
+        state.optimizer = make_optimizer(net.params(), cfg.learning_rate_init, cfg.optimizer_config)
     if state.adaptive_lr is None:
         state.adaptive_lr = cfg.learning_rate_init
     # max_iter counts all epochs of a fit, so a resumed fit runs only the rest

@@ -325,7 +325,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         batch_size = 32 if self.batch_size == "auto" else self.batch_size
         return TrainingConfig(
             loss=engine_loss,
-            optimizer=OptimizerConfig(
+            optimizer_config=OptimizerConfig(
                 solver=self.solver, momentum=self.momentum,
                 nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon),

@@ -43,11 +43,11 @@ def make_run(n=12, validation=None, on_epoch_end=None, sigint=None, **cfg_kw):
     Y = rng.standard_normal((n, 1))
     w = np.ones(n)
     cfg = TrainingConfig(**{"loss": "squared_error", "batch_size": 4, "alpha": 0.0,
-                            "optimizer": OptimizerConfig(solver="sgd", momentum=0.0),
+                            "optimizer_config": OptimizerConfig(solver="sgd", momentum=0.0),
                             "learning_rate_init": 0.1, **cfg_kw})
     net = linear_net()
     state = TrainingState(optimizer=make_optimizer(net.params(), cfg.learning_rate_init,
-                                                   cfg.optimizer))
+                                                   cfg.optimizer_config))
     state.adaptive_lr = cfg.learning_rate_init
     return _Run(net, X, Y, w, cfg, state, np.random.default_rng(1), validation, on_epoch_end,
                 sigint)
@@ -239,7 +239,7 @@ def test_schedule_gets_only_its_own_arguments():
                           momentum=0.1, max_iter=9)
     cfg = est._training_config("binary_crossentropy", 100, False, {})
     assert cfg.schedule_kw == {"lr_decay_rate": 0.1, "lr_decay_steps": 2}
-    assert cfg.optimizer == OptimizerConfig(solver="adam", momentum=0.1)
+    assert cfg.optimizer_config == OptimizerConfig(solver="adam", momentum=0.1)
     state = TrainingState(epoch=4)
     assert _epoch_rate(cfg, state) == pytest.approx(1e-3 * 0.1**2)
     cosine = est.set_params(learning_rate="cosine")._training_config("hinge", 100, False, {})
