@@ -1,7 +1,7 @@
 """Normalisation and composite blocks: batch normalization, residual and
 squeeze-excitation blocks, usable in layer specs like any other layer.
 
-Each block follows the :class:`~sk1dcnn.layers.Layer` protocol. Composite
+Each block follows the :class:`~sk1dcnn.nn.layers.Layer` protocol. Composite
 blocks are built from the engine's own layers (``Conv1D``, ``Dense``,
 ``Activation``, ``Dropout``) and expose their sub-layers' parameters in one
 flat ``params`` dict with prefixed keys (``"conv1_W"``, ``"bn1_gamma"``, ...):
@@ -21,6 +21,7 @@ References
 import numpy as np
 
 from . import ops
+from .fast_conv import FastConv
 from .layers import Activation, Conv1D, Dense, Dropout, Layer, _check_positive_int, _require_sequence
 
 __all__ = ["BatchNormalization", "ResidualBlock", "SqueezeExcitation", "ReSEBlock", "BLOCKS"]
@@ -180,9 +181,28 @@ class BatchNormalization(Layer):
 
 
 class _Composite(Layer):
-    """A layer made of named sub-layers; flat params with ``<name>_<key>`` keys."""
+    """A layer made of named sub-layers; flat params with ``<name>_<key>`` keys.
+
+    Attributes
+    ----------
+    fuse : bool, default=True
+        Run the Conv1D sub-layers through :class:`~sk1dcnn.nn.fast_conv.FastConv`
+        (the plain layers when False). A :class:`~sk1dcnn.nn.network.Sequential`
+        sets it from its own ``fuse``.
+    """
 
     _parts = {}  # replaced (never mutated) by build
+    fuse = True
+
+    def _run(self, name):
+        """What runs sub-layer ``name``: the layer, or its FastConv (see ``fuse``)."""
+        layer = self._parts[name]
+        if not (self.fuse and isinstance(layer, Conv1D)):
+            return layer
+        runners = self.__dict__.setdefault("_c_runners", {})  # dropped with the caches
+        if name not in runners:
+            runners[name] = FastConv(layer)
+        return runners[name]
 
     def _sublayers(self):
         """``[(name, layer)]`` of the built sub-layers, in a fixed order."""
@@ -408,9 +428,9 @@ class ResidualBlock(_Composite):
         self._sync_params()
         H = X
         for name in self._main_path():
-            H = self._parts[name].forward(H, training, rng)
+            H = self._run(name).forward(H, training, rng)
         if self._parts["skip"] is not None:
-            S = self._parts["skip_bn"].forward(self._parts["skip"].forward(X, training, rng),
+            S = self._parts["skip_bn"].forward(self._run("skip").forward(X, training, rng),
                                                training, rng)
         else:
             S = X
@@ -420,10 +440,10 @@ class ResidualBlock(_Composite):
         d = self._parts["act_out"].backward(dY)
         dH = d
         for name in reversed(self._main_path()):
-            dH = self._parts[name].backward(dH, need_dX=need_dX or name != "conv1")
+            dH = self._run(name).backward(dH, need_dX=need_dX or name != "conv1")
         names = self._main_path()
         if self._parts["skip"] is not None:
-            dS = self._parts["skip"].backward(self._parts["skip_bn"].backward(d), need_dX=need_dX)
+            dS = self._run("skip").backward(self._parts["skip_bn"].backward(d), need_dX=need_dX)
             names += ["skip", "skip_bn"]
         else:
             dS = d

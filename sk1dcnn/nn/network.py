@@ -1,12 +1,19 @@
 """Sequential network: an ordered list of layers with flat parameter lists.
 
 The network knows nothing of scikit-learn: it takes channels-last arrays
-``(N, L, C)`` and returns the raw outputs of its last layer.
+``(N, L, C)`` and returns the raw outputs of its last layer. It chooses how each
+pass runs: every layer on its own (``fuse=False``, the plain reference), or
+Conv1D layers through :class:`~sk1dcnn.nn.fast_conv.FastConv`, fused with a
+following max pooling or BatchNormalization where that gives the same values
+(``fuse=True``, the default).
 """
+
+from typing import NamedTuple
 
 import numpy as np
 
-from .blocks import BLOCKS, BatchNormalization
+from .blocks import BLOCKS, BatchNormalization, _Composite
+from .fast_conv import FastConv, can_fuse_pool, phase_groups
 from .layers import (
     LAYERS,
     Activation,
@@ -20,13 +27,13 @@ from .layers import (
     TooShortError,
 )
 
-#: make_layer's registry: the engine's layers and the blocks of sk1dcnn.blocks
+#: make_layer's registry: the engine's layers and the blocks of sk1dcnn.nn.blocks
 LAYERS = {**LAYERS, **BLOCKS}
 
-__all__ = ["Sequential", "make_layer"]
+__all__ = ["Sequential", "Step", "make_layer"]
 
 #: Layers whose forward pass returns a freshly allocated array; after any other
-#: (a Conv1D writes into a reused buffer, Flatten and Dropout may pass a view
+#: (a FastConv writes into a reused buffer, Flatten and Dropout may pass a view
 #: through) Sequential.forward copies its result.
 _FRESH_OUTPUT = (Dense, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D,
                  AveragePooling1D)
@@ -35,7 +42,7 @@ _FRESH_OUTPUT = (Dense, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
 def make_layer(spec):
     """Build a layer from a spec.
 
-    A spec is a :class:`~sk1dcnn.layers.Layer` instance (copied from its config),
+    A spec is a :class:`~sk1dcnn.nn.layers.Layer` instance (copied from its config),
     a layer name (``"Flatten"``), a ``(name, kwargs)`` pair, or a dict with the
     name under ``"layer"`` and the Keras arguments beside it, e.g.
     ``{"layer": "Conv1D", "filters": 32, "kernel_size": 5, "padding": "same"}``.
@@ -67,22 +74,86 @@ def make_layer(spec):
         raise ValueError(f"Bad arguments for {name}: {exc}") from None
 
 
+class Step(NamedTuple):
+    """One step of a pass: ``size`` layers from index ``start``, run as ``kind``.
+
+    Kinds: ``"layer"`` (the layer's own forward/backward), ``"conv"`` (a Conv1D
+    through its FastConv), ``"conv_pool"`` (a Conv1D and the MaxPooling1D after it
+    in one FastConv pass), ``"conv_bn"`` (predict only: a Conv1D with the
+    BatchNormalization after it folded into its kernel, and with ``size == 3`` the
+    ReLU after that).
+    """
+
+    start: int
+    size: int
+    kind: str
+
+
 class Sequential:
     """A stack of layers.
 
     Parameters
     ----------
     layers : list of Layer
+    fuse : bool, default=True
+        Run Conv1D layers (top-level and inside blocks) through
+        :class:`~sk1dcnn.nn.fast_conv.FastConv`, fusing a following max pooling
+        and, at predict time, a following BatchNormalization. ``False`` runs every
+        layer's plain forward and backward passes: the reference the fast paths are
+        tested against, and the code to read or step through. Both give the same
+        values up to rounding. Can be switched on a built network.
     """
 
-    def __init__(self, layers):
+    def __init__(self, layers, fuse=True):
         self.layers = list(layers)
         self.input_shape = None
+        self.fuse = fuse
+
+    @property
+    def fuse(self):
+        return self._fuse
+
+    @fuse.setter
+    def fuse(self, value):
+        self._fuse = bool(value)
+        for layer in self.layers:
+            if isinstance(layer, _Composite):
+                layer.fuse = self._fuse
+        self._runners = {}
+        self._last_steps = None
+
+    def __getstate__(self):
+        state = self.__dict__.copy()
+        state["_runners"] = {}
+        state["_last_steps"] = None
+        return state
+
+    def __setstate__(self, state):
+        state.pop("_c_plan", None)  # sk1dcnn 0.1
+        state.setdefault("_fuse", state.pop("fuse", True))
+        state.setdefault("_runners", {})
+        state.setdefault("_last_steps", None)
+        self.__dict__.update(state)
 
     def build(self, input_shape, rng, dtype=np.float32):
         """Create every layer's weights for inputs of shape ``(L, C)``.
 
-        Raises ``ValueError`` naming the layer at which the signal length runs out.
+        Parameters
+        ----------
+        input_shape : tuple (n_timepoints, n_channels)
+        rng : numpy.random.RandomState
+            Draws the initial weights.
+        dtype : numpy dtype, default=float32
+
+        Returns
+        -------
+        tuple
+            The output shape (without the batch axis).
+
+        Raises
+        ------
+        ValueError
+            Naming the layer at which the signal length runs out.
         """
         shape = tuple(input_shape)
         self.input_shape = shape
@@ -94,102 +165,137 @@ class Sequential:
                     f"n_timepoints={input_shape[0]} is too short for this network: "
                     f"layer {i} {exc}."
                 ) from None
-        return shape
-
-    def check_input_length(self, input_shape):
-        """Shape inference only: raises the same error as :meth:`build`."""
-        shape = tuple(input_shape)
-        for i, layer in enumerate(self.layers):
-            try:
-                shape = layer.compute_output_shape(shape)
-            except TooShortError as exc:
-                raise ValueError(
-                    f"n_timepoints={input_shape[0]} is too short for this network: "
-                    f"layer {i} {exc}."
-                ) from None
+        self.fuse = self._fuse  # blocks built their sub-layers: tell them
         return shape
 
     @property
     def output_shape(self):
         return self.layers[-1].output_shape
 
-    def _plan(self, n_layers, training=True):
-        """Steps ``(first_layer_index, n_layers_in_step)`` of a pass over the first layers.
+    def _runner(self, i):
+        runner = self._runners.get(i)
+        if runner is None:
+            runner = self._runners[i] = FastConv(self.layers[i])
+        return runner
 
-        With ``fuse`` on (the default), a Conv1D followed by a MaxPooling1D it
-        can fuse (:meth:`~sk1dcnn.layers.Conv1D.can_fuse_pool`) runs as one step;
+    def plan(self, n_layers=None, training=True):
+        """The steps of a pass over the first ``n_layers`` layers (all by default).
+
+        With ``fuse`` off every layer is its own ``"layer"`` step. With it on, a
+        Conv1D followed by a MaxPooling1D it can fuse
+        (:func:`~sk1dcnn.nn.fast_conv.can_fuse_pool`) is one ``"conv_pool"`` step;
         at predict time a Conv1D without activation followed by a
-        BatchNormalization (and a ReLU Activation) runs as one convolution with
-        the normalization folded into its kernel and bias. ``fuse = False`` runs
-        every layer on its own (the plain reference).
+        BatchNormalization (and a ReLU Activation) is one ``"conv_bn"`` step; any
+        other Conv1D is a ``"conv"`` step.
+
+        Returns
+        -------
+        list of Step
         """
-        layers = self.layers
-        fuse = getattr(self, "fuse", True)
+        layers = self.layers[:n_layers]
+        n = len(layers)
+        if not self.fuse:
+            return [Step(i, 1, "layer") for i in range(n)]
         steps, i = [], 0
-        while i < n_layers:
+        while i < n:
             layer = layers[i]
-            if (fuse and not training and i + 1 < n_layers and isinstance(layer, Conv1D)
-                    and layer.activation in (None, "identity")
-                    and isinstance(layers[i + 1], BatchNormalization)):
-                relu = (i + 2 < n_layers and isinstance(layers[i + 2], Activation)
+            nxt = layers[i + 1] if i + 1 < n else None
+            if not isinstance(layer, Conv1D):
+                steps.append(Step(i, 1, "layer"))
+            elif (not training and isinstance(nxt, BatchNormalization)
+                    and layer.activation in (None, "identity")):
+                relu = (i + 2 < n and isinstance(layers[i + 2], Activation)
                         and layers[i + 2].activation == "relu")
-                steps.append((i, 3 if relu else 2))
-                i += 3 if relu else 2
-            elif (fuse and i + 1 < n_layers and isinstance(layer, Conv1D)
-                    and layer.can_fuse_pool(layers[i + 1])):
-                # before the pass: the previous layer sizes this layer's input buffer
-                layer.prepare_pool(layers[i + 1], training)
-                steps.append((i, 2))
-                i += 2
+                steps.append(Step(i, 3 if relu else 2, "conv_bn"))
+            elif nxt is not None and can_fuse_pool(layer, nxt):
+                steps.append(Step(i, 2, "conv_pool"))
             else:
-                steps.append((i, 1))
-                i += 1
+                steps.append(Step(i, 1, "conv"))
+            i += steps[-1].size
         return steps
+
+    def _set_phases(self, steps, training):
+        """Before a pass: each FastConv's layout (a previous step sizes its input buffer)."""
+        for step in steps:
+            if step.kind == "conv_pool":
+                q = phase_groups(self.layers[step.start], self.layers[step.start + 1], training)
+                self._runner(step.start).phases = self.layers[step.start + 1].pool_size * q if q else 1
+            elif step.kind in ("conv", "conv_bn"):
+                self._runner(step.start).phases = 1
 
     def forward(self, X, training=False, rng=None, upto=None):
         """Forward pass; ``upto`` stops before layer index ``upto`` (embeddings).
 
-        The result never aliases a layer's reusable buffer: it stays valid
-        after the next forward pass.
+        Parameters
+        ----------
+        X : ndarray of shape (N, L, C)
+        training : bool, default=False
+            Batch statistics, dropout and the caches the backward pass needs.
+        rng : numpy.random.Generator or None
+            Dropout, rrelu and augmentation draws (training only).
+        upto : int or None
+
+        Returns
+        -------
+        ndarray
+            Never aliases a reused buffer: it stays valid after the next pass.
         """
-        n = len(self.layers) if upto is None else len(self.layers[:upto])
-        steps = self._plan(n, training)
-        for i, size in steps:
-            layer = self.layers[i]
-            if size > 1 and isinstance(self.layers[i + 1], BatchNormalization):
-                nxt = self.layers[i + size] if i + size < n else None
-                scale, shift = self.layers[i + 1].inference_affine(np.float64)
-                X = layer.forward_folded(X, scale, shift, relu=size == 3, next_layer=nxt)
-            elif size == 2:
-                nxt = self.layers[i + 2] if i + 2 < n else None
-                X = layer.forward_pool(X, self.layers[i + 1], training, rng, next_layer=nxt)
-            elif isinstance(layer, Conv1D):
-                nxt = self.layers[i + 1] if i + 1 < n else None
-                X = layer.forward(X, training, rng, next_layer=nxt)
-            else:
-                X = layer.forward(X, training, rng)
-        self._c_plan = steps
+        n = len(self.layers[:upto])
+        steps = self.plan(n, training)
+        self._set_phases(steps, training)
+        for k, step in enumerate(steps):
+            after = step.start + step.size
+            next_conv = (self._runner(after) if k + 1 < len(steps) and steps[k + 1].kind != "layer"
+                         else None)
+            X = self._forward_step(step, X, training, rng, next_conv)
+        self._last_steps = steps if n == len(self.layers) else None
         if steps:
-            i, size = steps[-1]
-            # a fused step returns the conv layer's reused buffer
-            if size > 1 or not isinstance(self.layers[i], _FRESH_OUTPUT):
+            last = steps[-1]
+            if last.kind != "layer" or not isinstance(self.layers[last.start], _FRESH_OUTPUT):
                 X = X.copy()
         return X
 
-    def backward(self, dY):
-        """Back-propagate; each layer fills its ``grads``. Skips the input gradient."""
-        steps = getattr(self, "_c_plan", None)
-        if steps is None or sum(size for _, size in steps) != len(self.layers):
-            steps = [(i, 1) for i in range(len(self.layers))]
-        if any(size > 1 and isinstance(self.layers[i + 1], BatchNormalization)
-               for i, size in steps):
+    def _forward_step(self, step, X, training, rng, next_conv):
+        i = step.start
+        if step.kind == "layer":
+            return self.layers[i].forward(X, training, rng)
+        runner = self._runner(i)
+        if step.kind == "conv":
+            return runner.forward(X, training, rng, next_conv=next_conv)
+        if step.kind == "conv_pool":
+            return runner.forward_pool(X, self.layers[i + 1], training, rng, next_conv=next_conv)
+        scale, shift = self.layers[i + 1].inference_affine(np.float64)
+        return runner.forward_folded(X, scale, shift, relu=step.size == 3, next_conv=next_conv)
+
+    def backward(self, dY, need_dX=False):
+        """Back-propagate the last forward pass; each layer fills its ``grads``.
+
+        Parameters
+        ----------
+        dY : ndarray
+            Gradient of the loss with respect to the network's output.
+        need_dX : bool, default=False
+            Also compute the gradient with respect to the input (skipped by default).
+
+        Returns
+        -------
+        ndarray or None
+            The input gradient, with ``need_dX``.
+        """
+        steps = self._last_steps
+        if steps is None:
+            raise RuntimeError("backward() needs a forward pass over the whole network first.")
+        if any(step.kind == "conv_bn" for step in steps):
             raise RuntimeError("backward() after a predict-mode forward pass (BatchNormalization "
                                "folded into the convolution): run forward(training=True).")
-        for i, size in reversed(steps):
-            if size == 2:
-                dY = self.layers[i].backward_pool(dY, need_dX=i > 0)
+        for step in reversed(steps):
+            need = need_dX or step.start > 0
+            if step.kind == "layer":
+                dY = self.layers[step.start].backward(dY, need_dX=need)
+            elif step.kind == "conv":
+                dY = self._runner(step.start).backward(dY, need_dX=need)
             else:
-                dY = self.layers[i].backward(dY, need_dX=i > 0)
+                dY = self._runner(step.start).backward_pool(dY, need_dX=need)
         return dY
 
     def params(self):
@@ -197,6 +303,7 @@ class Sequential:
         return [p for layer in self.layers for p in layer.params.values()]
 
     def grads(self):
+        """Flat list of gradient arrays, in the order of :meth:`params`."""
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
     def penalized(self):
@@ -209,6 +316,7 @@ class Sequential:
         return [p.copy() for p in self.params()] + [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights):
+        """Copy ``weights`` (as returned by :meth:`get_weights`) into the network in place."""
         for p, w in zip(self.params() + self._state_arrays(), weights):
             p[...] = w
 
@@ -219,12 +327,15 @@ class Sequential:
         return out
 
     def clear_cache(self):
-        self.__dict__.pop("_c_plan", None)
+        """Drop buffers and what forward cached for backward (keeps pickles small)."""
+        self._runners = {}
+        self._last_steps = None
         for layer in self.layers:
             layer.clear_cache()
 
     @property
     def n_params(self):
+        """Number of learnable parameters."""
         return int(sum(layer.n_params for layer in self.layers))
 
     def flops(self):

@@ -1,10 +1,14 @@
-"""The engine's fast paths equal the plain reference implementation.
+"""The engine's fast paths (sk1dcnn.nn.fast_conv) equal the plain reference.
 
-* Buffer-reusing kernels of :mod:`sk1dcnn.ops` against the plain ones.
-* A network run with fusion (Conv1D + MaxPooling1D in one step, pooling the
-  raw matmul output before bias and activation) against the same network run
-  layer by layer (``net.fuse = False``): outputs, input gradients and every
-  parameter gradient.
+* Buffer-reusing kernels of :mod:`sk1dcnn.nn.ops` against the plain ones.
+* :class:`FastConv` against the plain :class:`Conv1D` (``ops.conv1d_forward/backward``),
+  whose gradients tests/nn/test_layers.py checks against finite differences.
+* A network run fast (``Sequential(fuse=True)``: FastConv, Conv1D + MaxPooling1D
+  in one step pooling the raw matmul output before bias and activation, pooling by
+  phases, BatchNormalization folded at predict time) against the same network run
+  plain, layer by layer (``fuse=False``): outputs, input gradients and every
+  parameter gradient. The two sum the same products in different orders, so they
+  agree to rounding (rtol 1e-12 in float64), not bit for bit.
 * Reused buffers: results do not change with batch size, and what
   ``Sequential.forward`` returns stays valid after the next pass.
 
@@ -15,7 +19,9 @@ import numpy as np
 import pytest
 
 from sk1dcnn.nn import ops
+from sk1dcnn.nn import fast_conv
 from sk1dcnn.nn.activations import MONOTONE
+from sk1dcnn.nn.fast_conv import FastConv
 from sk1dcnn.nn.layers import (
     Activation,
     Conv1D,
@@ -27,7 +33,7 @@ from sk1dcnn.nn.layers import (
     MaxPooling1D,
 )
 from sk1dcnn.nn.losses import LOSS_FUNCTIONS
-from sk1dcnn.nn.network import Sequential
+from sk1dcnn.nn.network import Sequential, Step
 
 
 # --------------------------------------------------------------------------- #
@@ -178,19 +184,19 @@ def _first_layer_input_grad(net, X, Y, training):
     Z = net.forward(X, training=training, rng=rng)
     w = np.full(X.shape[0], 1.0 / X.shape[0], dtype=X.dtype)
     _, dY = LOSS_FUNCTIONS["categorical_crossentropy"](Z, Y, w)
-    for i, size in reversed(net._c_plan):
-        layer = net.layers[i]
-        dY = layer.backward_pool(dY) if size == 2 else layer.backward(dY)
-    return np.array(dY, copy=True)
+    return np.array(net.backward(dY, need_dX=True), copy=True)
 
 
 def _pair(layers_fn, input_shape, dtype, seed=0):
     fused = Sequential(layers_fn())
     fused.build(input_shape, np.random.RandomState(seed), dtype)
-    plain = Sequential(layers_fn())
+    plain = Sequential(layers_fn(), fuse=False)
     plain.build(input_shape, np.random.RandomState(seed), dtype)
-    plain.fuse = False
     return fused, plain
+
+
+def _sizes(net, training):
+    return [step.size for step in net.plan(training=training)]
 
 
 FUSABLE_ACTIVATIONS = sorted(MONOTONE) + [None]
@@ -216,10 +222,11 @@ def test_fused_conv_pool_equals_plain(activation, pool_size, pool_strides, train
     X[1, 25:] = 0.0  # zero padding: ties in the pools
     Y = np.eye(3)[[0, 1, 2, 1]]
     Zf, gf = _run(fused, X, Y, training)
-    assert [size for _, size in fused._c_plan] == [2, 2, 1, 1]
+    assert [step.kind for step in fused.plan(training=training)] == [
+        "conv_pool", "conv_pool", "layer", "layer"]
     Zp, gp = _run(plain, X, Y, training)
-    assert all(size == 1 for _, size in plain._c_plan)
-    np.testing.assert_array_equal(Zf, Zp)
+    assert all(step.kind == "layer" for step in plain.plan(training=training))
+    np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-15)
     for a, b in zip(gf, gp):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
     np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, training),
@@ -263,7 +270,7 @@ def test_reference_networks_fused_equal_plain(layers, length, dtype, rtol):
     Y = np.eye(4, dtype=dtype)[[0, 1, 2, 3, 0, 1]]
     Zf, gf = _run(fused, X, Y, training=True)
     Zp, gp = _run(plain, X, Y, training=True)
-    np.testing.assert_array_equal(Zf, Zp)
+    np.testing.assert_allclose(Zf, Zp, rtol=rtol, atol=rtol * np.abs(Zp).max())
     for a, b in zip(gf, gp):
         scale = max(np.abs(b).max(), 1e-30)
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * scale)
@@ -274,8 +281,8 @@ def test_parametric_activations_are_not_fused():
         conv = Conv1D(4, 3, padding="same", activation=act)
         net = Sequential([conv, MaxPooling1D(2), Flatten(), Dense(2)])
         net.build((10, 2), np.random.RandomState(0), np.float64)
-        net.forward(np.ones((2, 10, 2)), training=True, rng=np.random.default_rng(0))
-        assert [size for _, size in net._c_plan] == [1, 1, 1, 1]
+        assert _sizes(net, training=True) == [1, 1, 1, 1]
+        assert net.plan(training=True)[0] == Step(0, 1, "conv")
 
 
 def test_separate_activation_layer_is_not_fused_and_still_correct():
@@ -286,11 +293,12 @@ def test_separate_activation_layer_is_not_fused_and_still_correct():
     fused, plain = _pair(layers, (12, 2), np.float64)
     X = np.random.default_rng(0).standard_normal((3, 12, 2))
     Y = np.eye(3)
+    assert _sizes(fused, training=True) == [1, 1, 1, 1, 1]
     Zf, gf = _run(fused, X, Y, training=True)
     Zp, gp = _run(plain, X, Y, training=True)
-    np.testing.assert_array_equal(Zf, Zp)
+    np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-15)
     for a, b in zip(gf, gp):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
 
 
 # --------------------------------------------------------------------------- #
@@ -299,13 +307,12 @@ def test_separate_activation_layer_is_not_fused_and_still_correct():
 def test_batch_size_changes_reuse_buffers_correctly():
     net = Sequential(_workload_like_layers())
     net.build((47, 1), np.random.RandomState(0), np.float64)
-    ref = Sequential(_workload_like_layers())
+    ref = Sequential(_workload_like_layers(), fuse=False)
     ref.build((47, 1), np.random.RandomState(0), np.float64)
-    ref.fuse = False
     rng = np.random.default_rng(0)
     for n in (5, 2, 7, 7, 1):  # shrink, grow, repeat
         X = rng.standard_normal((n, 47, 1))
-        np.testing.assert_array_equal(net.forward(X), ref.forward(X))
+        np.testing.assert_allclose(net.forward(X), ref.forward(X), rtol=1e-12, atol=1e-15)
         Y = np.eye(4)[rng.integers(0, 4, n)]
         _, g1 = _run(net, X, Y, training=True)
         _, g2 = _run(ref, X, Y, training=True)
@@ -332,10 +339,11 @@ def test_clear_cache_and_pickle_drop_buffers():
     net.build((47, 1), np.random.RandomState(0), np.float32)
     X = np.random.default_rng(0).standard_normal((4, 47, 1)).astype(np.float32)
     Z = net.forward(X, training=True, rng=np.random.default_rng(0))
-    assert any(k.startswith("_c_buf_") for k in vars(net.layers[0]))
+    assert len(net._runners[0].buffers) > 0
     blob = pickle.dumps(net)
     assert len(blob) < 60_000  # weights only, no activations
     net.clear_cache()
+    assert net._runners == {}
     assert not any(k.startswith("_c_") for layer in net.layers for k in vars(layer))
     np.testing.assert_array_equal(pickle.loads(blob).forward(X), net.forward(X))
     assert Z.dtype == np.float32
@@ -344,13 +352,15 @@ def test_clear_cache_and_pickle_drop_buffers():
 @pytest.mark.parametrize("L, C, K, s, padding, d", CONV_CASES)
 @pytest.mark.parametrize("activation", ["relu", "tanh", None])
 def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activation):
-    """The buffered Conv1D layer against ops.conv1d_forward/backward + the activation."""
+    """FastConv (strided long signal, or dilated im2col) against
+    ops.conv1d_forward/backward + the activation."""
     from sk1dcnn.nn.activations import ACTIVATIONS, DERIVATIVES
 
-    layer = Conv1D(4, K, strides=s, padding=padding, dilation_rate=d, activation=activation)
-    layer.build((L, C), np.random.RandomState(0), np.float64)
+    conv = Conv1D(4, K, strides=s, padding=padding, dilation_rate=d, activation=activation)
+    conv.build((L, C), np.random.RandomState(0), np.float64)
+    layer = FastConv(conv)
     rng = np.random.default_rng(0)
-    W, b = layer.params["W"], layer.params["b"]
+    W, b = conv.params["W"], conv.params["b"]
     b[:] = rng.standard_normal(b.shape)
     name = activation or "identity"
     for n in (3, 2):
@@ -365,8 +375,8 @@ def test_conv_layer_fast_path_equals_plain_ops(L, C, K, s, padding, d, activatio
         dXr, dWr, dbr = ops.conv1d_backward(dZr, cols, W, L, s, padding, d)
         dX = layer.backward(dA)
         np.testing.assert_allclose(dX, dXr, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(layer.grads["W"], dWr, rtol=1e-12, atol=1e-14)
-        np.testing.assert_allclose(layer.grads["b"], dbr, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(conv.grads["W"], dWr, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(conv.grads["b"], dbr, rtol=1e-12, atol=1e-14)
 
 
 def test_network_ending_in_a_fused_pool_returns_a_fresh_array():
@@ -390,11 +400,13 @@ def test_strided_same_conv_on_two_lengths_matches_a_fresh_layer():
     rng = np.random.default_rng(1)
     layer = Conv1D(2, 4, strides=2, padding="same")
     layer.build((10, 1), np.random.RandomState(0), np.float64)
-    layer.forward(rng.standard_normal((2, 10, 1)))
+    fast = FastConv(layer)
+    fast.forward(rng.standard_normal((2, 10, 1)))
     X9 = rng.standard_normal((2, 9, 1))
     fresh = Conv1D(2, 4, strides=2, padding="same")
     fresh.build((9, 1), np.random.RandomState(0), np.float64)
-    np.testing.assert_allclose(layer.forward(X9), fresh.forward(X9))
+    np.testing.assert_allclose(fast.forward(X9), FastConv(fresh).forward(X9))
+    np.testing.assert_allclose(fast.forward(X9), fresh.forward(X9), rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize("activation", ["relu", None, "tanh"])
@@ -478,7 +490,7 @@ def test_batchnorm_folded_into_the_convolution_at_predict_equals_plain(use_bias,
     bn = nets[0].layers[1]
     assert np.abs(bn.moving_mean).max() > 0.05
     np.testing.assert_allclose(nets[0].forward(X), nets[1].forward(X), rtol=1e-10, atol=1e-12)
-    assert nets[0]._c_plan[0] == (0, 3 if then == "relu" else 2)
+    assert nets[0].plan(training=False)[0] == Step(0, 3 if then == "relu" else 2, "conv_bn")
     with pytest.raises(RuntimeError, match="predict-mode forward pass"):
         nets[0].backward(np.ones((8, 3)))
 
@@ -496,7 +508,7 @@ def test_pooling_by_phases_equals_plain(K, s, p, padding, activation, monkeypatc
     enabled in training here too); outputs, input gradients and every parameter
     gradient equal the layers run one by one, across batch sizes, with ties
     (zero-padded signals)."""
-    monkeypatch.setattr(Conv1D, "_GROUPED_PHASES_IN_TRAINING", True)
+    monkeypatch.setattr(fast_conv, "GROUPED_PHASES_IN_TRAINING", True)
     def layers():
         return [Conv1D(3, 3, padding="same", activation="relu"),
                 Conv1D(6, K, strides=s, padding=padding, activation=activation),
@@ -511,7 +523,7 @@ def test_pooling_by_phases_equals_plain(K, s, p, padding, activation, monkeypatc
         X[1, 20:] = 0.0
         Y = np.eye(3)[np.arange(n) % 3]
         Zf, gf = _run(fused, X, Y, True)
-        assert fused.layers[1]._c_pp is not None  # the phase path ran
+        assert fused._runner(1).phase_geometry is not None  # the phase path ran
         Zp, gp = _run(plain, X, Y, True)
         np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-14)
         for a, b in zip(gf, gp):
@@ -543,7 +555,7 @@ def test_two_input_lengths_sharing_pooled_rows_keep_gradients_exact():
         dY = rng.standard_normal((4, 3))
         for a, b in zip(_grads_of(fused, X, dY), _grads_of(plain, X, dY)):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
-        assert fused.layers[0]._c_pp is not None
+        assert fused._runner(0).phase_geometry is not None
 
 
 def test_toggling_fusion_on_a_live_network_keeps_gradients_exact():
@@ -575,3 +587,39 @@ def test_column_sums_equal_numpy_sum(dtype, rtol):
     # a batch (N, L, C): sums over time per signal (global average pooling), rows strided
     batch = rng.standard_normal((6, 50, 9)).astype(dtype)[:, :46]
     np.testing.assert_allclose(ops.column_sums(batch), batch.sum(axis=1), rtol=rtol, atol=rtol)
+
+
+def test_blocks_follow_the_network_switch_and_agree_with_their_plain_layers():
+    """Sequential(fuse=...) reaches the Conv1D layers inside residual blocks: run
+    fast, the block's convolutions go through FastConv; run plain, through
+    ops.conv1d_*; both give the same outputs and gradients."""
+    from sk1dcnn.nn.blocks import ReSEBlock, ResidualBlock
+
+    def layers():
+        return [Conv1D(4, 3, padding="same", activation="relu"), ResidualBlock(6, 3),
+                MaxPooling1D(2), ReSEBlock(6, 3, se_ratio=2), GlobalAveragePooling1D(), Dense(3)]
+
+    fused, plain = _pair(layers, (20, 2), np.float64)
+    assert fused.layers[1].fuse and not plain.layers[1].fuse
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((5, 20, 2))
+    Y = np.eye(3)[[0, 1, 2, 0, 1]]
+    Zf, gf = _run(fused, X, Y, training=True)
+    assert set(fused.layers[1]._c_runners) == {"conv1", "conv2", "skip"}
+    Zp, gp = _run(plain, X, Y, training=True)
+    assert "_c_runners" not in vars(plain.layers[1])
+    np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-15)
+    for a, b in zip(gf, gp):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
+    fused.fuse = False  # switched on a built network: the blocks follow
+    assert not fused.layers[3].fuse
+    np.testing.assert_allclose(fused.forward(X), plain.forward(X), rtol=1e-12, atol=1e-15)
+
+
+def test_backward_needs_a_whole_forward_pass():
+    net = Sequential(_workload_like_layers())
+    net.build((47, 1), np.random.RandomState(0), np.float64)
+    X = np.random.default_rng(0).standard_normal((2, 47, 1))
+    net.forward(X, upto=3)
+    with pytest.raises(RuntimeError, match="needs a forward pass over the whole network"):
+        net.backward(np.ones((2, 4)))
