@@ -170,6 +170,7 @@ class Sequential:
 
     @property
     def output_shape(self):
+        """Shape of one sample's output (without the batch axis), once built."""
         return self.layers[-1].output_shape
 
     def _runner(self, i):

@@ -3,9 +3,14 @@
 Every array here is **channels-last**, ``(n_samples, n_timepoints, n_channels)``:
 that layout makes the im2col matrix of a convolution one contiguous copy of a
 strided window view, ``(N * L_out, K * C)``, so the forward pass, the weight
-gradient and the input gradient are each a single BLAS matrix product (see
-``shared/PERFORMANCE.md``: 3.5-5x faster to copy than channels-first columns).
-The public estimators transpose once at the boundary.
+gradient and the input gradient are each a single BLAS matrix product (measured
+3.5-5x faster to copy than channels-first columns). The public estimators
+transpose once at the boundary.
+
+The first half holds the plain kernels (``conv1d_forward/backward``, pooling),
+which the plain layers of :mod:`sk1dcnn.nn.layers` call; the second half the
+buffer-reusing and strided kernels that :mod:`sk1dcnn.nn.fast_conv` calls, each
+tested against the plain ones.
 
 Nothing here keeps state, and nothing loops over samples or time steps; the only
 Python loops run over kernel taps or pooling offsets (``kernel_size`` /
@@ -258,8 +263,8 @@ def avgpool1d_backward(dY, pool_size, input_len, strides):
 
 
 # --------------------------------------------------------------------------
-# Buffer-reusing kernels of the fast path (used by the layers; every one is
-# checked against the plain functions above in tests/test_fused.py).
+# Buffer-reusing kernels of the fast path (used by sk1dcnn.nn.fast_conv; every
+# one is checked against the plain functions above in tests/nn/test_fast_conv.py).
 # --------------------------------------------------------------------------
 def _tap_range(k, kernel_size, strides, dilation_rate, left, length, out_len):
     """Output steps ``[lo, hi)`` whose tap ``k`` reads inside the unpadded input."""
