@@ -36,9 +36,9 @@ import numpy as np
 
 from . import ops
 from .activations import MONOTONE
-from .layers import MaxPooling1D
+from .layers import Buffers, MaxPooling1D
 
-__all__ = ["FastConv", "ConvGeometry", "PhaseGeometry", "Buffers", "can_fuse_pool", "phase_groups"]
+__all__ = ["FastConv", "ConvGeometry", "PhaseGeometry", "can_fuse_pool", "phase_groups"]
 
 #: Whether training pools by phases when the phases come in several groups
 #: (``pool_size * strides < kernel_size``, e.g. kernel 5 + pool 2). Off: in
@@ -140,36 +140,6 @@ class PhaseGeometry:
     @property
     def n_phases(self):
         return self.pool_size * self.groups
-
-
-class Buffers:
-    """Scratch arrays reused across batches, by key; the first axis is the batch.
-
-    An array is reallocated when the dtype or the trailing shape changes or a
-    larger batch arrives; a smaller batch gets a view of the first rows.
-    ``zeros=True`` zero-fills at allocation only: callers rely on cells they
-    never write staying zero (the padding of a padded input, the gradient rows
-    that are no output). Keys name the content and, where such cells depend on
-    it, the geometry (e.g. ``("padded_input", length, padded_length)``).
-    """
-
-    def __init__(self):
-        self._arrays = {}
-
-    def get(self, key, shape, dtype, zeros=False):
-        buf = self._arrays.get(key)
-        shape = tuple(shape)
-        if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
-                or buf.shape[0] < shape[0]):
-            buf = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
-            self._arrays[key] = buf
-        return buf[: shape[0]]
-
-    def __contains__(self, key):
-        return key in self._arrays
-
-    def __len__(self):
-        return len(self._arrays)
 
 
 def check_input(conv, L, C, W):

@@ -21,6 +21,7 @@ from .activations import (
 from .initializers import INITIALIZERS
 
 __all__ = [
+    "Buffers",
     "Layer",
     "Conv1D",
     "Dense",
@@ -44,6 +45,34 @@ def _check_positive_int(name, value, layer):
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}.")
     return int(value)
+
+
+class Buffers:
+    """Scratch arrays reused across batches, by key; the first axis is the batch.
+
+    An array is reallocated when the dtype or the trailing shape changes or a
+    larger batch arrives; a smaller batch gets a view of the first rows.
+    ``zeros=True`` zero-fills at allocation only: callers rely on cells they
+    never write staying zero (the padding of a padded input, the gradient rows
+    that are no output). Keys name the content and, where such cells depend on
+    it, the geometry (e.g. ``("padded_input", length, padded_length)``).
+    """
+
+    def __init__(self):
+        self._arrays = {}
+
+    def get(self, key, shape, dtype, zeros=False):
+        """The array ``key`` as a view of shape ``shape`` (allocated or grown as needed)."""
+        buf = self._arrays.get(key)
+        shape = tuple(shape)
+        if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
+                or buf.shape[0] < shape[0]):
+            buf = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
+            self._arrays[key] = buf
+        return buf[: shape[0]]
+
+    def __len__(self):
+        return len(self._arrays)
 
 
 class Layer:
@@ -92,19 +121,11 @@ class Layer:
     def _buffer(self, name, shape, dtype, zeros=False):
         """A reusable scratch array of ``shape`` (first axis: the batch).
 
-        Kept across batches as ``_c_buf_<name>`` (dropped by :meth:`clear_cache`
-        and never pickled) and grown when a larger batch arrives, so training
-        writes into the same memory every batch instead of faulting in fresh
-        pages. ``zeros=True`` zero-fills it when (re)allocated only.
+        Kept across batches in ``_c_buffers`` (a :class:`Buffers`, dropped by
+        :meth:`clear_cache` and never pickled), so training writes into the same
+        memory every batch instead of faulting in fresh pages.
         """
-        key = "_c_buf_" + name
-        buf = self.__dict__.get(key)
-        shape = tuple(shape)
-        if (buf is None or buf.dtype != dtype or buf.shape[1:] != shape[1:]
-                or buf.shape[0] < shape[0]):
-            buf = (np.zeros if zeros else np.empty)(shape, dtype=dtype)
-            self.__dict__[key] = buf
-        return buf[: shape[0]]
+        return self.__dict__.setdefault("_c_buffers", Buffers()).get(name, shape, dtype, zeros)
 
     def clear_cache(self):
         """Drop what forward cached for backward (keeps pickles small)."""
