@@ -52,3 +52,14 @@ def check_layer(layer, X, training=False, seed=None, rtol=RTOL, atol=ATOL):
 def build(layer, input_shape, seed=0):
     layer.build(input_shape, np.random.RandomState(seed), np.float64)
     return layer
+
+
+def randomize_params(layer, seed=1):
+    """Non-zero biases and distinct slopes so no gradient is trivially zero."""
+    rng = np.random.default_rng(seed)
+    for k, p in layer.params.items():
+        if k == "b":
+            p[...] = rng.standard_normal(p.shape)
+        elif k.endswith("alpha"):
+            p[...] = rng.uniform(0.05, 0.5, p.shape)
+    return layer

@@ -13,12 +13,10 @@ import pytest
 from scipy.special import expit
 
 from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock, SqueezeExcitation
-from sk1dcnn.nn.layers import Dense, GlobalMaxPooling1D, MaxPooling1D
-from sk1dcnn.nn.network import Sequential, make_layer
+from sk1dcnn.nn.network import Sequential
 from sk1dcnn.nn.optim import AdamOptimizer
 
-from _gradcheck import ATOL, EPS, RTOL, build, check_layer, numerical_grad  # noqa: F401
-
+from _gradcheck import build, check_layer
 
 
 def randomize(layer, seed=1):
@@ -161,39 +159,3 @@ def test_parameter_counts():
     # ReSE adds 2 * F * h + h + F with h = F / se_ratio
     assert build(ReSEBlock(8, se_ratio=4), (9, 8)).n_params == 3 * 8 * 8 * 2 + 4 * 8 + 2 * 8 * 2 + 2 + 8
     assert build(BatchNormalization(), (9, 8)).n_params == 16
-
-
-def test_make_layer_specs_and_network():
-    specs = [
-        {"layer": "ResidualBlock", "filters": 4, "dropout": 0.2},
-        ("MaxPooling1D", {"pool_size": 3}),
-        {"layer": "ReSEBlock", "filters": 6, "se_ratio": 3},
-        {"layer": "BatchNormalization", "momentum": 0.9},
-        "GlobalMaxPooling1D",
-        {"layer": "SqueezeExcitation"},
-    ]
-    layers = [make_layer(s) for s in specs[:5]]
-    assert [type(x).__name__ for x in layers] == [
-        "ResidualBlock", "MaxPooling1D", "ReSEBlock", "BatchNormalization", "GlobalMaxPooling1D"]
-    assert make_layer(layers[2]).get_config() == {"filters": 6, "kernel_size": 3, "se_ratio": 3}
-    assert repr(layers[0]) == "ResidualBlock(filters=4, kernel_size=3, dropout=0.2)"
-    net = Sequential(layers + [Dense(3)])
-    net.build((9, 2), np.random.RandomState(0), np.float64)
-    assert net.output_shape == (3,)
-    assert "ReSEBlock" in net.summary()
-    with pytest.raises(ValueError, match="sequence input"):
-        Sequential([GlobalMaxPooling1D(), make_layer(specs[5])]).build((9, 2), None, np.float64)
-
-
-def test_network_gradient_through_blocks():
-    """Whole stack in training mode: ReSE -> pool -> Res -> global max -> BN(flat) -> Dense."""
-    net = Sequential([ReSEBlock(3, se_ratio=1), MaxPooling1D(2), ResidualBlock(3),
-                      GlobalMaxPooling1D(), BatchNormalization(), Dense(2)])
-    net.build((8, 2), np.random.RandomState(0), np.float64)
-    X = np.random.default_rng(4).standard_normal((4, 8, 2))
-    R = np.random.default_rng(5).standard_normal((4, 2))
-    net.forward(X, training=True)
-    net.backward(R)
-    for p, g in zip(net.params(), net.grads()):
-        num = numerical_grad(lambda: float(np.sum(net.forward(X, training=True) * R)), p)
-        np.testing.assert_allclose(g, num, rtol=1e-5, atol=1e-7)

@@ -9,7 +9,6 @@ every forward so both sides of a difference see the same random draw.
 
 import numpy as np
 import pytest
-from scipy.special import log_softmax, softmax
 
 from sk1dcnn.nn.activations import ALL_ACTIVATIONS, RRELU_LOWER, RRELU_UPPER
 from sk1dcnn.nn.layers import (
@@ -23,22 +22,8 @@ from sk1dcnn.nn.layers import (
     GlobalMaxPooling1D,
     MaxPooling1D,
 )
-from sk1dcnn.nn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
-from sk1dcnn.nn.network import Sequential
 
-from _gradcheck import ATOL, EPS, RTOL, build, check_layer, numerical_grad  # noqa: F401
-
-
-
-def randomize_params(layer, seed=1):
-    """Non-zero biases and distinct slopes so no gradient is trivially zero."""
-    rng = np.random.default_rng(seed)
-    for k, p in layer.params.items():
-        if k == "b":
-            p[...] = rng.standard_normal(p.shape)
-        elif k.endswith("alpha"):
-            p[...] = rng.uniform(0.05, 0.5, p.shape)
-    return layer
+from _gradcheck import build, check_layer, randomize_params
 
 
 def away_from_kinks(shape, seed):
@@ -253,75 +238,3 @@ def test_layers_keep_float32(factory, shape):
     dX = layer.backward(np.ones_like(Y))
     assert dX.dtype == np.float32, type(layer)
     assert all(g.dtype == np.float32 for g in layer.grads.values()), type(layer)
-
-
-# --------------------------------------------------------------------------- #
-# Whole networks
-# --------------------------------------------------------------------------- #
-def check_network(net, X, loss_name, Y, w, training=False):
-    def forward():
-        rng = np.random.default_rng(0) if training else None
-        return net.forward(X, training, rng)
-
-    def loss():
-        return LOSS_FUNCTIONS[loss_name](forward(), Y, w)[0]
-
-    Z = forward()
-    _, dZ = LOSS_FUNCTIONS[loss_name](Z, Y, w)
-    net.backward(dZ)
-    params, grads = net.params(), [g.copy() for g in net.grads()]
-    assert len(params) == len(grads) == sum(len(layer.params) for layer in net.layers)
-    for i, (p, g) in enumerate(zip(params, grads)):
-        assert g.shape == p.shape
-        np.testing.assert_allclose(g, numerical_grad(loss, p), rtol=RTOL, atol=ATOL,
-                                   err_msg=f"parameter {i} of shape {p.shape}")
-
-
-def test_sequential_conv_pool_dense_gradients():
-    net = Sequential([
-        Conv1D(4, 3, padding="same", activation="tanh"),
-        MaxPooling1D(2),
-        Conv1D(3, 2, padding="causal", dilation_rate=2, activation="elu"),
-        GlobalAveragePooling1D(),
-        Dense(5, activation="swish"),
-        Dense(3),
-    ])
-    out = net.build((12, 2), np.random.RandomState(0), np.float64)
-    assert out == (3,)
-    for layer in net.layers:
-        randomize_params(layer)
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((4, 12, 2))
-    Y = np.eye(3)[[0, 2, 1, 2]]
-    w = np.array([0.1, 0.2, 0.3, 0.4])
-    check_network(net, X, "categorical_crossentropy", Y, w)
-
-
-def test_sequential_strided_globalmax_dropout_training_gradients():
-    net = Sequential([
-        Conv1D(3, 3, strides=2, padding="valid", activation="prelu"),
-        AveragePooling1D(2, strides=1),
-        Conv1D(4, 2, padding="same", activation="sigmoid"),
-        GlobalMaxPooling1D(),
-        Dropout(0.3),
-        Dense(2),
-    ])
-    net.build((15, 3), np.random.RandomState(1), np.float64)
-    for layer in net.layers:
-        randomize_params(layer, seed=2)
-    rng = np.random.default_rng(1)
-    X = rng.standard_normal((3, 15, 3))
-    Y = rng.integers(0, 2, (3, 2)).astype(float)
-    check_network(net, X, "binary_crossentropy", Y, np.full(3, 1 / 3), training=True)
-
-
-def test_sequential_flatten_squared_error_gradients():
-    net = Sequential([Conv1D(2, 3, padding="valid", activation="softplus"), Flatten(),
-                      Dense(2)])
-    net.build((6, 2), np.random.RandomState(2), np.float64)
-    for layer in net.layers:
-        randomize_params(layer, seed=3)
-    rng = np.random.default_rng(2)
-    X = rng.standard_normal((3, 6, 2))
-    check_network(net, X, "squared_error", rng.standard_normal((3, 2)),
-                  np.array([0.5, 0.25, 0.25]))

@@ -7,7 +7,7 @@ from scipy.special import log_softmax, softmax
 
 from sk1dcnn.nn.losses import LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
 
-from _gradcheck import ATOL, EPS, RTOL, numerical_grad  # noqa: F401
+from _gradcheck import ATOL, RTOL, numerical_grad
 
 
 # --------------------------------------------------------------------------- #
