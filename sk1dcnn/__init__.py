@@ -6,6 +6,6 @@ A pure NumPy/SciPy engine (no deep-learning framework at run time) under
 
 from .estimators import CNN1DClassifier, CNN1DRegressor
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor", "__version__"]
