@@ -232,7 +232,7 @@ class SeriesStandardScaler(_SeriesTransformer):
 
 
 class CropOrPad(_SeriesTransformer):
-    """Crop or pad every series to a fixed length.
+    """Crop or pad every series to a fixed length (:func:`sk1dcnn.signal.crop_or_pad`).
 
     Parameters
     ----------

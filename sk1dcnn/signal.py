@@ -245,7 +245,8 @@ def crop_or_pad(x, length, mode="center", rng=None, pad_value=0.0):
     # Samples removed (crop) or added (pad) at the start; the rest goes at the end.
     if mode == "random":
         if rng is None:
-            raise ValueError("mode='random' needs rng, a numpy.random.Generator (np.random.default_rng(seed))")
+            raise ValueError(
+                "mode='random' needs rng, a numpy.random.Generator (np.random.default_rng(seed))")
         start = int(rng.integers(extra + 1))
     elif mode in CROP_OR_PAD_MODES:
         start = {"left": 0, "right": extra, "center": extra // 2}[mode]

@@ -29,6 +29,7 @@ class AmplitudeNormalizer(_SeriesTransformer):
     Parameters
     ----------
     method : {"peak", "rms"}, default="peak"
+        The level each series is divided by.
     eps : float, default=1e-8
         A peak or RMS at or below ``eps`` (silence, zero padding) is treated
         as 1, so the series is left unchanged rather than blown up.
@@ -58,12 +59,33 @@ class AmplitudeNormalizer(_SeriesTransformer):
 
 
 def hz_to_mel(f):
-    """HTK mel scale: ``2595 * log10(1 + f / 700)`` (O'Shaughnessy 1987)."""
+    """HTK mel scale: ``2595 * log10(1 + f / 700)`` (O'Shaughnessy 1987).
+
+    Parameters
+    ----------
+    f : float or array-like
+        Frequencies in Hz.
+
+    Returns
+    -------
+    mel : float64 ndarray, same shape
+    """
     return 2595.0 * np.log10(1.0 + np.asarray(f, dtype=np.float64) / 700.0)
 
 
 def mel_to_hz(m):
-    """Inverse of :func:`hz_to_mel`."""
+    """Inverse of :func:`hz_to_mel`: ``700 * (10 ** (m / 2595) - 1)``.
+
+    Parameters
+    ----------
+    m : float or array-like
+        Mels.
+
+    Returns
+    -------
+    f : float64 ndarray, same shape
+        Frequencies in Hz.
+    """
     return 700.0 * (10.0 ** (np.asarray(m, dtype=np.float64) / 2595.0) - 1.0)
 
 
@@ -81,10 +103,13 @@ def mel_filterbank(fs, n_fft, n_mels=40, fmin=0.0, fmax=None, norm=None):
     fs : float
         Sampling rate in Hz.
     n_fft : int
+        FFT length (frame length) in samples.
     n_mels : int, default=40
+        Number of triangular filters.
     fmin : float, default=0.0
+        Lowest edge in Hz.
     fmax : float or None, default=None
-        None is the Nyquist frequency ``fs / 2``.
+        Highest edge in Hz; None is the Nyquist frequency ``fs / 2``.
     norm : {None, "slaney"}, default=None
         None: every triangle peaks at 1 (HTK). "slaney": each triangle is
         scaled by ``2 / (f_right - f_left)`` so that it has unit area (the

@@ -37,7 +37,8 @@ def test_load_fsdd_leave_one_speaker_out():
 
 def test_fit_length_is_deprecated_and_still_fits():
     x = np.arange(10.0)
-    with pytest.warns(DeprecationWarning, match=r"fit_length is deprecated .* use sk1dcnn\.signal\.crop_or_pad"):
+    deprecated = r"fit_length is deprecated .* use sk1dcnn\.signal\.crop_or_pad"
+    with pytest.warns(DeprecationWarning, match=deprecated):
         np.testing.assert_array_equal(fit_length(x, 4), [3, 4, 5, 6])
     with pytest.warns(DeprecationWarning):
         np.testing.assert_array_equal(fit_length(x, 4, "left"), [0, 1, 2, 3])
