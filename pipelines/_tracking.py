@@ -9,10 +9,12 @@ Notes for MLflow 3.17 (measured):
 * The file store is refused: the tracking URI is ``sqlite:///<path>`` by
   default and the experiment's artifact location is set explicitly when it is
   created (otherwise artifacts land in the working directory).
-* ``mlflow.sklearn.log_model`` saves with skops by default and refuses classes
-  it does not know: the sk1dcnn classes found in the pipeline are passed as
-  ``skops_trusted_types``. Explicit ``pip_requirements`` skip 6-10 s of
-  requirement inference.
+* ``mlflow.sklearn.log_model`` saves with skops and refuses, when loading,
+  classes it was not told to trust: the model is logged with
+  ``serialization_format="skops"`` and ``skops_trusted_types`` =
+  :func:`sk1dcnn.persistence.get_trusted_types` (sk1dcnn's one trusted-type
+  list), after :func:`sk1dcnn.persistence.check_trusted` has refused anything
+  outside it. Explicit ``pip_requirements`` skip 6-10 s of requirement inference.
 * ``mlflow.sklearn.autolog`` cannot see per-epoch curves: ``history_`` is
   logged here with ``step=epoch``.
 """
@@ -27,8 +29,7 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "pip_requirements",
-           "trusted_types"]
+__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "load_pyfunc", "pip_requirements"]
 
 #: How a team starts the shared server the error messages point to.
 SERVER_HINT = ("start one with: mlflow server --backend-store-uri sqlite:///<path>/mlflow.db "
@@ -219,16 +220,25 @@ class Tracker:
         mlflow.log_artifacts(str(local_dir))
 
     def log_model(self, pipeline, X_example, metadata):
-        """Log the fitted pipeline (skops) with a predict_proba signature; return its URI."""
+        """Log the fitted pipeline (skops) with a predict_proba signature; return its URI.
+
+        The pipeline is saved with skops and loaded back trusting exactly
+        :func:`sk1dcnn.persistence.get_trusted_types`; a pipeline holding other
+        types is refused before anything is logged.
+        """
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
+        from sk1dcnn import persistence
+
+        persistence.check_trusted(pipeline)
         proba = pipeline.predict_proba(X_example)
         signature = infer_signature(X_example, proba)
         info = mlflow.sklearn.log_model(
             pipeline, name="model", signature=signature, input_example=X_example,
             pyfunc_predict_fn="predict_proba", pip_requirements=pip_requirements(),
-            skops_trusted_types=trusted_types(pipeline), metadata=metadata,
+            serialization_format="skops", skops_trusted_types=persistence.get_trusted_types(),
+            metadata=metadata,
         )
         self.client.set_tag(self.run_id, "sk1dcnn.model_uri", info.model_uri)
         return info.model_uri
@@ -256,13 +266,9 @@ def pip_requirements():
     return reqs
 
 
-def trusted_types(pipeline):
-    """The types skops would refuse in ``pipeline``; only sk1dcnn's own are trusted."""
-    import skops.io as sio
+def load_pyfunc(model_uri, tracking_uri):
+    """An MLflow model (``runs:/<id>/model``, ``models:/<id>``, a local folder) as a pyfunc model."""
+    import mlflow.pyfunc
 
-    untrusted = sio.get_untrusted_types(data=sio.dumps(pipeline))
-    foreign = [t for t in untrusted if not t.startswith("sk1dcnn.")]
-    if foreign:
-        raise TypeError(f"the pipeline holds types skops does not trust and sk1dcnn does not own: "
-                        f"{foreign}; add them to skops_trusted_types after checking them")
-    return untrusted
+    mlflow.set_tracking_uri(tracking_uri)
+    return mlflow.pyfunc.load_model(model_uri)

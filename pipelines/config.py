@@ -1,19 +1,41 @@
-"""Load and validate ``mlflow.yml``, the workflow's configuration file.
+"""Load and validate ``mlflow.yml``, the configuration of every workflow.
 
-Every key is checked before anything runs: an unknown key, a missing required
-key or a bad value raises :class:`ConfigError` naming the key (dotted, e.g.
-``model.filters``) and the allowed keys or values.
+Layout
+------
+The file has one section per concern::
 
-The ``datasets:`` section holds per-dataset overrides keyed by dataset name
-(``ucr:ECG200``, ``mitdb:inter_patient``, ...): the section of the dataset
-that runs is applied on top of the top-level keys, ``dataset`` (all but its
-name) and ``model`` merged key by key, ``grid``, ``cv``, ``scoring`` and
-``preprocessing`` replacing the top-level value. A data set without a section uses the top-level keys.
+    tracking:   uri, experiment, artifact_location          (every workflow)
+    ecg:        data, preprocessing, model, search, random_state, seeds,
+                model_file, log_model, datasets, quick      (python -m pipelines ecg)
+    audio:      data, preprocessing, model, front_ends, search, loso, tagging,
+                random_state, log_model, quick              (audio, audio-tagging)
 
-The ``quick:`` section holds overrides used by ``--quick``: mappings
-(``dataset``, ``model``) are merged key by key, everything else (``grid``
-included) replaces the top-level value. Order: top level, then
-``datasets.<name>``, then ``quick``, then the command line.
+A run reads and validates ``tracking:`` and the section of its own workflow
+only, so a typo in ``audio:`` never stops ``python -m pipelines ecg`` (and the
+other way round). Inside that section every key is checked before anything
+runs: an unknown key, a missing required key or a bad value raises
+:class:`ConfigError` naming the key (dotted, e.g. ``ecg.model.filters``) and
+the allowed keys or values. Estimator parameters are checked by the estimator
+itself (``CNN1DClassifier(**model)._validate_params()``).
+
+Overrides: one rule
+-------------------
+The configuration of a run is built by one function, :func:`merge`, applied
+layer after layer, each layer on top of the one before::
+
+    defaults (ECG_DEFAULTS, AUDIO_DEFAULTS, TRACKING_DEFAULTS)
+      <- the file's section
+      <- ecg: datasets.<name>   (ECG only: the section of the data set that runs)
+      <- quick:                 (with --quick)
+      <- the command line       (given in the file's layout, e.g. {"ecg": {"data": {"name": ...}}})
+
+``merge(base, over)``: where both values are mappings they are merged key by
+key, at every depth; any other value (a number, a string, a list, null)
+replaces the one below, and so does a whole ``search.grid`` (a grid is one
+search space: merging two grids would multiply their candidates).
+
+A file in the 0.1 layout (``model:``, ``grid:``, ``tracking_uri:`` ... at the
+top level) is refused with an error that says where each key moved.
 """
 
 import contextlib
@@ -21,40 +43,103 @@ import copy
 import os
 from pathlib import Path
 
-__all__ = ["ConfigError", "TrackingServerError", "DEFAULT_CONFIG", "load_config", "resolve_config", "validate_config"]
+__all__ = ["AUDIO_DEFAULTS", "ConfigError", "DEFAULT_CONFIG", "ECG_DEFAULTS", "TRACKING_DEFAULTS",
+           "TrackingServerError", "WORKFLOWS", "load_config", "merge", "preprocessing_step",
+           "resolve_config"]
 
 #: The repository's own mlflow.yml, used when --config is not given and the
 #: working directory has none.
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "mlflow.yml"
 
-_REQUIRED = ("experiment_name", "dataset", "model", "grid", "cv", "n_jobs", "random_state")
-_OPTIONAL = {
-    "tracking_uri": None,
-    "artifact_location": None,
-    "preprocessing": "auto",
-    "scoring": "auto",
-    "seeds": None,
-    "model_file": "mlartifacts/ecg_model_{dataset}.joblib",
-    "log_model": True,
-    # where GridSearchCV runs: local processes, or a dask.distributed cluster
-    "backend": "local",
-    "scheduler": None,
+#: Workflow sections of mlflow.yml.
+WORKFLOWS = ("ecg", "audio")
+
+TRACKING_DEFAULTS = {
+    "uri": None,                          # null: sqlite:///<cwd>/mlflow.db
+    "experiment": "sk1dcnn-{workflow}",   # {workflow}: ecg or audio
+    "artifact_location": None,            # null: <cwd>/mlartifacts (a server: its own store)
 }
-_TOP_KEYS = _REQUIRED + tuple(_OPTIONAL) + ("datasets", "quick")
-_QUICK_KEYS = tuple(k for k in _TOP_KEYS if k not in ("quick", "datasets", "tracking_uri",
-                                                      "experiment_name", "artifact_location",
-                                                      "backend", "scheduler"))
+
+#: Optional keys of ``ecg:``; ``data.name``, ``model``, ``search.grid``,
+#: ``search.cv``, ``search.n_jobs`` and ``random_state`` are required.
+ECG_DEFAULTS = {
+    "data": {"data_dir": None, "channel": 0, "before": 0.25, "after": 0.45,
+             # mitdb only: keep the beats of these AAMI classes (null = all)
+             "classes": None,
+             # mitdb:patient_specific only (Kiranyaz et al. 2016)
+             "records": None, "train_minutes": 5.0, "n_common_per_class": 75},
+    "preprocessing": "auto",
+    "search": {"scoring": "auto", "backend": "local", "scheduler": None},
+    "seeds": None,
+    "model_file": "mlartifacts/ecg_model_{dataset}.skops",
+    "log_model": True,
+}
+
+#: Every key of ``audio:`` (the section may be left out of the file).
+AUDIO_DEFAULTS = {
+    "data": {"data_dir": None,    # null: the full FSDD in $SK1DCNN_DATA if present, else the shipped clips
+             "length": 6561},     # 3**8 samples = 0.82 s at 8 kHz (98% of the clips are shorter)
+    "preprocessing": {"normalize": "rms",
+                      "mel": {"fs": 8000.0, "n_fft": 256, "hop_length": 80, "n_mels": 40, "fmin": 20.0}},
+    # CNN1DClassifier parameters of every front end; the raw front end with
+    # these reached 0.987 accuracy on the official FSDD test split (20 epochs)
+    "model": {"batch_size": 32, "learning_rate_init": 0.002, "learning_rate": "cosine",
+              "max_iter": 20, "early_stopping": False, "n_iter_no_change": 100,
+              "augment": {"time_shift": 0.05}},
+    # the network of each front end (CNN1DClassifier parameters)
+    "front_ends": {
+        "raw": {"architecture": "sample_level"},
+        "mel": {"filters": [32, 64, 128], "kernel_size": 3, "pool": "max", "pool_size": 2,
+                "global_pool": "avg", "hidden_layer_sizes": [64], "dropout": 0.3},
+    },
+    "search": {"front_ends": ["raw", "mel"], "cv": 3, "n_jobs": 2, "backend": "local",
+               "scheduler": None},
+    "loso": True,                 # leave-one-speaker-out refits of the best configuration
+    "tagging": {"n_train": 5400, "n_test": 600, "gain_db": 6.0},
+    "random_state": 0,
+    "log_model": True,
+    "quick": {
+        "data": {"data_dir": "shipped"},
+        "model": {"batch_size": 16, "max_iter": 3, "learning_rate_init": 0.003},
+        "front_ends": {"raw": {"architecture": {"preset": "sample_level", "n_blocks": 7, "filters": 8}},
+                       "mel": {"filters": [8, 16], "hidden_layer_sizes": [16], "dropout": 0.0}},
+        "search": {"cv": 2, "n_jobs": 1},   # tiny fits: worker processes cost more than they save
+        "tagging": {"n_train": 120, "n_test": 60},
+    },
+}
+
+_TRACKING_KEYS = tuple(TRACKING_DEFAULTS)
+_ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds", "model_file",
+             "log_model", "datasets", "quick")
+_ECG_REQUIRED = ("data", "model", "search", "random_state")
+_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler")
+_ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
+#: What a ``datasets.<name>`` section and ``quick:`` may change.
+_ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
+                     "search": ("grid", "cv", "scoring")}
+_ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
+                   "search": ("grid", "cv", "scoring", "n_jobs"), "random_state": None,
+                   "seeds": None, "model_file": None, "log_model": None}
+_AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
+_AUDIO_SEARCH_KEYS = tuple(AUDIO_DEFAULTS["search"])
+_FRONT_ENDS = ("raw", "mel")
 _BACKENDS = ("local", "dask")
-#: Keys a ``datasets.<name>`` section may override.
-_SECTION_KEYS = ("dataset", "model", "grid", "cv", "scoring", "preprocessing")
-_DATASET_KEYS = {"name": None, "data_dir": None, "channel": 0, "before": 0.25, "after": 0.45,
-                 # mitdb only: keep the beats of these AAMI classes (null = all)
-                 "classes": None,
-                 # mitdb:patient_specific only (Kiranyaz et al. 2016)
-                 "records": None, "train_minutes": 5.0, "n_common_per_class": 75}
 _MITDB_SPLITS = ("inter_patient", "patient_specific")
 _SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro")
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
+#: Keys replaced whole by :func:`merge`, never merged key by key.
+_ATOMIC = ("grid",)
+
+#: The 0.1 layout (every key at the top level, ECG only): key -> its new place.
+_MOVED_KEYS = {
+    "tracking_uri": "tracking: uri:", "experiment_name": "tracking: experiment:",
+    "artifact_location": "tracking: artifact_location:", "dataset": "ecg: data:",
+    "preprocessing": "ecg: preprocessing:", "model": "ecg: model:", "grid": "ecg: search: grid:",
+    "cv": "ecg: search: cv:", "scoring": "ecg: search: scoring:", "n_jobs": "ecg: search: n_jobs:",
+    "backend": "ecg: search: backend:", "scheduler": "ecg: search: scheduler:",
+    "random_state": "ecg: random_state:", "seeds": "ecg: seeds:", "model_file": "ecg: model_file:",
+    "log_model": "ecg: log_model:", "datasets": "ecg: datasets:", "quick": "ecg: quick:",
+}
 
 
 class ConfigError(ValueError):
@@ -82,38 +167,72 @@ def _check_keys(source, where, mapping, allowed, required=()):
               "keys " + _fmt(allowed))
     for key in mapping:
         if key not in allowed:
-            name = f"{where}.{key}" if where != "<top level>" else str(key)
-            _fail(source, name, "unknown key", "keys " + _fmt(allowed))
+            _fail(source, _join(where, key), "unknown key", "keys " + _fmt(allowed))
     for key in required:
         if key not in mapping:
-            name = f"{where}.{key}" if where != "<top level>" else str(key)
-            _fail(source, name, "missing required key", "keys " + _fmt(allowed))
+            _fail(source, _join(where, key), "missing required key", "keys " + _fmt(allowed))
+
+
+def _join(where, key):
+    return str(key) if where == "<top level>" else f"{where}.{key}"
 
 
 def _is_int(v):
     return isinstance(v, int) and not isinstance(v, bool)
 
 
-def load_config(path=None, *, quick=False, overrides=None):
-    """Read, merge (``quick``, CLI overrides) and validate a configuration file.
+def merge(base, over):
+    """``over`` on top of ``base``: the one merge rule of every override layer.
+
+    Where both values are mappings they are merged key by key, recursively;
+    any other value in ``over`` (number, string, list, None) replaces the one
+    in ``base``, and so does a whole ``grid`` mapping. Neither argument is
+    modified.
+
+    Parameters
+    ----------
+    base, over : dict
+
+    Returns
+    -------
+    dict
+    """
+    out = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict) and key not in _ATOMIC:
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+# --------------------------------------------------------------------------- #
+# Loading
+# --------------------------------------------------------------------------- #
+def load_config(path=None, workflow="ecg", *, quick=False, overrides=None):
+    """Read a configuration file and resolve the section of one workflow.
 
     Parameters
     ----------
     path : str or path-like or None
         The YAML file. None means ``./mlflow.yml`` if it exists, else the
         repository's own ``mlflow.yml``.
+    workflow : {'ecg', 'audio'}, default='ecg'
+        The section to resolve and validate (with ``tracking:``); the other
+        workflow's section is not read.
     quick : bool, default=False
-        Apply the ``quick:`` section.
+        Apply the section's ``quick:`` overrides.
     overrides : dict or None
-        Final overrides (from the command line), e.g. ``{"n_jobs": 1}`` or
-        ``{"dataset": {"name": "ucr:ECG200"}}``; merged like ``quick``.
+        Final overrides (from the command line) in the file's layout, e.g.
+        ``{"tracking": {"uri": ...}, "ecg": {"data": {"name": "ucr:ECG200"}}}``.
 
     Returns
     -------
     config : dict
-        Validated configuration with defaults filled in and paths resolved
-        (``tracking_uri``, ``artifact_location``, ``model_file``) against the
-        working directory.
+        The validated workflow section with defaults filled in, plus
+        ``tracking`` (the resolved ``tracking:`` section), ``workflow``,
+        ``quick`` and ``source``. Paths (tracking URI, artifact location,
+        model file) are resolved against the working directory.
     """
     try:
         import yaml
@@ -127,167 +246,201 @@ def load_config(path=None, *, quick=False, overrides=None):
                                 f"(pass --config PATH; the repository's default is {DEFAULT_CONFIG})")
     with open(path, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    if raw is None:
-        raw = {}
-    return resolve_config(raw, quick=quick, overrides=overrides, source=str(path))
+    return resolve_config(raw or {}, workflow, quick=quick, overrides=overrides, source=str(path))
 
 
-def resolve_config(raw, *, quick=False, overrides=None, source="mlflow.yml"):
-    """Apply the ``datasets.<name>`` section, ``quick:`` and overrides to ``raw``, then validate.
+def resolve_config(raw, workflow="ecg", *, quick=False, overrides=None, source="mlflow.yml"):
+    """Resolve and validate the ``workflow`` section (and ``tracking:``) of a parsed file.
 
-    The returned config has ``dataset_section``: the name of the ``datasets:``
-    section applied, or None.
+    Parameters and returns as :func:`load_config`, with ``raw`` the parsed
+    YAML mapping and ``source`` the name used in error messages.
     """
-    # required at the top level: a data set with no datasets: section runs on it
-    _check_keys(source, "<top level>", raw, _TOP_KEYS, required=_REQUIRED)
-    cfg = copy.deepcopy(raw)
-    quick_section = cfg.pop("quick", None) or {}
-    sections = cfg.pop("datasets", None) or {}
-    _check_keys(source, "quick", quick_section, _QUICK_KEYS)
-    _check_sections(source, sections)
+    if workflow not in WORKFLOWS:
+        raise ValueError(f"unknown workflow {workflow!r}; allowed: {_fmt(WORKFLOWS)}")
+    _check_layout(source, raw)
     overrides = overrides or {}
-    # The top level alone (what a data set with no section runs) and every
-    # datasets.<name> section on top of it are checked, so a typo in one does not
-    # wait for that data set to be run.
-    if sections:
-        with _prefix_errors("top level", "in the top-level configuration, used by data sets with no "
-                                         "datasets: section"):
-            validate_config(_merge(cfg, overrides), source=source, check_paths=False)
-    for name, section in sections.items():
-        with _prefix_errors(f"datasets.{name}", "in the configuration of that data set"):
-            validate_config(_merge(cfg, {**section, "dataset": {"name": name}}), source=source,
-                            check_paths=False)
-    # Both the full and the quick configuration are checked whichever runs, so a
-    # typo in one does not wait for the other to be used.
-    checked = {}
-    for is_quick in (bool(quick), not quick):
-        merged = _merge(cfg, quick_section) if is_quick else cfg
-        name = _dataset_name(_merge(merged, overrides))
-        section = sections.get(name) if isinstance(name, str) else None
-        run_cfg = _merge(_merge(cfg, section or {}), quick_section) if is_quick else \
-            _merge(cfg, section or {})
-        run_cfg = _merge(run_cfg, overrides)
-        label = None if is_quick == bool(quick) else "used by --quick"
-        with _prefix_errors(label and "quick", label and f"in the configuration {label}"):
-            checked[is_quick] = validate_config(run_cfg, source=source,
-                                                check_paths=is_quick == bool(quick))
-        checked[is_quick]["dataset_section"] = name if section is not None else None
-    cfg = checked[bool(quick)]
-    cfg["quick"] = bool(quick)
-    cfg["source"] = source
+    tracking = _validate_tracking(source, merge(merge(TRACKING_DEFAULTS, raw.get("tracking") or {}),
+                                                overrides.get("tracking", {})), workflow)
+    section = raw.get(workflow) or {}
+    over = overrides.get(workflow, {})
+    if workflow == "ecg":
+        cfg = _resolve_ecg(source, section, quick, over)
+    else:
+        cfg = _resolve_audio(source, section, quick, over)
+    cfg.update(workflow=workflow, tracking=tracking, quick=bool(quick), source=source)
     return cfg
 
 
-def _dataset_name(cfg):
-    ds = cfg.get("dataset")
-    return ds.get("name") if isinstance(ds, dict) else ds
-
-
-def _check_sections(source, sections):
-    """``datasets:``: a mapping of dataset name -> {dataset, model, grid, cv, scoring, preprocessing}."""
-    if not isinstance(sections, dict):
-        _fail(source, "datasets", f"must be a mapping of dataset name -> overrides, got {sections!r}",
-              "keys: dataset names (ucr:<UCR name>, " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS)
-              + "), each a mapping with keys " + _fmt(_SECTION_KEYS))
-    for name, section in sections.items():
-        where = f"datasets.{name}"
-        try:
-            _validate_dataset_name(source, name)
-        except ConfigError as exc:
-            raise ConfigError(str(exc).replace("dataset.name:", f"{where}:", 1)) from None
-        if section is None:
-            section = sections[name] = {}
-        _check_keys(source, where, section, _SECTION_KEYS)
-        if "dataset" in section:  # the section's own key is the name
-            _check_keys(source, f"{where}.dataset", section["dataset"],
-                        tuple(k for k in _DATASET_KEYS if k != "name"))
+def _check_layout(source, raw):
+    if not isinstance(raw, dict):
+        _fail(source, "<top level>", f"must be a mapping, got {type(raw).__name__}",
+              "keys tracking, " + _fmt(WORKFLOWS))
+    old = [k for k in raw if k in _MOVED_KEYS]
+    if old:
+        moves = ", ".join(f"`{k}:` to `{_MOVED_KEYS[k]}`" for k in old)
+        raise ConfigError(
+            f"{source} uses the 0.1 layout (every key at the top level): move {moves}. Inside "
+            "`ecg: quick:` and each `ecg: datasets: <name>:` the same moves apply (`dataset:` -> "
+            "`data:`; `grid:`, `cv:`, `scoring:`, `n_jobs:` -> `search:`). The repository's "
+            f"mlflow.yml ({DEFAULT_CONFIG}) shows the new layout.")
+    _check_keys(source, "<top level>", raw, ("tracking", *WORKFLOWS))
 
 
 @contextlib.contextmanager
-def _prefix_errors(prefix, note=None):
+def _prefix_errors(note=None):
     """Name errors found only in a merged configuration (quick, a datasets section) as such."""
     try:
         yield
     except ConfigError as exc:
-        if prefix is None:
+        if note is None:
             raise
-        raise ConfigError(f"{exc} ({note or f'in the configuration used by --{prefix}'})") from None
+        raise ConfigError(f"{exc} ({note})") from None
 
 
-def _merge(base, extra):
-    out = dict(base)
-    for key, value in extra.items():
-        if key in ("dataset", "model") and isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = {**out[key], **value}
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
-
-
-def validate_config(cfg, source="mlflow.yml", check_paths=True):
-    """Check every key of a merged configuration; fill defaults; resolve paths.
-
-    ``check_paths=False`` skips the checks that data folders exist (used for
-    the configuration that is validated but not run).
-    """
-    _check_keys(source, "<top level>", cfg, _TOP_KEYS, required=_REQUIRED)
-    cfg = {**_OPTIONAL, **cfg}
-
-    if not isinstance(cfg["experiment_name"], str) or not cfg["experiment_name"].strip():
-        _fail(source, "experiment_name", f"must be a non-empty string, got {cfg['experiment_name']!r}")
-    uri = cfg["tracking_uri"]
+# --------------------------------------------------------------------------- #
+# tracking:
+# --------------------------------------------------------------------------- #
+def _validate_tracking(source, trk, workflow):
+    _check_keys(source, "tracking", trk, _TRACKING_KEYS)
+    trk = dict(trk)
+    exp = trk["experiment"]
+    if not isinstance(exp, str) or not exp.strip():
+        _fail(source, "tracking.experiment", f"must be a non-empty string, got {exp!r}")
+    trk["experiment"] = exp.replace("{workflow}", workflow)
+    uri = trk["uri"]
     if uri is None:
-        cfg["tracking_uri"] = f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+        trk["uri"] = f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
     elif not isinstance(uri, str):
-        _fail(source, "tracking_uri", f"must be a string or null, got {uri!r}",
+        _fail(source, "tracking.uri", f"must be a string or null, got {uri!r}",
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<path>, http(s)://host:port")
     elif uri.startswith("file:") or "://" not in uri:
-        _fail(source, "tracking_uri",
-              f"{uri!r} is a file store, which MLflow 3.x refuses",
+        _fail(source, "tracking.uri", f"{uri!r} is a file store, which MLflow 3.x refuses",
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<absolute path>/mlflow.db, "
               "http(s)://host:port")
-    art = cfg["artifact_location"]
-    remote = cfg["tracking_uri"].startswith(("http://", "https://"))
+    art = trk["artifact_location"]
+    remote = trk["uri"].startswith(("http://", "https://"))
     if art is None and not remote:
         art = "mlartifacts"
     if art is not None and not isinstance(art, str):
-        _fail(source, "artifact_location", f"must be a path or URI, got {art!r}",
+        _fail(source, "tracking.artifact_location", f"must be a path or URI, got {art!r}",
               "null (<cwd>/mlartifacts; with an http(s) server: the server's artifact store), "
               "a local path, or a URI such as s3://bucket/prefix")
     # null with a tracking server: the server's own artifact store (--artifacts-destination)
-    cfg["artifact_location"] = None if art is None else \
+    trk["artifact_location"] = None if art is None else \
         art if "://" in art else Path(art).expanduser().resolve().as_uri()
+    return trk
 
-    backend, scheduler = cfg["backend"], cfg["scheduler"]
+
+def _validate_backend(source, where, search):
+    backend, scheduler = search["backend"], search["scheduler"]
     if backend not in _BACKENDS:
-        _fail(source, "backend", f"unknown backend {backend!r}", _fmt(_BACKENDS))
+        _fail(source, f"{where}.backend", f"unknown backend {backend!r}", _fmt(_BACKENDS))
     if backend == "dask":
         if not isinstance(scheduler, str) or "://" not in scheduler:
-            _fail(source, "scheduler", f"backend: dask needs the scheduler address, got {scheduler!r}",
-                  "tcp://HOST:PORT (the address dask scheduler / LocalCluster prints)")
+            _fail(source, f"{where}.scheduler", f"backend: dask needs the scheduler address, got "
+                  f"{scheduler!r}", "tcp://HOST:PORT (the address dask scheduler / LocalCluster prints)")
     elif scheduler is not None:
-        _fail(source, "scheduler", f"{scheduler!r} is only used with backend: dask (backend is "
-              f"{backend!r})", "null, or set backend: dask")
+        _fail(source, f"{where}.scheduler", f"{scheduler!r} is only used with backend: dask (backend "
+              f"is {backend!r})", "null, or set backend: dask")
+    n_jobs = search["n_jobs"]
+    if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
+        _fail(source, f"{where}.n_jobs", f"must be -1 (all cores) or an integer >= 1, got {n_jobs!r}")
 
-    cfg["dataset"] = _validate_dataset(source, cfg["dataset"], check_paths)
+
+# --------------------------------------------------------------------------- #
+# ecg:
+# --------------------------------------------------------------------------- #
+def _resolve_ecg(source, section, quick, over):
+    """``ECG_DEFAULTS <- ecg: <- datasets.<name> <- quick: <- over``, validated."""
+    _check_keys(source, "ecg", section, _ECG_KEYS)
+    base = merge(ECG_DEFAULTS, section)
+    quick_section = base.pop("quick", None) or {}
+    sections = base.pop("datasets", None) or {}
+    _check_override_keys(source, "ecg.quick", quick_section, _ECG_QUICK_KEYS)
+    _check_sections(source, sections)
+    # The section alone (what a data set with no datasets: entry runs) and every
+    # datasets.<name> entry on top of it are checked, so a typo in one does not
+    # wait for that data set to be run.
+    if sections:
+        with _prefix_errors("in the ecg: section, used by data sets with no datasets: entry"):
+            _validate_ecg(source, merge(base, over), check_paths=False)
+    for name, entry in sections.items():
+        with _prefix_errors("in the configuration of that data set"):
+            _validate_ecg(source, merge(base, merge(entry, {"data": {"name": name}})), check_paths=False)
+    # Both the full and the quick configuration are checked whichever runs, so a
+    # typo in one does not wait for the other to be used.
+    checked = {}
+    for is_quick in (bool(quick), not quick):
+        top = merge(base, quick_section) if is_quick else base
+        name = _dataset_name(merge(top, over))
+        entry = sections.get(name) if isinstance(name, str) else None
+        run_cfg = merge(merge(base, entry or {}), quick_section if is_quick else {})
+        run_cfg = merge(run_cfg, over)
+        note = None if is_quick == bool(quick) else "in the configuration used by --quick"
+        with _prefix_errors(note):
+            checked[is_quick] = _validate_ecg(source, run_cfg, check_paths=is_quick == bool(quick))
+        checked[is_quick]["dataset_section"] = name if entry is not None else None
+    return checked[bool(quick)]
+
+
+def _dataset_name(cfg):
+    data = cfg.get("data")
+    return data.get("name") if isinstance(data, dict) else None
+
+
+def _check_override_keys(source, where, section, allowed):
+    """``quick:`` or a ``datasets.<name>`` entry: top-level keys and, where listed, their keys."""
+    _check_keys(source, where, section, tuple(allowed))
+    for key, sub in allowed.items():
+        if sub is not None and key in section:
+            _check_keys(source, f"{where}.{key}", section[key], sub)
+
+
+def _check_sections(source, sections):
+    """``datasets:``: a mapping of data set name -> {data, preprocessing, model, search}."""
+    if not isinstance(sections, dict):
+        _fail(source, "ecg.datasets", f"must be a mapping of dataset name -> overrides, got {sections!r}",
+              "keys: dataset names (ucr:<UCR name>, " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS)
+              + "), each a mapping with keys " + _fmt(_ECG_SECTION_KEYS))
+    for name, entry in sections.items():
+        where = f"ecg.datasets.{name}"
+        try:
+            _validate_dataset_name(source, name)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("ecg.data.name:", f"{where}:", 1)) from None
+        if entry is None:
+            entry = sections[name] = {}
+        _check_override_keys(source, where, entry, _ECG_SECTION_KEYS)
+
+
+def _validate_ecg(source, cfg, check_paths=True):
+    """Check every key of a merged ``ecg:`` configuration; fill defaults; resolve paths."""
+    _check_keys(source, "ecg", cfg, _ECG_KEYS, required=_ECG_REQUIRED)
+    cfg = dict(cfg)
+    search = cfg["search"]
+    _check_keys(source, "ecg.search", search, _ECG_SEARCH_KEYS, required=("grid", "cv", "n_jobs"))
+    search = dict(search)
+    _validate_backend(source, "ecg.search", search)
+
+    cfg["data"] = _validate_data(source, cfg["data"], check_paths)
     cfg["preprocessing"] = _validate_preprocessing(source, cfg["preprocessing"])
 
     from sk1dcnn import CNN1DClassifier
 
     est_params = CNN1DClassifier().get_params()
     model = cfg["model"] or {}
-    _check_keys(source, "model", model, sorted(est_params))
-    _check_estimator_values(source, "model", CNN1DClassifier, {k: _tuplify(v) for k, v in model.items()})
+    _check_keys(source, "ecg.model", model, sorted(est_params))
     cfg["model"] = {k: _tuplify(v) for k, v in model.items()}
+    _check_estimator_values(source, "ecg.model", CNN1DClassifier, cfg["model"])
 
-    grid = cfg["grid"]
+    grid = search["grid"]
     if not isinstance(grid, dict) or not grid:
-        _fail(source, "grid", f"must be a non-empty mapping of parameter -> list of values, got {grid!r}",
-              "keys " + _fmt(sorted(est_params)) + " (CNN1DClassifier), or <step>__<param> for "
-              "preprocessing steps")
+        _fail(source, "ecg.search.grid", f"must be a non-empty mapping of parameter -> list of values, "
+              f"got {grid!r}", "keys " + _fmt(sorted(est_params)) + " (CNN1DClassifier), or "
+              "<step>__<param> for preprocessing steps")
     clean_grid = {}
     for key, values in grid.items():
-        where = f"grid.{key}"
+        where = f"ecg.search.grid.{key}"
         if not isinstance(values, list) or not values:
             _fail(source, where, f"must be a non-empty list of values, got {values!r}")
         if "__" in str(key):
@@ -308,49 +461,50 @@ def validate_config(cfg, source="mlflow.yml", check_paths=True):
         for v in vals:
             _check_estimator_values(source, where, CNN1DClassifier, {**cfg["model"], key: v}, only=key)
         clean_grid[f"cnn__{key}"] = vals
-    cfg["grid"] = clean_grid
+    search["grid"] = clean_grid
 
-    cv = cfg["cv"]
-    cfg["cv_repeats"] = 1
+    cv = search["cv"]
+    search["cv_repeats"] = 1
     if isinstance(cv, dict):
-        _check_keys(source, "cv", cv, ("n_splits", "n_repeats"), required=("n_splits",))
+        _check_keys(source, "ecg.search.cv", cv, ("n_splits", "n_repeats"), required=("n_splits",))
         reps = cv.get("n_repeats", 1)
         if not _is_int(reps) or reps < 1:
-            _fail(source, "cv.n_repeats", f"must be an integer >= 1, got {reps!r}")
-        if reps > 1 and cfg["dataset"]["kind"] == "mitdb":
-            _fail(source, "cv.n_repeats", f"{reps}: repeated folds are for UCR data sets only (MIT-BIH "
-                  "folds are grouped by record)", "1")
-        cfg["cv"], cfg["cv_repeats"] = cv["n_splits"], reps
-        if not _is_int(cfg["cv"]) or cfg["cv"] < 2:
-            _fail(source, "cv.n_splits", f"must be an integer >= 2 (number of folds), got {cfg['cv']!r}")
+            _fail(source, "ecg.search.cv.n_repeats", f"must be an integer >= 1, got {reps!r}")
+        if reps > 1 and cfg["data"]["kind"] == "mitdb":
+            _fail(source, "ecg.search.cv.n_repeats", f"{reps}: repeated folds are for UCR data sets only "
+                  "(MIT-BIH folds are grouped by record)", "1")
+        search["cv"], search["cv_repeats"] = cv["n_splits"], reps
+        if not _is_int(search["cv"]) or search["cv"] < 2:
+            _fail(source, "ecg.search.cv.n_splits",
+                  f"must be an integer >= 2 (number of folds), got {search['cv']!r}")
     elif not _is_int(cv) or cv < 2:
-        _fail(source, "cv", f"must be an integer >= 2 (number of folds) or {{n_splits: k, n_repeats: r}}, "
-              f"got {cv!r}")
-    n_jobs = cfg["n_jobs"]
-    if not _is_int(n_jobs) or n_jobs == 0 or n_jobs < -1:
-        _fail(source, "n_jobs", f"must be -1 (all cores) or an integer >= 1, got {n_jobs!r}")
+        _fail(source, "ecg.search.cv", f"must be an integer >= 2 (number of folds) or "
+              f"{{n_splits: k, n_repeats: r}}, got {cv!r}")
+    if search["scoring"] not in _SCORINGS:
+        _fail(source, "ecg.search.scoring", f"unknown scoring {search['scoring']!r}", _fmt(_SCORINGS))
+    if search["scoring"] == "auto":
+        search["scoring"] = "balanced_accuracy" if cfg["data"]["kind"] == "mitdb" else "accuracy"
+    cfg["search"] = search
+
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:
-        _fail(source, "random_state", f"must be a non-negative integer, got {cfg['random_state']!r}")
-    if cfg["scoring"] not in _SCORINGS:
-        _fail(source, "scoring", f"unknown scoring {cfg['scoring']!r}", _fmt(_SCORINGS))
-    if cfg["scoring"] == "auto":
-        cfg["scoring"] = "balanced_accuracy" if cfg["dataset"]["kind"] == "mitdb" else "accuracy"
+        _fail(source, "ecg.random_state", f"must be a non-negative integer, got {cfg['random_state']!r}")
     seeds = cfg["seeds"]
     if seeds is None:
         seeds = [cfg["random_state"]]
     if not isinstance(seeds, list) or not seeds or not all(_is_int(s) and s >= 0 for s in seeds):
-        _fail(source, "seeds", f"must be a non-empty list of non-negative integers or null, got {seeds!r}")
+        _fail(source, "ecg.seeds", f"must be a non-empty list of non-negative integers or null, "
+              f"got {seeds!r}")
     cfg["seeds"] = seeds
     mf = cfg["model_file"]
     if mf is not None and not isinstance(mf, str):
-        _fail(source, "model_file", f"must be a path or null, got {mf!r}")
+        _fail(source, "ecg.model_file", f"must be a path or null, got {mf!r}")
     if mf is not None:
         # one file per data set, so a UCR run does not replace the MIT-BIH model ecg-monitor uses
-        mf = mf.replace("{dataset}", cfg["dataset"]["name"].replace(":", "-"))
+        mf = mf.replace("{dataset}", cfg["data"]["name"].replace(":", "-"))
         mf = str(Path(mf).expanduser().resolve())
     cfg["model_file"] = mf
     if not isinstance(cfg["log_model"], bool):
-        _fail(source, "log_model", f"must be true or false, got {cfg['log_model']!r}", "true, false")
+        _fail(source, "ecg.log_model", f"must be true or false, got {cfg['log_model']!r}", "true, false")
     return cfg
 
 
@@ -360,6 +514,7 @@ def _tuplify(v):
 
 
 def _check_estimator_values(source, where, cls, params, only=None):
+    """The estimator's own ``_validate_params()`` (one source of truth), as a ConfigError."""
     from sklearn.utils._param_validation import InvalidParameterError
 
     try:
@@ -372,83 +527,81 @@ def _check_estimator_values(source, where, cls, params, only=None):
         raise ConfigError(f"{source}: {key}: {text}") from None
 
 
-def _validate_dataset(source, ds, check_paths=True):
-    if isinstance(ds, str):
-        ds = {"name": ds}
-    _check_keys(source, "dataset", ds, tuple(_DATASET_KEYS), required=("name",))
-    ds = {**_DATASET_KEYS, **ds}
+def _validate_data(source, ds, check_paths=True):
+    _check_keys(source, "ecg.data", ds, _ECG_DATA_KEYS, required=("name",))
+    ds = dict(ds)
     kind, sub = _validate_dataset_name(source, ds["name"])
     ds["kind"], ds["sub"] = kind, sub
-    data_dir = ds["data_dir"]
+    data_dir = ds["data_dir"] if check_paths else None
     if data_dir is not None:
-        if not check_paths:
-            data_dir = None
-    if data_dir is not None:
-        if not isinstance(data_dir, (str, os.PathLike)):
-            _fail(source, "dataset.data_dir", f"must be a path, 'shared' or null, got {data_dir!r}")
-        if str(data_dir) == "shared":
-            from sk1dcnn.datasets import find_shared_data
-
-            found = find_shared_data(kind)
-            if found is None:
-                _fail(source, "dataset.data_dir",
-                      f"'shared' but the shared data folder has no {kind}/ "
-                      "(set $SK1DCNN_DATA or give a path)",
-                      "null (shipped data), 'shared', or an existing folder")
-            ds["data_dir"] = str(found)
-        else:
-            p = Path(data_dir).expanduser().resolve()
-            if not p.is_dir():
-                _fail(source, "dataset.data_dir", f"folder does not exist: {p}",
-                      "null (shipped data), 'shared', or an existing folder")
-            ds["data_dir"] = str(p)
+        ds["data_dir"] = _resolve_data_dir(source, "ecg.data.data_dir", data_dir, kind)
     if not _is_int(ds["channel"]) or ds["channel"] < 0:
-        _fail(source, "dataset.channel", f"must be a non-negative integer, got {ds['channel']!r}")
+        _fail(source, "ecg.data.channel", f"must be a non-negative integer, got {ds['channel']!r}")
     for key in ("before", "after"):
         v = ds[key]
         if not isinstance(v, (int, float)) or isinstance(v, bool) or not 0 < v <= 2:
-            _fail(source, f"dataset.{key}", f"must be seconds in (0, 2], got {v!r}")
+            _fail(source, f"ecg.data.{key}", f"must be seconds in (0, 2], got {v!r}")
     classes = ds["classes"]
     if classes is not None:
         from sk1dcnn.datasets import AAMI_CLASSES
 
         if (not isinstance(classes, list) or len(classes) < 2
                 or not all(c in AAMI_CLASSES for c in classes) or len(set(classes)) != len(classes)):
-            _fail(source, "dataset.classes", f"must be null or a list of at least two AAMI classes, "
+            _fail(source, "ecg.data.classes", f"must be null or a list of at least two AAMI classes, "
                   f"got {classes!r}", "null (all), or a subset of " + _fmt(AAMI_CLASSES))
         if kind != "mitdb":
-            _fail(source, "dataset.classes", f"is for MIT-BIH data sets, not {ds['name']}", "null")
+            _fail(source, "ecg.data.classes", f"is for MIT-BIH data sets, not {ds['name']}", "null")
     recs = ds["records"]
     if recs is not None:
         if (not isinstance(recs, list) or not recs
                 or not all(isinstance(r, (str, int)) and not isinstance(r, bool) for r in recs)):
-            _fail(source, "dataset.records", f"must be a non-empty list of record names or null, "
+            _fail(source, "ecg.data.records", f"must be a non-empty list of record names or null, "
                   f"got {recs!r}", "null (every record in data_dir), or e.g. [100, 119, 233]")
         ds["records"] = [str(r) for r in recs]
     tm = ds["train_minutes"]
     if not isinstance(tm, (int, float)) or isinstance(tm, bool) or not 0 < tm < 30:
-        _fail(source, "dataset.train_minutes", f"must be minutes in (0, 30), got {tm!r}")
+        _fail(source, "ecg.data.train_minutes", f"must be minutes in (0, 30), got {tm!r}")
     if not _is_int(ds["n_common_per_class"]) or ds["n_common_per_class"] < 0:
-        _fail(source, "dataset.n_common_per_class",
+        _fail(source, "ecg.data.n_common_per_class",
               f"must be a non-negative integer, got {ds['n_common_per_class']!r}")
     return ds
 
 
+def _resolve_data_dir(source, where, data_dir, kind):
+    """'shared' (the full data folder, $SK1DCNN_DATA) or an existing folder, as an absolute path."""
+    if not isinstance(data_dir, (str, os.PathLike)):
+        _fail(source, where, f"must be a path, 'shared' or null, got {data_dir!r}")
+    if str(data_dir) == "shared":
+        from sk1dcnn.datasets import find_shared_data
+
+        found = find_shared_data(kind)
+        if found is None:
+            _fail(source, where, f"'shared' but the full data folder has no {kind}/ "
+                  "(set $SK1DCNN_DATA or give a path)",
+                  "null (shipped data), 'shared', or an existing folder")
+        return str(found)
+    p = Path(data_dir).expanduser().resolve()
+    if not p.is_dir():
+        _fail(source, where, f"folder does not exist: {p}",
+              "null (shipped data), 'shared', or an existing folder")
+    return str(p)
+
+
 def _validate_dataset_name(source, name):
     """``ucr:<name>`` or ``mitdb:<split>``; returns ``(kind, sub)``."""
-    allowed = ("ucr:<UCR name> (shipped: ECG200, ECGFiveDays; from ../shared/data or data_dir: "
+    allowed = ("ucr:<UCR name> (shipped: ECG200, ECGFiveDays; from $SK1DCNN_DATA or data_dir: "
                "ECG5000, ...), " + _fmt(f"mitdb:{s}" for s in _MITDB_SPLITS))
     if not isinstance(name, str) or ":" not in name:
-        _fail(source, "dataset.name", f"bad value {name!r}", allowed)
+        _fail(source, "ecg.data.name", f"bad value {name!r}", allowed)
     kind, _, sub = name.partition(":")
     if kind == "ucr":
         if not sub:
-            _fail(source, "dataset.name", "missing the UCR data set name after 'ucr:'", allowed)
+            _fail(source, "ecg.data.name", "missing the UCR data set name after 'ucr:'", allowed)
     elif kind == "mitdb":
         if sub not in _MITDB_SPLITS:
-            _fail(source, "dataset.name", f"unknown MIT-BIH split {sub!r}", allowed)
+            _fail(source, "ecg.data.name", f"unknown MIT-BIH split {sub!r}", allowed)
     else:
-        _fail(source, "dataset.name", f"unknown data source {kind!r}", allowed)
+        _fail(source, "ecg.data.name", f"unknown data source {kind!r}", allowed)
     return kind, sub
 
 
@@ -456,13 +609,11 @@ def _validate_preprocessing(source, steps):
     if steps == "auto" or steps is None:
         return "auto" if steps == "auto" else []
     if not isinstance(steps, list):
-        _fail(source, "preprocessing", f"must be 'auto' or a list of steps, got {steps!r}",
+        _fail(source, "ecg.preprocessing", f"must be 'auto' or a list of steps, got {steps!r}",
               "'auto', [] or a list of {step: {params}} with step in " + _fmt(PREPROCESSING_STEPS))
-    from sklearn.base import clone
-
     out = []
     for i, item in enumerate(steps):
-        where = f"preprocessing[{i}]"
+        where = f"ecg.preprocessing[{i}]"
         if isinstance(item, str):
             item = {item: {}}
         if not isinstance(item, dict) or len(item) != 1:
@@ -475,21 +626,120 @@ def _validate_preprocessing(source, steps):
         if name == "crop_or_pad" and "length" not in params:
             _fail(source, f"{where}.crop_or_pad.length", "missing required key",
                   "keys length, mode, pad_value")
-        template = preprocessing_step(name)
-        _check_keys(source, f"{where}.{name}", params, sorted(template.get_params()))
-        try:
-            clone(template).set_params(**params)._validate_params()
-        except Exception as exc:  # sklearn's InvalidParameterError names the parameter
-            raise ConfigError(f"{source}: {where}.{name}: {exc}") from None
+        _check_transformer(source, f"{where}.{name}", preprocessing_step(name), params)
         out.append({name: dict(params)})
     return out
 
 
+def _check_transformer(source, where, template, params):
+    """Unknown keys and bad values of a transformer's parameters (its own ``_validate_params``)."""
+    from sklearn.base import clone
+
+    _check_keys(source, where, params, sorted(template.get_params()))
+    try:
+        clone(template).set_params(**params)._validate_params()
+    except Exception as exc:  # sklearn's InvalidParameterError names the parameter
+        raise ConfigError(f"{source}: {where}: {exc}") from None
+
+
 def preprocessing_step(name, params=None):
-    """A fresh preprocessing transformer for a step name of mlflow.yml."""
+    """A fresh preprocessing transformer for a step name of ``ecg: preprocessing:``."""
     from sk1dcnn.preprocessing import BandpassFilter, CropOrPad, Resampler, SeriesStandardScaler
 
     classes = {"bandpass": BandpassFilter, "resample": Resampler,
                "standardize": SeriesStandardScaler, "crop_or_pad": CropOrPad}
     est = classes[name](length=1) if name == "crop_or_pad" else classes[name]()
     return est.set_params(**(params or {}))
+
+
+# --------------------------------------------------------------------------- #
+# audio:
+# --------------------------------------------------------------------------- #
+def _resolve_audio(source, section, quick, over):
+    """``AUDIO_DEFAULTS <- audio: <- quick: <- over``, validated (both quick and full)."""
+    _check_keys(source, "audio", section, _AUDIO_KEYS)
+    base = merge(AUDIO_DEFAULTS, section)
+    quick_section = base.pop("quick")
+    _check_keys(source, "audio.quick", quick_section, tuple(k for k in _AUDIO_KEYS if k != "quick"))
+    checked = {}
+    for is_quick in (bool(quick), not quick):
+        run_cfg = merge(merge(base, quick_section) if is_quick else base, over)
+        note = None if is_quick == bool(quick) else "in the configuration used by --quick"
+        with _prefix_errors(note):
+            checked[is_quick] = _validate_audio(source, run_cfg, check_paths=is_quick == bool(quick))
+    return checked[bool(quick)]
+
+
+def _validate_audio(source, cfg, check_paths=True):
+    from sk1dcnn import CNN1DClassifier
+    from sk1dcnn.preprocessing import AmplitudeNormalizer, LogMelSpectrogram
+
+    _check_keys(source, "audio", cfg, _AUDIO_KEYS)
+    cfg = copy.deepcopy(cfg)
+    cfg.pop("quick", None)
+    data = cfg["data"]
+    _check_keys(source, "audio.data", data, tuple(AUDIO_DEFAULTS["data"]))
+    if not _is_int(data["length"]) or data["length"] < 1:
+        _fail(source, "audio.data.length", f"must be a positive number of samples, got {data['length']!r}")
+    d = data["data_dir"]
+    if d not in (None, "shipped", "shared"):
+        if not check_paths:
+            data["data_dir"] = None
+        elif not isinstance(d, (str, os.PathLike)) or not Path(d).expanduser().is_dir():
+            _fail(source, "audio.data.data_dir", f"folder does not exist: {d!r}",
+                  "null (full FSDD if found, else the shipped clips), 'shipped', 'shared', "
+                  "or an existing folder")
+        else:
+            data["data_dir"] = str(Path(d).expanduser().resolve())
+
+    pre = cfg["preprocessing"]
+    _check_keys(source, "audio.preprocessing", pre, ("normalize", "mel"))
+    _check_transformer(source, "audio.preprocessing.normalize", AmplitudeNormalizer(),
+                       {"method": pre["normalize"]})
+    _check_transformer(source, "audio.preprocessing.mel", LogMelSpectrogram(), pre["mel"])
+
+    est_params = sorted(CNN1DClassifier().get_params())
+    cfg["model"] = {k: _tuplify(v) for k, v in cfg["model"].items()}
+    _check_keys(source, "audio.model", cfg["model"], est_params)
+    _check_estimator_values(source, "audio.model", CNN1DClassifier, cfg["model"])
+    _check_keys(source, "audio.front_ends", cfg["front_ends"], _FRONT_ENDS)
+    for fe, params in cfg["front_ends"].items():
+        where = f"audio.front_ends.{fe}"
+        _check_keys(source, where, params, est_params)
+        params = {k: _tuplify(v) for k, v in params.items()}
+        cfg["front_ends"][fe] = params
+        arch = params.get("architecture")
+        if isinstance(arch, dict):  # {"preset": name, **kwargs} -> explicit layer specs
+            from sk1dcnn.presets import get_preset
+
+            kw = dict(arch)
+            try:
+                params = {**params, "architecture": get_preset(kw.pop("preset"), **kw)}
+            except (KeyError, TypeError, ValueError) as exc:
+                _fail(source, f"{where}.architecture", f"bad preset {arch!r} ({exc})",
+                      "a preset name, or {preset: name, <its keyword arguments>}")
+        _check_estimator_values(source, where, CNN1DClassifier, {**cfg["model"], **params})
+
+    search = cfg["search"]
+    _check_keys(source, "audio.search", search, _AUDIO_SEARCH_KEYS)
+    fes = search["front_ends"]
+    if not isinstance(fes, list) or not fes or not set(fes) <= set(_FRONT_ENDS):
+        _fail(source, "audio.search.front_ends", f"must be a non-empty list of front ends, got {fes!r}",
+              _fmt(_FRONT_ENDS))
+    if not _is_int(search["cv"]) or search["cv"] < 2:
+        _fail(source, "audio.search.cv", f"must be an integer >= 2 (number of folds), got {search['cv']!r}")
+    _validate_backend(source, "audio.search", search)
+
+    tg = cfg["tagging"]
+    _check_keys(source, "audio.tagging", tg, tuple(AUDIO_DEFAULTS["tagging"]))
+    for key in ("n_train", "n_test"):
+        if not _is_int(tg[key]) or tg[key] < 2:
+            _fail(source, f"audio.tagging.{key}", f"must be an integer >= 2, got {tg[key]!r}")
+    if not isinstance(tg["gain_db"], (int, float)) or isinstance(tg["gain_db"], bool) or tg["gain_db"] < 0:
+        _fail(source, "audio.tagging.gain_db", f"must be a number of dB >= 0, got {tg['gain_db']!r}")
+    for key in ("loso", "log_model"):
+        if not isinstance(cfg[key], bool):
+            _fail(source, f"audio.{key}", f"must be true or false, got {cfg[key]!r}", "true, false")
+    if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:
+        _fail(source, "audio.random_state", f"must be a non-negative integer, got {cfg['random_state']!r}")
+    return cfg

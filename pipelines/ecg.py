@@ -1,13 +1,17 @@
 """The ECG workflow: data -> Pipeline(preprocessing -> CNN1DClassifier) ->
 GridSearchCV -> refit -> held-out evaluation, tracked in MLflow.
 
-The estimators know nothing of MLflow: this module fits and evaluates, and
-hands plain results (``cv_results_``, ``get_params()``, ``history_``, metric
-dicts, files) to :mod:`pipelines._tracking`, which is the only module that
-imports MLflow.
+Two steps, kept apart so that the first can be used and tested without MLflow:
+
+* :func:`fit_and_evaluate` (config, data) -> :class:`ECGResult` (or
+  :class:`PatientResult` for ``mitdb:patient_specific``): search, refit and
+  evaluate; pure computing, no MLflow and no files.
+* :func:`log_result` (result, config, tracking): every MLflow call, through
+  :mod:`pipelines._tracking` (the only module that imports MLflow).
+
+:func:`run` does both for ``python -m pipelines ecg`` and prints the tables.
 """
 
-import contextlib
 import json
 import time
 import warnings
@@ -16,10 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._fitting import evaluate, fit_clone, grid_search
+from ._report import Logged
 from .config import ConfigError, TrackingServerError, preprocessing_step
 
-__all__ = ["ECGData", "build_pipeline", "evaluate", "load_data", "make_cv", "run",
-           "run_patient_specific", "detection_stats"]
+__all__ = ["ECGData", "ECGResult", "Logged", "PatientResult", "build_pipeline", "detection_stats",
+           "fit_and_evaluate", "load_data", "log_result", "make_cv", "model_metadata", "run",
+           "save_model_file"]
 
 _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
@@ -50,7 +57,7 @@ class ECGData:
 
 
 def load_data(ds, random_state=0):
-    """Load the data set described by a validated ``dataset`` config section.
+    """Load the data set described by a validated ``ecg: data:`` config section.
 
     For ``mitdb:patient_specific`` the returned data holds every beat of the
     records read (``X_train``/``y_train``, record in ``groups_train``) and, in
@@ -63,7 +70,7 @@ def load_data(ds, random_state=0):
         return _load_patient_specific(ds, random_state)
     if ds["kind"] == "ucr":
         X_tr, y_tr, X_te, y_te = datasets.load_ucr(ds["sub"], data_home=ds["data_dir"])
-        where = ds["data_dir"] or "shipped or ../shared/data"
+        where = ds["data_dir"] or "shipped or $SK1DCNN_DATA"
         return ECGData(ds["name"], "ucr", X_tr, y_tr, X_te, y_te,
                        info={"source": where, "n_timepoints": X_tr.shape[-1]})
     # mitdb:inter_patient
@@ -96,10 +103,10 @@ def _load_patient_specific(ds, random_state=0):
     if ds["data_dir"] is None:
         shipped = datasets.shipped_data_dir("mitdb")
         raise ConfigError(
-            f"dataset.data_dir: {ds['name']} trains on the first {ds['train_minutes']:g} minutes of "
+            f"ecg.data.data_dir: {ds['name']} trains on the first {ds['train_minutes']:g} minutes of "
             f"each record and tests on the rest, but the 5-minute MIT-BIH excerpts shipped in {shipped} "
             "have no test part; allowed: 'shared' (--data-dir shared: the full 30-minute records in "
-            "../shared/data/mitdb or $SK1DCNN_DATA/mitdb) or a folder with full MIT-BIH records")
+            "$SK1DCNN_DATA/mitdb) or a folder with full MIT-BIH records")
     folder = Path(ds["data_dir"])
     available = sorted(p.stem for p in folder.glob("*.hea"))
     patients = ds["records"] or available
@@ -119,7 +126,7 @@ def _load_patient_specific(ds, random_state=0):
                 y, rec, pos, patient, train_minutes=ds["train_minutes"], common_records=common,
                 n_common_per_class=ds["n_common_per_class"], random_state=random_state)
         except ValueError as exc:  # a record no longer than the training segment
-            raise ConfigError(f"dataset.data_dir: {exc}; allowed: a folder with the full "
+            raise ConfigError(f"ecg.data.data_dir: {exc}; allowed: a folder with the full "
                               "30-minute MIT-BIH records, or 'shared'") from None
     test = np.concatenate([te for _, te in splits.values()])
     n_common = {p: int(np.sum(rec[tr] != p)) for p, (tr, _) in splits.items()}
@@ -155,10 +162,10 @@ def build_pipeline(cfg, data):
     model = {"random_state": cfg["random_state"], **cfg["model"]}
     pipe = Pipeline([*steps, ("cnn", CNN1DClassifier(**model))])
     known = pipe.get_params()
-    for key in cfg["grid"]:
+    for key in cfg["search"]["grid"]:
         if key not in known:
             allowed = ", ".join(k for k in known if "__" in k)
-            raise ConfigError(f"{cfg['source']}: grid.{key}: not a parameter of the pipeline "
+            raise ConfigError(f"{cfg['source']}: ecg.search.grid.{key}: not a parameter of the pipeline "
                               f"{[n for n, _ in pipe.steps]}; allowed: {allowed}")
     return pipe
 
@@ -168,107 +175,60 @@ def make_cv(cfg, data):
     (repeated with reshuffling when ``cv: {n_splits: k, n_repeats: r}``, r > 1)."""
     from sklearn.model_selection import RepeatedStratifiedKFold, StratifiedGroupKFold, StratifiedKFold
 
-    n_splits = cfg["cv"]
+    n_splits = cfg["search"]["cv"]
     if data.kind == "mitdb":
         n_groups = len(np.unique(data.groups_train))
         if n_splits > n_groups:
-            raise ConfigError(f"{cfg['source']}: cv: {n_splits} folds but only {n_groups} training "
+            raise ConfigError(f"{cfg['source']}: ecg.search.cv: {n_splits} folds but only {n_groups} training "
                               f"records; allowed: 2..{n_groups}")
         return StratifiedGroupKFold(n_splits, shuffle=True, random_state=cfg["random_state"])
-    if cfg.get("cv_repeats", 1) > 1:
-        return RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=cfg["cv_repeats"],
+    if cfg["search"].get("cv_repeats", 1) > 1:
+        return RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=cfg["search"]["cv_repeats"],
                                        random_state=cfg["random_state"])
     return StratifiedKFold(n_splits, shuffle=True, random_state=cfg["random_state"])
 
 
-def evaluate(model, X, y, labels):
-    """Held-out metrics as arrhythmia papers report them.
-
-    Returns
-    -------
-    metrics : dict
-        ``accuracy``, ``balanced_accuracy``, ``f1_macro`` and per class
-        ``se_<c>`` (sensitivity, recall) and ``ppv_<c>`` (positive
-        predictivity, precision), plus ``support_<c>``.
-    report : str
-        ``classification_report`` text.
-    cm : ndarray of shape (n_labels, n_labels)
-        Confusion matrix (rows = true, columns = predicted) in ``labels`` order.
-    y_pred : ndarray
-    """
-    from sklearn.metrics import (accuracy_score, balanced_accuracy_score, classification_report,
-                                 confusion_matrix, f1_score, precision_recall_fscore_support)
-
-    y_pred = model.predict(X)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # classes absent from y_true or y_pred
-        ppv, se, _, support = precision_recall_fscore_support(y, y_pred, labels=labels, zero_division=0)
-        metrics = {
-            "accuracy": accuracy_score(y, y_pred),
-            "balanced_accuracy": balanced_accuracy_score(y, y_pred),
-            "f1_macro": f1_score(y, y_pred, labels=sorted(set(np.unique(y).tolist())), average="macro",
-                                 zero_division=0),
-        }
-        report = classification_report(y, y_pred, labels=labels, zero_division=0, digits=3)
-    for c, s, p, n in zip(labels, se, ppv, support):
-        metrics[f"se_{c}"] = float(s)
-        metrics[f"ppv_{c}"] = float(p)
-        metrics[f"support_{c}"] = int(n)
-    cm = confusion_matrix(y, y_pred, labels=labels)
-    return {k: float(v) for k, v in metrics.items()}, report, cm, y_pred
 
 
-def _refit(proto, seed, X, y):
-    """Fit a clone of the chosen pipeline with one seed (runs in a joblib worker)."""
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
+# --------------------------------------------------------------------------- #
+# Compute
+# --------------------------------------------------------------------------- #
+@dataclass
+class ECGResult:
+    """Everything :func:`fit_and_evaluate` found, and everything logging needs."""
 
-    t0 = time.perf_counter()
-    model = clone(proto)
-    if seed is not None:
-        model.set_params(cnn__random_state=seed)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
-    return model, time.perf_counter() - t0
-
-
-@contextlib.contextmanager
-def search_backend(cfg):
-    """Inside the block joblib (GridSearchCV's n_jobs) runs on the config's backend:
-    local processes, or the dask.distributed cluster at ``cfg["scheduler"]`` with
-    the BLAS threads of each worker capped (:func:`sk1dcnn.parallel.dask_backend`)."""
-    if cfg.get("backend", "local") != "dask":
-        yield None
-        return
-    try:
-        import distributed  # noqa: F401
-
-        from sk1dcnn.parallel import dask_backend
-    except ImportError as exc:
-        raise ConfigError(f"{cfg['source']}: backend: dask needs dask.distributed ({exc}); "
-                          "allowed: pip install sk1dcnn[dask], or backend: local") from None
-    with contextlib.ExitStack() as stack:
-        try:
-            client = stack.enter_context(dask_backend(cfg["scheduler"]))
-        except OSError as exc:  # distributed's connect timeout
-            raise ConfigError(f"{cfg['source']}: scheduler: cannot connect to {cfg['scheduler']} "
-                              f"({exc}); start one with `dask scheduler` and `dask worker "
-                              "tcp://HOST:8786` and pass its address") from None
-        yield client
+    data: ECGData
+    model: object                 # the refit pipeline (first seed)
+    y_pred: np.ndarray            # its predictions on the test split
+    labels: list
+    metrics: dict                 # test metrics of the first seed (see pipelines._fitting.evaluate)
+    report: str                   # classification report
+    confusion_matrix: np.ndarray
+    cv_results: dict              # GridSearchCV.cv_results_
+    best_params: dict
+    best_score: float
+    cv_splitter: str
+    seed_rows: list               # [(seed, test metrics)] of every refit seed, first seed first
+    seed_summary: dict            # mean and std over the seeds
+    timings: dict                 # best_cv_score, search_time_s, refit_time_s, n_epochs
+    metadata: dict                # how the model's beats are cut (model_metadata)
+    compute_time_s: float = 0.0
 
 
-def _save_local(best, meta, metrics, summary, best_params, seed_rows, run_id):
-    """Write the fitted model and its metrics to ``<cwd>/mlartifacts/local-<time>/``; return the folder."""
-    import joblib
+@dataclass
+class PatientResult:
+    """What the patient-specific scheme (Kiranyaz et al. 2016) found."""
 
-    folder = Path.cwd() / "mlartifacts" / f"local-{time.strftime('%Y%m%d-%H%M%S')}-{run_id or 'norun'}"
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"pipeline": best, "metadata": meta}, folder / "model.joblib")
-    doc = {"run_id": run_id, "test": metrics, **summary, "best_params": best_params,
-           "seeds": [{"seed": s, **m} for s, m in seed_rows], "metadata": meta}
-    (folder / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    return folder
+    data: ECGData
+    labels: list
+    rows: list                    # one dict per patient (record): counts, Se/PPV, params, ...
+    gross: dict                   # Se/PPV of the counts summed over records (mean and std over seeds)
+    gross_per_seed: dict          # seed -> class -> {tp, fn, fp}
+    metrics: dict                 # all patients' test beats pooled, first seed
+    report: str
+    confusion_matrix: np.ndarray
+    histories: dict               # patient -> history_ of its first-seed model
+    compute_time_s: float = 0.0
 
 
 def model_metadata(cfg, data, classes):
@@ -278,129 +238,83 @@ def model_metadata(cfg, data, classes):
     meta = {"dataset": data.name, "kind": data.kind, "classes": [str(c) for c in classes],
             "sk1dcnn_version": sk1dcnn.__version__}
     if data.kind == "mitdb":
-        ds = cfg["dataset"]
+        ds = cfg["data"]
         meta.update(fs=float(data.fs), before=float(ds["before"]), after=float(ds["after"]),
                     channel=int(ds["channel"]), normal_class=_NORMAL)
     return meta
 
 
-def run(cfg, *, out=print):
-    """Run the whole workflow for a validated config; return a result dict."""
-    import joblib
+def fit_and_evaluate(config, data):
+    """Grid-search, refit with every seed and evaluate on the held-out split.
+
+    No MLflow is imported and nothing is written.
+
+    Parameters
+    ----------
+    config : dict
+        A resolved ``ecg:`` configuration (:func:`pipelines.config.load_config`).
+    data : ECGData
+        From :func:`load_data`.
+
+    Returns
+    -------
+    ECGResult or PatientResult
+        :class:`PatientResult` for ``mitdb:patient_specific`` data.
+    """
     from joblib import Parallel, delayed
     from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV
 
-    from . import _report, _tracking
-
-    if cfg["dataset"]["name"] == "mitdb:patient_specific":
-        return run_patient_specific(cfg, out=out)
+    if "splits" in data.info:
+        return _fit_and_evaluate_patients(config, data)
     t_start = time.perf_counter()
-    # a wrong or stopped tracking server is reported now, not after the search
-    _tracking.check_server(cfg["tracking_uri"])
-    data = load_data(cfg["dataset"], cfg["random_state"])
-    pipe = build_pipeline(cfg, data)
-    cv = make_cv(cfg, data)
+    search = config["search"]
+    pipe = build_pipeline(config, data)
+    cv = make_cv(config, data)
     labels = data.labels
-    out(_report.header(cfg, data, cv))
+    t0 = time.perf_counter()
+    gs = grid_search(pipe, search["grid"], data.X_train, data.y_train, cv=cv, scoring=search["scoring"],
+                     search=search, groups=data.groups_train, source=config["source"])
+    search_time = time.perf_counter() - t0
 
-    tracker = _tracking.Tracker(cfg["tracking_uri"], cfg["experiment_name"], cfg["artifact_location"])
-    run_name = f"ecg-{data.name.replace(':', '-')}" + ("-quick" if cfg["quick"] else "")
-    best = meta = local_copy = None
-    try:
-        with tracker.parent_run(run_name, tags={"sk1dcnn.workflow": "ecg", "sk1dcnn.dataset": data.name,
-                                                "sk1dcnn.quick": str(cfg["quick"]).lower(),
-                                                "sk1dcnn.backend": cfg.get("backend", "local")}) as run_id:
-            tracker.log_params(_report.run_params(cfg, data, cv))
+    # The best configuration refit on the whole training split with every seed
+    # (no peeking: the grid was chosen on the training split only). The first
+    # seed (the model's random_state) gives the model that is kept.
+    proto = clone(pipe).set_params(**gs.best_params_)
+    first = proto.named_steps["cnn"].random_state
+    if first is None:  # model: {random_state: null}: the first seed stands in
+        first = config["seeds"][0]
+    seeds = [first] + [s for s in config["seeds"] if s != first]
+    n_par = len(seeds) if search["n_jobs"] == -1 else min(search["n_jobs"], len(seeds))
+    fits = Parallel(n_jobs=n_par)(delayed(fit_clone)(proto, data.X_train, data.y_train, seed=seed,
+                                                     X_predict=data.X_test) for seed in seeds)
+    best = fits[0].model
+    cnn = best.named_steps["cnn"]
+    metrics, report, cm = evaluate(data.y_test, fits[0].y_pred, labels)
+    seed_rows = [(int(first), metrics)] + [(seed, evaluate(data.y_test, f.y_pred, labels)[0])
+                                          for seed, f in zip(seeds[1:], fits[1:])]
+    return ECGResult(
+        data=data, model=best, y_pred=fits[0].y_pred, labels=labels, metrics=metrics, report=report,
+        confusion_matrix=cm, cv_results=gs.cv_results_, best_params=gs.best_params_,
+        best_score=float(gs.best_score_), cv_splitter=type(cv).__name__, seed_rows=seed_rows,
+        seed_summary=_seed_summary(seed_rows),
+        timings={"best_cv_score": float(gs.best_score_), "search_time_s": search_time,
+                 "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_},
+        metadata=model_metadata(config, data, cnn.classes_),
+        compute_time_s=time.perf_counter() - t_start)
 
-            # with dask, joblib's n_jobs=1 would run the candidates one after another
-            n_jobs = -1 if cfg.get("backend") == "dask" else cfg["n_jobs"]
-            search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], cv=cv, n_jobs=n_jobs,
-                                  refit=False, error_score="raise")
-            t0 = time.perf_counter()
-            with warnings.catch_warnings(), search_backend(cfg):
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                warnings.filterwarnings("ignore", message=".*least populated class.*")
-                # a fold may miss a rare class (S, F) that the model predicts
-                warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-                search.fit(data.X_train, data.y_train,
-                           **({"groups": data.groups_train} if data.groups_train is not None else {}))
-            search_time = time.perf_counter() - t0
 
-            # The best configuration refit on the whole training split with every seed
-            # at once (no peeking: the grid was chosen on the training split only).
-            # The first seed (the model's random_state) gives the model that is logged.
-            proto = clone(pipe).set_params(**search.best_params_)
-            first = proto.named_steps["cnn"].random_state
-            if first is None:  # model: {random_state: null}: the first seed stands in
-                first = cfg["seeds"][0]
-                proto.set_params(cnn__random_state=first)
-            seeds = [first] + [s for s in cfg["seeds"] if s != first]
-            n_par = len(seeds) if cfg["n_jobs"] == -1 else min(cfg["n_jobs"], len(seeds))
-            fits = Parallel(n_jobs=n_par)(delayed(_refit)(proto, seed, data.X_train, data.y_train)
-                                          for seed in seeds)
-            best, refit_time = fits[0]
-            cnn = best.named_steps["cnn"]
-            metrics, report, cm, _ = evaluate(best, data.X_test, data.y_test, labels)
-            seed_rows = [(int(first), metrics)] + [
-                (seed, evaluate(model, data.X_test, data.y_test, labels)[0])
-                for seed, (model, _) in zip(seeds[1:], fits[1:])]
-            seed_summary = _report.seed_summary(seed_rows)
-            summary = {"best_cv_score": float(search.best_score_), "search_time_s": search_time,
-                       "refit_time_s": float(refit_time), "n_epochs": cnn.n_iter_}
-            meta = model_metadata(cfg, data, cnn.classes_)
-            model_file = cfg["model_file"]
-            if model_file is not None:
-                Path(model_file).parent.mkdir(parents=True, exist_ok=True)
-                joblib.dump({"pipeline": best, "metadata": meta}, model_file)
-            # Nothing computed is lost if a remote server goes away from here on.
-            local_copy = _save_local(best, meta, metrics, summary, search.best_params_, seed_rows,
-                                     run_id) if _tracking.is_remote(cfg["tracking_uri"]) else None
-
-            tracker.log_candidates(search.cv_results_, cfg["scoring"])
-            tracker.log_params(_report.refit_params(best))
-            tracker.log_history(cnn.history_)
-            tracker.log_metrics({f"test_{k}": v for k, v in metrics.items()
-                                 if not k.startswith("support_")})
-            tracker.log_metrics(summary)
-            if len(seed_rows) > 1:
-                for step, (seed, m) in enumerate(seed_rows):
-                    tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
-                                                                             "f1_macro")}, step=seed)
-                tracker.log_metrics({f"seeds_{k}": v for k, v in seed_summary.items()})
-
-            with _report.artifact_dir() as adir:
-                _report.write_artifacts(adir, best, cnn, report, cm, labels, search, cfg, data, metrics)
-                tracker.log_artifacts(adir)
-
-            model_uri = None
-            if cfg["log_model"]:
-                model_uri = tracker.log_model(best, data.X_test[:5], meta)
-            tracker.log_metrics({"wall_time_s": time.perf_counter() - t_start})
-    except _tracking.TRACKING_ERRORS as exc:
-        if best is not None and local_copy is None:
-            local_copy = _save_local(best, meta, metrics, summary, search.best_params_, seed_rows,
-                                     tracker.run_id)
-        where = (f"the fitted model and metrics were saved first in {local_copy} (model.joblib: "
-                 f"joblib.load(...)['pipeline']; metrics.json)") if local_copy else \
-            "nothing had been fitted yet"
-        raise TrackingServerError(
-            f"logging to the MLflow tracking store {cfg['tracking_uri']} failed during run "
-            f"{tracker.run_id} ({type(exc).__name__}: {str(exc)[:400]}); {where}. "
-            f"{_tracking.SERVER_HINT if _tracking.is_remote(cfg['tracking_uri']) else ''}".rstrip()
-        ) from exc
-
-    result = {
-        "run_id": run_id, "experiment_id": tracker.experiment_id, "tracking_uri": cfg["tracking_uri"],
-        "model_uri": model_uri, "model_file": model_file, "metrics": metrics, "labels": labels,
-        "best_params": search.best_params_, "best_cv_score": float(search.best_score_),
-        "cv_results": search.cv_results_, "seeds": seed_summary, "n_seeds": len(seed_rows),
-        "seed_rows": seed_rows, "local_copy": local_copy,
-        "wall_time_s": time.perf_counter() - t_start, "data": data,
-    }
-    out(_report.result_table(cfg, result))
-    return result
+def _seed_summary(rows):
+    """Mean and std over seeds of the test accuracy, balanced accuracy and macro F1; mean Se/PPV."""
+    out = {}
+    for k in ("accuracy", "balanced_accuracy", "f1_macro"):
+        vals = np.array([m[k] for _, m in rows])
+        out[f"test_{k}_mean"] = float(vals.mean())
+        out[f"test_{k}_std"] = float(vals.std())
+    classes = sorted({k[3:] for _, m in rows for k in m if k.startswith("se_")})
+    for c in classes:
+        for p in ("se", "ppv"):
+            out[f"test_{p}_{c}_mean"] = float(np.mean([m.get(f"{p}_{c}", np.nan) for _, m in rows]))
+    return out
 
 
 # --------------------------------------------------------------------------- #
@@ -434,136 +348,249 @@ def _nanmean_cols(values, fn=np.nanmean):
         return tuple(float(v) for v in fn(values, axis=0))
 
 
-def _fit_predict(pipe, params, seed, X_tr, y_tr, X_te):
-    import warnings as _w
-
-    from sklearn.base import clone
-    from sklearn.exceptions import ConvergenceWarning
-
-    t0 = time.perf_counter()
-    model = clone(pipe).set_params(**params, cnn__random_state=seed)
-    with _w.catch_warnings():
-        _w.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X_tr, y_tr)
-    y_pred = model.predict(X_te)
-    cnn = model.named_steps["cnn"]
-    return y_pred, list(cnn.history_), int(cnn.n_iter_), time.perf_counter() - t0
-
-
 def _choose_params(cfg, pipe, X_tr, y_tr):
     """The grid's only candidate, or the one GridSearchCV picks on the patient's training beats."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV, ParameterGrid, StratifiedKFold
+    from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
-    candidates = list(ParameterGrid(cfg["grid"]))
+    search = cfg["search"]
+    candidates = list(ParameterGrid(search["grid"]))
     if len(candidates) == 1:
-        return candidates[0], None, None
-    n_jobs = -1 if cfg.get("backend") == "dask" else cfg["n_jobs"]
-    search = GridSearchCV(pipe, cfg["grid"], scoring=cfg["scoring"], n_jobs=n_jobs, refit=False,
-                          cv=StratifiedKFold(cfg["cv"], shuffle=True, random_state=cfg["random_state"]),
-                          error_score="raise")
-    with warnings.catch_warnings(), search_backend(cfg):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.filterwarnings("ignore", message=".*least populated class.*")
-        warnings.filterwarnings("ignore", message="y_pred contains classes not in y_true")
-        search.fit(X_tr, y_tr)
-    return search.best_params_, float(search.best_score_), search.cv_results_
+        return candidates[0], None
+    gs = grid_search(pipe, search["grid"], X_tr, y_tr, scoring=search["scoring"], search=search,
+                     cv=StratifiedKFold(search["cv"], shuffle=True, random_state=cfg["random_state"]),
+                     source=cfg["source"])
+    return gs.best_params_, float(gs.best_score_)
 
 
-def run_patient_specific(cfg, *, out=print):
-    """Kiranyaz et al. (2016): one model per patient (test record), trained on common beats from
-    records 100-124 plus the first 5 minutes of the patient's own record, tested on the
-    remaining 25 minutes; V and S sensitivity / PPV per record and in total (gross)."""
+def _fit_and_evaluate_patients(cfg, data):
+    """One model per patient (test record), trained on common beats from records 100-124
+    plus the first minutes of the patient's own record, tested on the rest of the record;
+    V and S sensitivity / PPV per record and in total (gross)."""
     from joblib import Parallel, delayed
 
-    from . import _report, _tracking
-
     t_start = time.perf_counter()
-    _tracking.check_server(cfg["tracking_uri"])
-    data = load_data(cfg["dataset"], cfg["random_state"])
     pipe = build_pipeline(cfg, data)
     labels = data.labels
     splits = data.info["splits"]
-    out(_report.patient_header(cfg, data))
+    seeds = cfg["seeds"]
+    X, y = data.X_train, data.y_train
+    chosen = {p: _choose_params(cfg, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
+    jobs = [(patient, seed) for patient in splits for seed in seeds]
+    fits = Parallel(n_jobs=cfg["search"]["n_jobs"])(
+        delayed(fit_clone)(pipe, X[splits[p][0]], y[splits[p][0]], params=chosen[p][0], seed=seed,
+                           X_predict=X[splits[p][1]])
+        for p, seed in jobs)
+    by_job = dict(zip(jobs, fits))
 
-    tracker = _tracking.Tracker(cfg["tracking_uri"], cfg["experiment_name"], cfg["artifact_location"])
-    run_name = "ecg-mitdb-patient_specific" + ("-quick" if cfg["quick"] else "")
-    with tracker.parent_run(run_name, tags={"sk1dcnn.workflow": "ecg", "sk1dcnn.dataset": data.name,
-                                            "sk1dcnn.quick": str(cfg["quick"]).lower()}) as run_id:
-        tracker.log_params(_report.patient_run_params(cfg, data))
-        chosen = {}
-        for patient, (tr, _) in splits.items():
-            chosen[patient] = _choose_params(cfg, pipe, data.X_train[tr], data.y_train[tr])
-        jobs = [(patient, seed) for patient in splits for seed in cfg["seeds"]]
-        fits = Parallel(n_jobs=cfg["n_jobs"])(
-            delayed(_fit_predict)(pipe, chosen[p][0], seed, data.X_train[splits[p][0]],
-                                  data.y_train[splits[p][0]], data.X_train[splits[p][1]])
-            for p, seed in jobs)
-        by_job = dict(zip(jobs, fits))
+    rows, gross_per_seed = [], {seed: detection_stats([], [], labels) for seed in seeds}
+    for patient, (tr, te) in splits.items():
+        y_te = y[te]
+        per_seed = []
+        for seed in seeds:
+            y_pred = by_job[(patient, seed)].y_pred
+            st = detection_stats(y_te, y_pred, labels)
+            for c in labels:
+                for k in ("tp", "fn", "fp"):
+                    gross_per_seed[seed][c][k] += st[c][k]
+            per_seed.append((st, float(np.mean(y_pred == y_te))))
+        row = {"record": patient, "n_train": len(tr), "n_common": data.info["n_common"][patient],
+               "n_test": len(te), "accuracy": float(np.mean([a for _, a in per_seed])),
+               "epochs": float(np.mean([by_job[(patient, s)].model.named_steps["cnn"].n_iter_
+                                        for s in seeds])),
+               "fit_time_s": float(np.mean([by_job[(patient, s)].fit_time_s for s in seeds])),
+               "params": chosen[patient][0], "cv_score": chosen[patient][1]}
+        for c in _PS_CLASSES:
+            row[f"n_{c}"] = int(np.sum(y_te == c))
+            row[f"se_{c}"], row[f"ppv_{c}"] = _nanmean_cols(
+                np.array([_se_ppv(st[c]) for st, _ in per_seed]))
+        rows.append(row)
 
-        rows, gross_per_seed = [], {seed: detection_stats([], [], labels) for seed in cfg["seeds"]}
-        for patient, (tr, te) in splits.items():
-            y_te = data.y_train[te]
-            per_seed = []
-            for seed in cfg["seeds"]:
-                y_pred = by_job[(patient, seed)][0]
-                st = detection_stats(y_te, y_pred, labels)
-                for c in labels:
-                    for k in ("tp", "fn", "fp"):
-                        gross_per_seed[seed][c][k] += st[c][k]
-                per_seed.append((st, float(np.mean(y_pred == y_te))))
-            row = {"record": patient, "n_train": len(tr), "n_common": data.info["n_common"][patient],
-                   "n_test": len(te), "accuracy": float(np.mean([a for _, a in per_seed])),
-                   "epochs": float(np.mean([by_job[(patient, s)][2] for s in cfg["seeds"]])),
-                   "fit_time_s": float(np.mean([by_job[(patient, s)][3] for s in cfg["seeds"]])),
-                   "params": chosen[patient][0], "cv_score": chosen[patient][1]}
-            for c in _PS_CLASSES:
-                row[f"n_{c}"] = int(np.sum(y_te == c))
-                row[f"se_{c}"], row[f"ppv_{c}"] = _nanmean_cols(
-                    np.array([_se_ppv(st[c]) for st, _ in per_seed]))
-            rows.append(row)
-            cid = tracker.child_run(
-                f"record-{patient}", params={"record": patient, "n_train": row["n_train"],
-                                             "n_test": row["n_test"],
-                                             **{k: v for k, v in chosen[patient][0].items()}},
+    gross = {}
+    for c in labels:
+        vals = np.array([_se_ppv(gross_per_seed[s][c]) for s in seeds])
+        gross[f"se_{c}"], gross[f"ppv_{c}"] = _nanmean_cols(vals)
+        gross[f"se_{c}_std"], gross[f"ppv_{c}_std"] = _nanmean_cols(vals, np.nanstd)
+    y_all = np.concatenate([y[te] for _, te in splits.values()])
+    p_all = np.concatenate([by_job[(p, seeds[0])].y_pred for p in splits])
+    metrics, report, cm = evaluate(y_all, p_all, labels)
+    histories = {p: list(by_job[(p, seeds[0])].model.named_steps["cnn"].history_) for p in splits}
+    return PatientResult(data=data, labels=labels, rows=rows, gross=gross, gross_per_seed=gross_per_seed,
+                         metrics=metrics, report=report, confusion_matrix=cm, histories=histories,
+                         compute_time_s=time.perf_counter() - t_start)
+
+
+# --------------------------------------------------------------------------- #
+# Save and log
+# --------------------------------------------------------------------------- #
+def save_model_file(result, path):
+    """Write the refit pipeline and its metadata with :func:`sk1dcnn.persistence.dump`.
+
+    The file holds ``{"pipeline": Pipeline, "metadata": dict}``; read it back
+    with ``sk1dcnn.persistence.load(path)`` (``ecg-monitor --model`` does).
+
+    Returns
+    -------
+    path : Path
+    """
+    from sk1dcnn import persistence
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    persistence.dump({"pipeline": result.model, "metadata": result.metadata}, path)
+    return path
+
+
+def _save_local(result, run_id):
+    """Model (``model.skops``) and metrics (``metrics.json``) in ``<cwd>/mlartifacts/local-<time>-<run>/``."""
+    folder = Path.cwd() / "mlartifacts" / f"local-{time.strftime('%Y%m%d-%H%M%S')}-{run_id or 'norun'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    save_model_file(result, folder / "model.skops")
+    doc = {"run_id": run_id, "test": result.metrics, **result.timings, "best_params": result.best_params,
+           "seeds": [{"seed": s, **m} for s, m in result.seed_rows], "metadata": result.metadata}
+    (folder / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
+    return folder
+
+
+def _run_tags(config, data):
+    return {"sk1dcnn.workflow": "ecg", "sk1dcnn.dataset": data.name,
+            "sk1dcnn.quick": str(config["quick"]).lower(),
+            "sk1dcnn.backend": config["search"].get("backend", "local")}
+
+
+def log_result(result, config, tracking):
+    """Log a result to MLflow: one parent run, a child run per grid candidate (or per patient),
+    params, test metrics, per-epoch history, artifacts and the model.
+
+    With a remote tracking server the model and metrics are first saved under
+    ``mlartifacts/local-*``; if logging fails they are saved there too and the
+    error says where.
+
+    Parameters
+    ----------
+    result : ECGResult or PatientResult
+    config : dict
+        The resolved ``ecg:`` configuration the result was computed with.
+    tracking : dict
+        The resolved ``tracking:`` section (``uri``, ``experiment``, ``artifact_location``).
+
+    Returns
+    -------
+    Logged
+
+    Raises
+    ------
+    TrackingServerError
+        The tracking store failed during the run.
+    """
+    from . import _report, _tracking
+
+    t0 = time.perf_counter()
+    if isinstance(result, PatientResult):
+        return _log_patients(result, config, tracking, t0)
+    data = result.data
+    tracker = _tracking.Tracker(tracking["uri"], tracking["experiment"], tracking["artifact_location"])
+    run_name = f"ecg-{data.name.replace(':', '-')}" + ("-quick" if config["quick"] else "")
+    local_copy = None
+    try:
+        with tracker.parent_run(run_name, tags=_run_tags(config, data)) as run_id:
+            # nothing computed is lost if a remote server goes away from here on
+            if _tracking.is_remote(tracking["uri"]):
+                local_copy = _save_local(result, run_id)
+            tracker.log_params(_report.run_params(config, result))
+            tracker.log_candidates(result.cv_results, config["search"]["scoring"])
+            tracker.log_params(_report.refit_params(result.model))
+            tracker.log_history(result.model.named_steps["cnn"].history_)
+            tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()
+                                 if not k.startswith("support_")})
+            tracker.log_metrics(result.timings)
+            if len(result.seed_rows) > 1:
+                for seed, m in result.seed_rows:
+                    tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
+                                                                             "f1_macro")}, step=seed)
+                tracker.log_metrics({f"seeds_{k}": v for k, v in result.seed_summary.items()})
+            with _report.artifact_dir() as adir:
+                _report.write_artifacts(adir, result, config)
+                tracker.log_artifacts(adir)
+            model_uri = None
+            if config["log_model"]:
+                model_uri = tracker.log_model(result.model, data.X_test[:5], result.metadata)
+            wall = result.compute_time_s + time.perf_counter() - t0
+            tracker.log_metrics({"wall_time_s": wall})
+    except _tracking.TRACKING_ERRORS as exc:
+        if local_copy is None:
+            local_copy = _save_local(result, tracker.run_id)
+        raise TrackingServerError(
+            f"logging to the MLflow tracking store {tracking['uri']} failed during run "
+            f"{tracker.run_id} ({type(exc).__name__}: {str(exc)[:400]}); the fitted model and metrics "
+            f"were saved first in {local_copy} (model.skops: sk1dcnn.persistence.load(...)['pipeline']; "
+            f"metrics.json). "
+            f"{_tracking.SERVER_HINT if _tracking.is_remote(tracking['uri']) else ''}".rstrip()
+        ) from exc
+    return Logged(run_id, tracker.experiment_id, tracking["uri"], model_uri, local_copy, wall)
+
+
+def _log_patients(result, config, tracking, t0):
+    from . import _report, _tracking
+
+    data, seeds = result.data, config["seeds"]
+    tracker = _tracking.Tracker(tracking["uri"], tracking["experiment"], tracking["artifact_location"])
+    run_name = "ecg-mitdb-patient_specific" + ("-quick" if config["quick"] else "")
+    with tracker.parent_run(run_name, tags=_run_tags(config, data)) as run_id:
+        tracker.log_params(_report.patient_run_params(config, data))
+        for row in result.rows:
+            row["run_id"] = tracker.child_run(
+                f"record-{row['record']}",
+                params={"record": row["record"], "n_train": row["n_train"], "n_test": row["n_test"],
+                        **row["params"]},
                 metrics={k: row[k] for k in ("accuracy", "se_V", "ppv_V", "se_S", "ppv_S", "n_V", "n_S",
                                              "epochs", "fit_time_s")},
-                history=by_job[(patient, cfg["seeds"][0])][1])
-            row["run_id"] = cid
-
-        gross = {}
-        for c in labels:
-            vals = np.array([_se_ppv(gross_per_seed[s][c]) for s in cfg["seeds"]])
-            gross[f"se_{c}"], gross[f"ppv_{c}"] = _nanmean_cols(vals)
-            gross[f"se_{c}_std"], gross[f"ppv_{c}_std"] = _nanmean_cols(vals, np.nanstd)
-        first = cfg["seeds"][0]
-        y_all = np.concatenate([data.y_train[te] for _, te in splits.values()])
-        p_all = np.concatenate([by_job[(p, first)][0] for p in splits])
-        metrics, report, cm, _ = evaluate(_Fixed(p_all), None, y_all, labels)
-        tracker.log_metrics({f"gross_{k}": v for k, v in gross.items()})
-        tracker.log_metrics({f"test_{k}": v for k, v in metrics.items() if not k.startswith("support_")})
-        for i, seed in enumerate(cfg["seeds"]):
+                history=result.histories[row["record"]])
+        tracker.log_metrics({f"gross_{k}": v for k, v in result.gross.items()})
+        tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()
+                             if not k.startswith("support_")})
+        for seed in seeds:
             for c in _PS_CLASSES:
-                se, ppv = _se_ppv(gross_per_seed[seed][c])
+                se, ppv = _se_ppv(result.gross_per_seed[seed][c])
                 tracker.log_metrics({f"seeds/gross_se_{c}": se, f"seeds/gross_ppv_{c}": ppv}, step=seed)
         with _report.artifact_dir() as adir:
-            _report.write_patient_artifacts(adir, rows, gross, report, cm, labels, cfg, data)
+            _report.write_patient_artifacts(adir, result, config)
             tracker.log_artifacts(adir)
-        tracker.log_metrics({"wall_time_s": time.perf_counter() - t_start})
-
-    result = {"run_id": run_id, "experiment_id": tracker.experiment_id, "tracking_uri": cfg["tracking_uri"],
-              "rows": rows, "gross": gross, "gross_per_seed": gross_per_seed, "metrics": metrics,
-              "labels": labels, "n_seeds": len(cfg["seeds"]), "model_uri": None, "model_file": None,
-              "wall_time_s": time.perf_counter() - t_start, "data": data}
-    out(_report.patient_table(cfg, result))
-    return result
+        wall = result.compute_time_s + time.perf_counter() - t0
+        tracker.log_metrics({"wall_time_s": wall})
+    return Logged(run_id, tracker.experiment_id, tracking["uri"], wall_time_s=wall)
 
 
-class _Fixed:
-    """Stands in for a model in :func:`evaluate` when the predictions are already known."""
+def run(config, *, out=print):
+    """``python -m pipelines ecg``: load, fit and evaluate, save the model file, log; print tables.
 
-    def __init__(self, y_pred):
-        self.y_pred = y_pred
+    Parameters
+    ----------
+    config : dict
+        A resolved ``ecg:`` configuration.
+    out : callable, default=print
 
-    def predict(self, X):
-        return self.y_pred
+    Returns
+    -------
+    result : ECGResult or PatientResult
+    logged : Logged
+    """
+    from . import _report, _tracking
+
+    # a wrong or stopped tracking server is reported now, not after the search
+    _tracking.check_server(config["tracking"]["uri"])
+    data = load_data(config["data"], config["random_state"])
+    if "splits" in data.info:
+        out(_report.patient_header(config, data))
+    else:
+        out(_report.header(config, data, make_cv(config, data)))
+    result = fit_and_evaluate(config, data)
+    if isinstance(result, PatientResult):
+        logged = log_result(result, config, config["tracking"])
+        out(_report.patient_table(config, result, logged))
+        return result, logged
+    model_file = None
+    if config["model_file"] is not None:
+        model_file = save_model_file(result, config["model_file"])
+    logged = log_result(result, config, config["tracking"])
+    out(_report.result_table(config, result, logged, model_file))
+    return result, logged

@@ -20,7 +20,7 @@ import numpy as np
 
 __all__ = ["DEFAULT_MODEL_FILE", "load_model", "monitor"]
 
-DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.joblib"
+DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.skops"
 _MARGIN_S = 3.0  # context around each chunk for the detector's filters and the beat windows
 
 
@@ -40,7 +40,9 @@ def load_model(model=None, tracking_uri=None):
     Parameters
     ----------
     model : str or None
-        A joblib file (``{"pipeline", "metadata"}``), or an MLflow model URI
+        A model file written by ``python -m pipelines ecg`` with
+        :func:`sk1dcnn.persistence.dump` (``{"pipeline", "metadata"}``, or a
+        bare fitted pipeline), or an MLflow model URI
         (``runs:/<run id>/model``, ``models:/<model id>``, a local folder with
         an ``MLmodel`` file). None means :data:`DEFAULT_MODEL_FILE`, written by
         ``python -m pipelines ecg`` on ``mitdb:inter_patient``.
@@ -56,9 +58,15 @@ def load_model(model=None, tracking_uri=None):
                 "'python -m pipelines ecg --quick' first or pass --model")
     path = Path(model)
     if path.is_file():
-        import joblib
+        from sk1dcnn import persistence
 
-        obj = joblib.load(path)
+        if path.suffix in (".joblib", ".pkl", ".pickle"):
+            raise ValueError(
+                f"{path} is a pickle; model files are read with sk1dcnn.persistence.load (skops), "
+                "which never runs code from the file. Run 'python -m pipelines ecg --quick' again "
+                "(it writes a .skops file), or convert a file you trust: "
+                "sk1dcnn.persistence.dump(joblib.load(path), 'model.skops')")
+        obj = persistence.load(path)
         if isinstance(obj, dict) and "pipeline" in obj:
             pipe, meta = obj["pipeline"], dict(obj.get("metadata") or {})
         else:  # a bare fitted estimator: assume MIT-BIH beats cut the default way
@@ -66,12 +74,11 @@ def load_model(model=None, tracking_uri=None):
         meta.setdefault("classes", [str(c) for c in pipe.classes_])
         return _check(_Model(pipe.predict_proba, pipe.classes_, meta, str(path.resolve())))
     if "://" not in str(model) and ":/" not in str(model) and not path.is_dir():
-        raise FileNotFoundError(f"model not found: {path.resolve()} (give a joblib file or an "
+        raise FileNotFoundError(f"model not found: {path.resolve()} (give a .skops file or an "
                                 "MLflow model URI such as runs:/<run id>/model)")
-    import mlflow
+    from ._tracking import load_pyfunc
 
-    mlflow.set_tracking_uri(tracking_uri or f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}")
-    pyfunc = mlflow.pyfunc.load_model(str(model))
+    pyfunc = load_pyfunc(str(model), tracking_uri or f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}")
     meta = dict(pyfunc.metadata.metadata or {})
     if "classes" not in meta:
         raise ValueError(f"MLflow model {model} has no 'classes' metadata; log it with "

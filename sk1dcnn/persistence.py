@@ -20,10 +20,16 @@ other type and names the types it found::
     clf = load("model.skops")
 
 For MLflow 3, which saves scikit-learn models with skops and refuses unknown
-types, pass the same list::
+types when loading them, pass the same list (after :func:`check_trusted`,
+which refuses before anything is written an object that could not be loaded
+back)::
 
+    check_trusted(pipe)
     mlflow.sklearn.log_model(pipe, name="model", serialization_format="skops",
                              skops_trusted_types=get_trusted_types())
+
+This list is the only trust rule of sk1dcnn: the pipelines' MLflow logging
+(``pipelines._tracking``) uses :func:`get_trusted_types` too.
 """
 
 import os
@@ -38,6 +44,7 @@ __all__ = [
     "STDLIB_TYPES",
     "TRUSTED_TYPES",
     "UntrustedTypesError",
+    "check_trusted",
     "get_trusted_types",
     "dump",
     "load",
@@ -140,6 +147,38 @@ def _unexpected(untrusted, trusted):
     return sorted(set(untrusted) - allowed)
 
 
+def _dumps_checked(estimator, trusted, compression=zipfile.ZIP_DEFLATED):
+    """skops bytes of ``estimator``, or UntrustedTypesError if :func:`load` would refuse them."""
+    sio = _skops()
+    data = sio.dumps(estimator, compression=compression)
+    bad = _unexpected(sio.get_untrusted_types(data=data), trusted)
+    if bad:
+        raise UntrustedTypesError(
+            f"Not saving {type(estimator).__name__}: it holds types that sk1dcnn.persistence.load "
+            f"would refuse: {bad}. Pass trusted=[...] to dump and load after reviewing them.", bad)
+    return data
+
+
+def check_trusted(estimator, *, trusted=None):
+    """Refuse an object that could not be loaded back with :func:`get_trusted_types`.
+
+    Call it before saving by other means (``mlflow.sklearn.log_model`` with
+    ``skops_trusted_types=get_trusted_types()``); :func:`dump` does the same check.
+
+    Parameters
+    ----------
+    estimator : object
+    trusted : list of str, default=None
+        Extra types you have reviewed and trust.
+
+    Raises
+    ------
+    UntrustedTypesError
+        ``estimator`` holds types outside :data:`TRUSTED_TYPES` and ``trusted``.
+    """
+    _dumps_checked(estimator, trusted)
+
+
 def dump(estimator, path, *, trusted=None, compression=zipfile.ZIP_DEFLATED):
     """Save a (fitted) estimator or pipeline to ``path`` in skops format.
 
@@ -162,13 +201,7 @@ def dump(estimator, path, *, trusted=None, compression=zipfile.ZIP_DEFLATED):
     UntrustedTypesError
         ``estimator`` holds types outside :data:`TRUSTED_TYPES` and ``trusted``.
     """
-    sio = _skops()
-    data = sio.dumps(estimator, compression=compression)
-    bad = _unexpected(sio.get_untrusted_types(data=data), trusted)
-    if bad:
-        raise UntrustedTypesError(
-            f"Not saving {type(estimator).__name__}: it holds types that sk1dcnn.persistence.load "
-            f"would refuse: {bad}. Pass trusted=[...] to dump and load after reviewing them.", bad)
+    data = _dumps_checked(estimator, trusted, compression)
     path = os.fspath(path)
     tmp = f"{path}.tmp{os.getpid()}"
     with open(tmp, "wb") as f:

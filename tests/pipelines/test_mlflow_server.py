@@ -95,7 +95,7 @@ def test_quick_workflow_against_server(server, tmp_path, monkeypatch):
     # artifacts went through the server into --artifacts-destination
     assert any((server["tmp"] / "artifacts").rglob("classification_report.txt"))
     # the local copy written before logging to a remote server
-    local = list((tmp_path / "mlartifacts").glob("local-*/model.joblib"))
+    local = list((tmp_path / "mlartifacts").glob("local-*/model.skops"))
     assert len(local) == 1
     mlflow.set_tracking_uri(uri)
     model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])

@@ -1,0 +1,98 @@
+"""The plots of every workflow, one function per plot (PNG files, matplotlib's Agg backend)."""
+
+import numpy as np
+
+__all__ = ["plot_confusion_matrix", "plot_loss_curve", "plot_per_tag_auc"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_loss_curve(history, title, path):
+    """Training (and validation, when recorded) loss per epoch from an estimator's ``history_``.
+
+    Parameters
+    ----------
+    history : list of dict
+        ``history_`` records with ``epoch``, ``train_loss`` and optionally ``valid_loss``.
+    title : str
+    path : path-like
+        The PNG written.
+    """
+    plt = _pyplot()
+    epochs = [r["epoch"] for r in history]
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    ax.plot(epochs, [r["train_loss"] for r in history], marker="o", label="train loss")
+    valid = [r.get("valid_loss") for r in history]
+    if any(v is not None and np.isfinite(v) for v in valid):
+        ax.plot(epochs, [np.nan if v is None else v for v in valid], marker="o", label="validation loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_confusion_matrix(cm, labels, title, path, xlabel="predicted", ylabel="true"):
+    """Confusion-matrix PNG: counts in the cells, shading by the row's fraction.
+
+    Parameters
+    ----------
+    cm : array-like of shape (n_labels, n_labels)
+        Rows are true classes, columns predicted ones.
+    labels : list
+    title : str
+    path : path-like
+    xlabel, ylabel : str
+    """
+    plt = _pyplot()
+    cm = np.asarray(cm)
+    n = len(labels)
+    fig, ax = plt.subplots(figsize=(min(1.2 * n + 2.5, 8), min(1.1 * n + 2, 7)), dpi=100)
+    row_sum = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, row_sum, out=np.zeros(cm.shape, float), where=row_sum > 0)
+    ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    for i in range(cm.shape[0]):
+        for j in range(cm.shape[1]):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=8 if n > 6 else 10,
+                    color="white" if frac[i, j] > 0.5 else "black")
+    ax.set_xticks(range(n), [str(c) for c in labels])
+    ax.set_yticks(range(n), [str(c) for c in labels])
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def plot_per_tag_auc(aucs, title, path):
+    """Bar chart of ROC-AUC per tag with the mean as a dashed line.
+
+    Parameters
+    ----------
+    aucs : dict
+        Tag -> ROC-AUC.
+    title : str
+    path : path-like
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
+    ax.bar(range(len(aucs)), list(aucs.values()), color="tab:blue")
+    ax.set_xticks(range(len(aucs)), list(aucs), rotation=60, ha="right", fontsize=8)
+    ax.set_ylim(0.5, 1.0)
+    ax.axhline(float(np.mean(list(aucs.values()))), color="k", ls="--", lw=1, label="mean")
+    ax.set_ylabel("ROC-AUC")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

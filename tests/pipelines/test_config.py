@@ -1,0 +1,305 @@
+"""pipelines/config.py: the sectioned mlflow.yml, its one merge rule, validation that names
+the key and the allowed keys, and the error for a file in the 0.1 layout."""
+
+import copy
+
+import pytest
+
+pytest.importorskip("yaml")
+
+from pipelines.__main__ import main  # noqa: E402
+from pipelines.config import (  # noqa: E402
+    DEFAULT_CONFIG,
+    ConfigError,
+    load_config,
+    merge,
+    resolve_config,
+)
+
+
+def _ecg(name):
+    return {"ecg": {"data": {"name": name}}}
+
+
+@pytest.mark.parametrize("mutate, key, allowed", [
+    (lambda c: c["ecg"]["search"].update(n_job=2), "ecg.search.n_job", "n_jobs"),
+    (lambda c: c["ecg"]["model"].update(filtres=[8]), "ecg.model.filtres", "filters"),
+    (lambda c: c["ecg"]["data"].update(nme="x"), "ecg.data.nme", "data_dir"),
+    (lambda c: c["ecg"]["quick"].update(tracking={"uri": "x"}), "ecg.quick.tracking", "search"),
+    (lambda c: c["ecg"]["search"].pop("grid"), "ecg.search.grid", "missing required key"),
+    (lambda c: c["ecg"]["search"].update(cv=1), "ecg.search.cv", "integer >= 2"),
+    (lambda c: c["ecg"]["search"].update(n_jobs=0), "ecg.search.n_jobs", "-1 (all cores)"),
+    (lambda c: c["ecg"]["search"].update(scoring="auc"), "ecg.search.scoring", "balanced_accuracy"),
+    (lambda c: c["ecg"]["data"].update(name="mitdb:intra"), "ecg.data.name", "mitdb:inter_patient"),
+    (lambda c: c["ecg"]["data"].update(name="physionet:x"), "ecg.data.name", "ucr:<UCR name>"),
+    (lambda c: c["ecg"]["model"].update(activation="relux"), "ecg.model.activation", "'relu'"),
+    (lambda c: c["ecg"]["search"]["grid"].update(kernel_size=[5, 0]), "ecg.search.grid.kernel_size",
+     "kernel_size"),
+    (lambda c: c["ecg"]["search"]["grid"].update(kernel_sise=[5]), "ecg.search.grid.kernel_sise",
+     "kernel_size"),
+    (lambda c: c["tracking"].update(uri="./mlruns"), "tracking.uri", "sqlite:///"),
+    (lambda c: c["tracking"].update(experimnt="x"), "tracking.experimnt", "experiment"),
+    (lambda c: c["ecg"].update(preprocessing=[{"notch": {}}]), "ecg.preprocessing[0]", "bandpass"),
+    (lambda c: c["ecg"].update(preprocessing=[{"bandpass": {"hgh": 40}}]),
+     "ecg.preprocessing[0].bandpass.hgh", "high"),
+    # per-dataset entries
+    (lambda c: c["ecg"].update(datasets=[1]), "ecg.datasets", "dataset names"),
+    (lambda c: c["ecg"]["datasets"].update({"ucr:ECG200": {"modle": {}}}), "ecg.datasets.ucr:ECG200.modle",
+     "preprocessing, model, search"),
+    (lambda c: c["ecg"]["datasets"].update({"ucr:ECG200": {"seeds": [1]}}), "ecg.datasets.ucr:ECG200.seeds",
+     "model, search"),
+    (lambda c: c["ecg"]["datasets"].update({"ucr:ECG200": {"search": {"n_jobs": 1}}}),
+     "ecg.datasets.ucr:ECG200.search.n_jobs", "grid, cv, scoring"),
+    (lambda c: c["ecg"]["datasets"].update({"mitdb:intra": {"search": {"cv": 3}}}), "ecg.datasets.mitdb:intra",
+     "mitdb:patient_specific"),
+    (lambda c: c["ecg"]["datasets"].update({"ECG200": {"search": {"cv": 3}}}), "ecg.datasets.ECG200",
+     "ucr:<UCR name>"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"].update(model={"kernel_size": 0}), "ecg.model.kernel_size",
+     "kernel_size"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(grid={"kernel_sise": [5]}),
+     "ecg.search.grid.kernel_sise", "kernel_size"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(cv=1), "ecg.search.cv", "integer >= 2"),
+    (lambda c: c["ecg"]["datasets"]["mitdb:inter_patient"]["search"].update(cv={"n_splits": 2, "n_repeats": 2}),
+     "ecg.search.cv.n_repeats", "UCR data sets only"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG200"]["search"].update(cv={"n_split": 3}), "ecg.search.cv.n_split",
+     "n_splits, n_repeats"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG200"].update(data={"name": "ucr:ECG5000"}),
+     "ecg.datasets.ucr:ECG200.data.name", "data_dir"),
+    (lambda c: c["ecg"]["datasets"]["mitdb:inter_patient"].update(data={"classes": ["N", "X"]}),
+     "ecg.data.classes", "N, S, V, F, Q"),
+    (lambda c: c["ecg"]["data"].update(classes=["N", "V"], name="ucr:ECG200"), "ecg.data.classes", "MIT-BIH"),
+    (lambda c: c["ecg"]["data"].update(records="100"), "ecg.data.records", "list"),
+    (lambda c: c["ecg"]["data"].update(train_minutes=30), "ecg.data.train_minutes", "(0, 30)"),
+    # where the search runs
+    (lambda c: c["ecg"]["search"].update(backend="spark"), "ecg.search.backend", "local, dask"),
+    (lambda c: c["ecg"]["search"].update(backend="dask"), "ecg.search.scheduler", "tcp://HOST:PORT"),
+    (lambda c: c["ecg"]["search"].update(backend="dask", scheduler="localhost"), "ecg.search.scheduler",
+     "tcp://HOST:PORT"),
+    (lambda c: c["ecg"]["search"].update(scheduler="tcp://127.0.0.1:8786"), "ecg.search.scheduler",
+     "backend: dask"),
+    (lambda c: c["ecg"]["quick"]["search"].update(backend="dask"), "ecg.quick.search.backend", "grid"),
+    # the top level holds sections only
+    (lambda c: c.update(ecgg={}), "ecgg", "tracking, ecg, audio"),
+])
+def test_bad_ecg_config_names_key_and_allowed(raw, mutate, key, allowed):
+    mutate(raw)
+    with pytest.raises(ConfigError) as err:
+        resolve_config(raw, "ecg", quick=True, source="mlflow.yml")
+    msg = str(err.value)
+    assert f"mlflow.yml: {key}:" in msg
+    assert allowed in msg
+
+
+@pytest.mark.parametrize("mutate, key, allowed", [
+    (lambda c: c["audio"]["data"].update(lenght=100), "audio.data.lenght", "length"),
+    (lambda c: c["audio"]["search"].update(front_ends=["cqt"]), "audio.search.front_ends", "raw, mel"),
+    (lambda c: c["audio"]["search"].update(n_jobs=0), "audio.search.n_jobs", "-1 (all cores)"),
+    (lambda c: c["audio"]["model"].update(activation="relux"), "audio.model.activation", "'relu'"),
+    (lambda c: c["audio"]["front_ends"]["mel"].update(filtres=[8]), "audio.front_ends.mel.filtres", "filters"),
+    (lambda c: c["audio"]["front_ends"].update(cqt={}), "audio.front_ends.cqt", "raw, mel"),
+    (lambda c: c["audio"]["preprocessing"].update(normalize="max"), "audio.preprocessing.normalize",
+     "'rms'"),
+    (lambda c: c["audio"]["preprocessing"]["mel"].update(n_mel=40), "audio.preprocessing.mel.n_mel",
+     "n_mels"),
+    (lambda c: c["audio"]["tagging"].update(n_train=1), "audio.tagging.n_train", "integer >= 2"),
+    (lambda c: c["audio"].update(lsoo=True), "audio.lsoo", "loso"),
+])
+def test_bad_audio_config_names_key_and_allowed(raw, mutate, key, allowed):
+    mutate(raw)
+    with pytest.raises(ConfigError) as err:
+        resolve_config(raw, "audio", quick=True, source="mlflow.yml")
+    msg = str(err.value)
+    assert f"mlflow.yml: {key}:" in msg
+    assert allowed in msg
+
+
+def test_a_typo_in_one_workflow_never_breaks_the_other(raw):
+    bad_audio = copy.deepcopy(raw)
+    bad_audio["audio"]["data"]["lenght"] = 100
+    bad_audio["audio"]["model"]["activation"] = "relux"
+    with pytest.raises(ConfigError, match="audio.data.lenght"):
+        resolve_config(bad_audio, "audio")
+    for quick in (False, True):
+        assert resolve_config(bad_audio, "ecg", quick=quick)["data"]["name"] == "mitdb:inter_patient"
+
+    bad_ecg = copy.deepcopy(raw)
+    bad_ecg["ecg"]["model"]["filtres"] = [8]
+    bad_ecg["ecg"]["search"].pop("grid")
+    with pytest.raises(ConfigError, match=r"ecg\.search\.grid: missing required key"):
+        resolve_config(bad_ecg, "ecg")
+    for quick in (False, True):
+        assert resolve_config(bad_ecg, "audio", quick=quick)["search"]["front_ends"] == ["raw", "mel"]
+    # a file without an audio: section runs audio on the defaults
+    no_audio = {k: v for k, v in raw.items() if k != "audio"}
+    assert resolve_config(no_audio, "audio", quick=True)["data"]["data_dir"] == "shipped"
+    assert resolve_config(no_audio, "audio")["tracking"]["experiment"] == "sk1dcnn-audio"
+
+
+def test_the_0_1_layout_is_refused_with_where_each_key_moved(tmp_path, capsys):
+    old = {"tracking_uri": None, "experiment_name": "sk1dcnn-ecg", "artifact_location": None,
+           "dataset": {"name": "mitdb:inter_patient"}, "preprocessing": "auto", "model": {"max_iter": 2},
+           "grid": {"kernel_size": [5]}, "cv": 3, "scoring": "auto", "n_jobs": 2, "backend": "local",
+           "scheduler": None, "random_state": 0, "seeds": [0], "model_file": None, "log_model": True,
+           "datasets": {}, "quick": {"cv": 2}}
+    with pytest.raises(ConfigError) as err:
+        resolve_config(old, "audio", source="mlflow.yml")
+    msg = str(err.value)
+    assert msg.startswith("mlflow.yml uses the 0.1 layout")
+    for moved in ("`tracking_uri:` to `tracking: uri:`", "`experiment_name:` to `tracking: experiment:`",
+                  "`artifact_location:` to `tracking: artifact_location:`", "`dataset:` to `ecg: data:`",
+                  "`preprocessing:` to `ecg: preprocessing:`", "`model:` to `ecg: model:`",
+                  "`grid:` to `ecg: search: grid:`", "`cv:` to `ecg: search: cv:`",
+                  "`scoring:` to `ecg: search: scoring:`", "`n_jobs:` to `ecg: search: n_jobs:`",
+                  "`backend:` to `ecg: search: backend:`", "`scheduler:` to `ecg: search: scheduler:`",
+                  "`random_state:` to `ecg: random_state:`", "`seeds:` to `ecg: seeds:`",
+                  "`model_file:` to `ecg: model_file:`", "`log_model:` to `ecg: log_model:`",
+                  "`datasets:` to `ecg: datasets:`", "`quick:` to `ecg: quick:`"):
+        assert moved in msg, moved
+    assert "`dataset:` -> `data:`" in msg  # inside quick: and datasets: entries
+    import yaml
+
+    path = tmp_path / "old.yml"
+    path.write_text(yaml.safe_dump(old))
+    assert main(["ecg", "--quick", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "uses the 0.1 layout" in err and "`model:` to `ecg: model:`" in err
+
+
+def test_one_merge_rule():
+    base = {"a": {"b": 1, "c": {"d": 2, "e": 3}}, "grid": {"x": [1]}, "l": [1, 2], "s": "keep"}
+    over = {"a": {"c": {"d": 20}}, "grid": {"y": [2]}, "l": [3], "n": None}
+    before = copy.deepcopy((base, over))
+    assert merge(base, over) == {"a": {"b": 1, "c": {"d": 20, "e": 3}}, "grid": {"y": [2]}, "l": [3],
+                                 "s": "keep", "n": None}
+    assert (base, over) == before  # neither argument changes
+    assert merge({"cv": {"n_splits": 3, "n_repeats": 3}}, {"cv": 2}) == {"cv": 2}
+
+
+def test_command_line_overrides_merge_like_every_layer(raw):
+    cfg = resolve_config(raw, "ecg", quick=True, overrides={"ecg": {"model": {"max_iter": 1}},
+                                                            "tracking": {"experiment": "x"}})
+    assert cfg["model"]["max_iter"] == 1
+    assert cfg["model"]["filters"] == tuple(raw["ecg"]["quick"]["model"]["filters"])  # the rest stays
+    assert cfg["tracking"]["experiment"] == "x"
+    audio = resolve_config(raw, "audio", quick=True, overrides={"audio": {"front_ends": {"mel": {
+        "dropout": 0.5}}}})
+    assert audio["front_ends"]["mel"]["dropout"] == 0.5
+    assert audio["front_ends"]["mel"]["filters"] == tuple(raw["audio"]["quick"]["front_ends"]["mel"]["filters"])
+    assert audio["front_ends"]["mel"]["kernel_size"] == raw["audio"]["front_ends"]["mel"]["kernel_size"]
+
+
+def test_bad_dataset_section_is_named(raw):
+    raw["ecg"]["datasets"]["ucr:ECG5000"]["model"] = {"activation": "relux"}
+    # the entry is checked even when another data set runs
+    with pytest.raises(ConfigError, match=r"ecg\.model\.activation: .*in the configuration of that data set"):
+        resolve_config(raw, quick=True)
+
+
+def test_datasets_section_overrides_top_level(raw):
+    raw["ecg"]["model"]["dropout"] = 0.1
+    raw["ecg"]["datasets"] = {
+        "ucr:ECG200": {"model": {"kernel_size": 9, "batch_size": 16},
+                       "search": {"grid": {"alpha": [0.0001, 0.001]}, "cv": 4}},
+        "mitdb:inter_patient": {"model": {"global_pool": "avg"}, "search": {"scoring": "f1_macro"}}}
+    over = _ecg("ucr:ECG200")
+    cfg = resolve_config(raw, overrides=over)
+    assert cfg["dataset_section"] == "ucr:ECG200"
+    assert cfg["model"]["kernel_size"] == 9 and cfg["model"]["batch_size"] == 16
+    assert cfg["model"]["dropout"] == 0.1  # merged key by key: the rest stays as in ecg:
+    assert cfg["search"]["grid"] == {"cnn__alpha": [0.0001, 0.001]}  # grid replaced, not merged
+    assert cfg["search"]["cv"] == 4 and cfg["search"]["scoring"] == "accuracy"
+    # quick applies on top of the entry; the command line on top of both
+    q = resolve_config(raw, quick=True, overrides=over)
+    quick = raw["ecg"]["quick"]
+    assert q["dataset_section"] == "ucr:ECG200"
+    assert q["model"]["max_iter"] == quick["model"]["max_iter"]
+    assert q["model"]["batch_size"] == quick["model"]["batch_size"]
+    assert q["model"]["kernel_size"] == quick["model"]["kernel_size"]
+    assert q["search"]["grid"] == {f"cnn__{k}": v for k, v in quick["search"]["grid"].items()}
+    assert q["search"]["cv"] == quick["search"]["cv"]
+    # the dataset named in the file (no override) picks its own entry
+    mit = resolve_config(raw)
+    assert mit["dataset_section"] == "mitdb:inter_patient"
+    assert mit["model"]["global_pool"] == "avg" and mit["search"]["scoring"] == "f1_macro"
+    # a data set with no entry uses the ecg: keys
+    five = resolve_config(raw, overrides=_ecg("ucr:ECGFiveDays"))
+    assert five["dataset_section"] is None
+    assert five["model"]["kernel_size"] == raw["ecg"]["model"]["kernel_size"]
+    assert five["search"]["grid"] == {f"cnn__{k}": [tuple(x) if isinstance(x, list) else x for x in v]
+                                      for k, v in raw["ecg"]["search"]["grid"].items()}
+
+
+def test_shipped_config_sections(raw):
+    """The repository's mlflow.yml: the UCR results come from their own entries."""
+    for name in ("ucr:ECG200", "ucr:ECG5000", "mitdb:inter_patient", "mitdb:patient_specific"):
+        cfg = load_config(DEFAULT_CONFIG, overrides=_ecg(name))
+        assert cfg["dataset_section"] == name
+    mit = load_config(DEFAULT_CONFIG)
+    assert mit["data"]["classes"] == ["N", "S", "V", "F"]  # the entry's data keys
+    ucr = load_config(DEFAULT_CONFIG, overrides=_ecg("ucr:ECG200"))
+    assert ucr["data"]["classes"] is None
+    assert not ucr["model"].get("early_stopping") and ucr["model"].get("global_pool") is None
+    # repeated folds in a UCR entry are checked as a UCR configuration
+    raw["ecg"]["datasets"]["ucr:ECG200"]["search"]["cv"] = {"n_splits": 3, "n_repeats": 2}
+    cfg = resolve_config(raw, overrides=_ecg("ucr:ECG200"))
+    assert (cfg["search"]["cv"], cfg["search"]["cv_repeats"]) == (3, 2)
+    from types import SimpleNamespace
+
+    from pipelines.ecg import make_cv
+
+    assert type(make_cv(cfg, SimpleNamespace(kind="ucr"))).__name__ == "RepeatedStratifiedKFold"
+    mit = load_config(DEFAULT_CONFIG)
+    assert mit["data"]["name"] == "mitdb:inter_patient"
+    assert mit["model"]["class_weight"] == "balanced" and mit["model"]["early_stopping"] is True
+    # the shipped audio: section, full and quick
+    audio = load_config(DEFAULT_CONFIG, "audio")
+    assert audio["search"]["front_ends"] == ["raw", "mel"] and audio["data"]["length"] == 6561
+    assert load_config(DEFAULT_CONFIG, "audio", quick=True)["data"]["data_dir"] == "shipped"
+
+
+def test_bad_config_file_through_cli(tmp_path, capsys):
+    bad = tmp_path / "bad.yml"
+    bad.write_text(DEFAULT_CONFIG.read_text().replace("cv: 3", "cv: three"))
+    assert main(["ecg", "--config", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "cv: must be an integer >= 2" in err and str(bad) in err
+    assert main(["ecg", "--config", str(tmp_path / "missing.yml")]) == 2
+    assert "Configuration file not found" in capsys.readouterr().err
+
+
+def test_missing_data_paths(raw, tmp_path, capsys):
+    pytest.importorskip("wfdb")
+    raw["ecg"]["data"]["data_dir"] = str(tmp_path / "nowhere")
+    with pytest.raises(ConfigError, match=r"ecg\.data\.data_dir: folder does not exist: .*nowhere"):
+        resolve_config(raw)
+    # a folder that exists but lacks the records: the loader names the missing file
+    from pipelines.ecg import load_data
+
+    raw["ecg"]["data"] = {"name": "mitdb:inter_patient", "data_dir": str(tmp_path)}
+    cfg = resolve_config(raw)
+    with pytest.raises(FileNotFoundError, match=r"MIT-BIH record '101' not found"):
+        load_data(cfg["data"])
+    raw["ecg"]["data"] = {"name": "ucr:NoSuchSet", "data_dir": str(tmp_path)}
+    cfg = resolve_config(raw)
+    with pytest.raises(FileNotFoundError, match="NoSuchSet"):
+        load_data(cfg["data"])
+    assert main(["ecg", "--quick", "--data-dir", str(tmp_path / "nowhere")]) == 2
+    assert "ecg.data.data_dir" in capsys.readouterr().err
+
+
+def test_http_config_leaves_artifacts_to_the_server(raw):
+    raw["tracking"]["uri"] = "http://127.0.0.1:5000"
+    assert resolve_config(raw, quick=True)["tracking"]["artifact_location"] is None
+    raw["tracking"]["artifact_location"] = "s3://bucket/x"
+    assert resolve_config(raw, quick=True)["tracking"]["artifact_location"] == "s3://bucket/x"
+
+
+def test_backend_flags_reach_the_config(monkeypatch):
+    import pipelines.ecg as ecg
+
+    seen = {}
+    monkeypatch.setattr(ecg, "run", lambda cfg: seen.update(cfg))
+    assert main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG), "--tracking-uri", "sqlite:///x.db",
+                 "--backend", "dask", "--scheduler", "tcp://10.0.0.1:8786"]) == 0
+    assert seen["search"]["backend"] == "dask" and seen["search"]["scheduler"] == "tcp://10.0.0.1:8786"
+    assert seen["tracking"]["uri"] == "sqlite:///x.db"

@@ -1,0 +1,337 @@
+"""pipelines/ecg.py: ``python -m pipelines ecg --quick`` end to end (the ``quick_run`` fixture),
+``fit_and_evaluate`` without MLflow, the patient-specific scheme, a failing tracking store,
+and the grid search on a Dask cluster."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("yaml")
+pytest.importorskip("wfdb")
+
+from pipelines.__main__ import main  # noqa: E402
+from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config, resolve_config  # noqa: E402
+from sk1dcnn.datasets import find_shared_data  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+
+#: A tiny UCR ECG200 run: one candidate, 2 folds, 2 epochs (about a second).
+TINY = {"data": {"name": "ucr:ECG200"}, "model": {"filters": [4], "hidden_layer_sizes": [8], "max_iter": 2},
+        "search": {"grid": {"learning_rate_init": [0.01]}, "cv": 2, "n_jobs": 1}, "seeds": [0],
+        "model_file": None, "log_model": False}
+
+
+def test_quick_runs_and_metrics(quick_run):
+    pytest.importorskip("mlflow")
+    client, out = quick_run["client"], quick_run["out"]
+    assert len(quick_run["parents"]) == 1
+    parent = quick_run["parents"][0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["sk1dcnn.dataset"] == "mitdb:inter_patient"
+    cfg = load_config(DEFAULT_CONFIG, quick=True)
+    grid = cfg["search"]["grid"]
+    n_candidates = int(np.prod([len(v) for v in grid.values()]))
+    children = quick_run["children"]
+    assert len(children) == n_candidates
+    for child in children:
+        assert child.data.tags["mlflow.parentRunId"] == parent.info.run_id
+        assert {"cv_mean_score", "cv_std_score", "cv_rank"} <= set(child.data.metrics)
+        assert set(grid) <= set(child.data.params)
+
+    m = parent.data.metrics
+    for key in ("test_accuracy", "test_balanced_accuracy", "test_f1_macro", "best_cv_score"):
+        assert 0.0 <= m[key] <= 1.0
+    for c in ("N", "S", "V"):
+        assert f"test_se_{c}" in m and f"test_ppv_{c}" in m
+    # the refit model's params, from get_params()
+    assert parent.data.params["cnn__max_iter"] == str(cfg["model"]["max_iter"])
+    assert "bandpass__high" in parent.data.params
+
+    # per-epoch curves with step=epoch
+    train = client.get_metric_history(parent.info.run_id, "train_loss")
+    valid = client.get_metric_history(parent.info.run_id, "valid_loss")
+    steps = sorted(p.step for p in train)
+    assert steps == list(range(1, len(steps) + 1)) and len(steps) >= 2
+    assert sorted(p.step for p in valid) == steps
+    assert m["n_epochs"] == len(steps)
+
+    arts = {a.path for a in client.list_artifacts(parent.info.run_id)}
+    assert {"loss_curve.png", "confusion_matrix.png", "classification_report.txt",
+            "model_summary.txt", "cv_results.csv"} <= arts
+    # artifacts went to the experiment's explicit location, inside the run's cwd
+    assert quick_run["exp"].artifact_location.startswith(Path(quick_run["tmp"]).as_uri())
+    assert (quick_run["tmp"] / "mlartifacts").is_dir()
+
+    assert "Se" in out and "PPV" in out
+    assert f"mlflow ui --backend-store-uri {quick_run['uri']}" in out
+
+
+def test_quick_model_loads_with_pyfunc(quick_run):
+    import mlflow
+
+    from sk1dcnn import persistence
+    from sk1dcnn.datasets import load_mitdb_beats
+
+    parent = quick_run["parents"][0]
+    uri = parent.data.tags["sk1dcnn.model_uri"]
+    model = mlflow.pyfunc.load_model(uri)
+    assert model.metadata.signature is not None
+    assert model.metadata.saved_input_example_info is not None
+    X, y, _, _ = load_mitdb_beats(["100"])
+    proba = np.asarray(model.predict(X[:7]))
+    classes = model.metadata.metadata["classes"]
+    assert proba.shape == (7, len(classes))
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
+    # the local model file (sk1dcnn.persistence, skops) predicts the same
+    saved = persistence.load(quick_run["model_file"])
+    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba, rtol=1e-5, atol=1e-6)
+    assert saved["metadata"]["classes"] == classes
+
+
+def test_import_sk1dcnn_does_not_import_mlflow():
+    code = ("import sys, sk1dcnn, sk1dcnn.datasets, sk1dcnn.preprocessing, pipelines.config, "
+            "pipelines.ecg, pipelines.audio, pipelines.monitor; "
+            "assert 'mlflow' not in sys.modules, 'mlflow imported'; "
+            "assert 'pipelines._tracking' not in sys.modules, 'pipelines._tracking imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+    code = "import sys, sk1dcnn; assert not any(m.split('.')[0] == 'pipelines' for m in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_fit_and_evaluate_runs_without_mlflow(raw, monkeypatch, tmp_path):
+    """Compute, then log: the first step neither imports nor needs MLflow."""
+    from pipelines import ecg
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # `import mlflow` raises ImportError
+    monkeypatch.setitem(sys.modules, "pipelines._tracking", None)
+    cfg = resolve_config(raw, overrides={"ecg": TINY})
+    data = ecg.load_data(cfg["data"], cfg["random_state"])
+    result = ecg.fit_and_evaluate(cfg, data)
+    assert isinstance(result, ecg.ECGResult)
+    assert result.y_pred.shape == data.y_test.shape
+    assert result.metrics["accuracy"] == pytest.approx(np.mean(result.y_pred == data.y_test))
+    np.testing.assert_array_equal(result.model.predict(data.X_test), result.y_pred)
+    assert result.confusion_matrix.sum() == len(data.y_test)
+    assert len(result.cv_results["params"]) == 1 and result.seed_rows[0][0] == 0
+    assert result.metadata["kind"] == "ucr" and result.timings["n_epochs"] == 2
+
+
+# ------------------------------------------------------ patient-specific
+def test_patient_specific_refuses_shipped_excerpts(capsys):
+    from pipelines.ecg import load_data
+
+    cfg = load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {"data": {"name": "mitdb:patient_specific"}}})
+    assert cfg["data"]["data_dir"] is None
+    with pytest.raises(ConfigError, match=r"ecg\.data\.data_dir: .*5-minute .*no test part.*'shared'"):
+        load_data(cfg["data"])
+    assert main(["ecg", "--quick", "--dataset", "mitdb:patient_specific"]) == 2
+    assert "no test part" in capsys.readouterr().err
+
+
+def test_detection_stats():
+    from pipelines.ecg import _se_ppv, detection_stats
+
+    y = np.array(list("NNNNVVVSSN"))
+    p = np.array(list("NNNVVVNSNS"))
+    st = detection_stats(y, p, ("N", "S", "V"))
+    assert st["V"] == {"tp": 2, "fn": 1, "fp": 1}
+    assert st["S"] == {"tp": 1, "fn": 1, "fp": 1}
+    assert _se_ppv(st["V"]) == pytest.approx((200 / 3, 200 / 3))
+    se, ppv = _se_ppv({"tp": 0, "fn": 0, "fp": 2})  # no S beat in the record: Se undefined
+    assert np.isnan(se) and ppv == 0.0
+
+
+def _fake_records(n_min=30.0, fs=360.0, seed=0):
+    """Synthetic 'records' (beats with positions over n_min minutes): N, S and V beats whose
+    shapes differ, so a tiny CNN separates them in a few epochs."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(-1, 1, 252)
+    shapes = {"N": np.exp(-(t / 0.05) ** 2), "S": 0.6 * np.exp(-((t + 0.3) / 0.05) ** 2),
+              "V": -np.exp(-(t / 0.2) ** 2)}
+    Xs, ys, recs, pos = [], [], [], []
+    for rec in ("100", "101", "200"):
+        n = 400
+        lab = rng.choice(list("NNNNNNSV"), size=n)
+        Xs.append(np.stack([shapes[c] for c in lab])[:, None, :] + 0.05 * rng.standard_normal((n, 1, 252)))
+        ys.append(lab)
+        recs.append(np.full(n, rec))
+        pos.append(np.sort(rng.integers(0, int(n_min * 60 * fs), size=n)))
+    return (np.concatenate(Xs), np.concatenate(ys), np.concatenate(recs), np.concatenate(pos))
+
+
+def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypatch):
+    """The whole patient-specific run, on fake 30-minute records (no full data needed)."""
+    pytest.importorskip("mlflow")
+    from pipelines import ecg
+    from sk1dcnn import datasets
+
+    fake = _fake_records()
+    for rec in ("100", "101", "200"):
+        (tmp_path / f"{rec}.hea").write_text("")
+
+    def fake_load(records, data_dir=None, **kw):
+        keep = np.isin(fake[2], list(records))
+        return tuple(a[keep] for a in fake)
+
+    monkeypatch.setattr(datasets, "load_mitdb_beats", fake_load)
+    raw["ecg"]["datasets"]["mitdb:patient_specific"] = {
+        "model": {"filters": [4], "kernel_size": 5, "hidden_layer_sizes": [8], "max_iter": 4,
+                  "batch_size": 64, "learning_rate_init": 0.01, "global_pool": None,
+                  "early_stopping": False, "class_weight": "balanced"},
+        "search": {"grid": {"alpha": [0.0001]}}}
+    raw["tracking"].update(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=str(tmp_path / "art"),
+                           experiment="test-ps")
+    raw["ecg"].update(seeds=[0, 1])
+    raw["ecg"]["search"]["n_jobs"] = 1
+    raw["ecg"]["data"] = {"name": "mitdb:patient_specific", "data_dir": str(tmp_path),
+                          "records": ["100", "200"], "n_common_per_class": 20}
+    cfg = resolve_config(raw)
+    lines = []
+    res, logged = ecg.run(cfg, out=lines.append)
+    text = "\n".join(lines)
+    assert isinstance(res, ecg.PatientResult)
+    assert [r["record"] for r in res.rows] == ["100", "200"]
+    for r in res.rows:
+        # common beats from the other record numbered 100-124 only (101; not 200)
+        assert r["n_common"] <= 3 * 20
+        assert r["n_test"] > 300  # the last 25 of 30 minutes
+        assert r["n_V"] > 0 and 0 <= r["se_V"] <= 100
+    assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(res.gross)
+    assert "Kiranyaz" in text and "gross" in text and "Se_V" in text
+    # the synthetic beats are separable: the tiny CNN finds the V beats
+    assert res.gross["se_V"] > 80
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(cfg["tracking"]["uri"])
+    exp = client.get_experiment_by_name("test-ps")
+    runs = client.search_runs([exp.experiment_id])
+    parent = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
+    assert len(parent) == 1 and parent[0].info.status == "FINISHED"
+    assert parent[0].info.run_id == logged.run_id
+    assert sorted(c.info.run_name for c in children) == ["record-100", "record-200"]
+    assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(children[0].data.metrics)
+    assert {"gross_se_V", "gross_ppv_S", "test_accuracy"} <= set(parent[0].data.metrics)
+    arts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
+    assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt"} <= arts
+
+
+@pytest.mark.skipif(find_shared_data("mitdb") is None or
+                    not (find_shared_data("mitdb") / "100.hea").is_file(),
+                    reason="full MIT-BIH records ($SK1DCNN_DATA/mitdb) absent")
+def test_patient_specific_split_on_full_records():
+    """On the full records the first 5 minutes train and the other 25 test (data only, no fit)."""
+    from pipelines.ecg import load_data
+
+    cfg = load_config(DEFAULT_CONFIG, overrides={"ecg": {"data": {"name": "mitdb:patient_specific",
+                                                                  "data_dir": "shared",
+                                                                  "records": ["100", "233"]}}})
+    data = load_data(cfg["data"])
+    pos = data.info["positions"]
+    for patient, (tr, te) in data.info["splits"].items():
+        own = data.groups_train[tr] == patient
+        assert pos[tr][own].max() < 5 * 60 * 360 <= pos[te].min()
+        assert set(data.groups_train[te]) == {patient}
+        assert patient not in set(data.groups_train[tr][~own])
+        assert len(te) > 4 * own.sum()  # 25 minutes against 5
+
+
+# --------------------------------------------------------------------------- #
+# Tracking server down, logging failures, dask backend
+# --------------------------------------------------------------------------- #
+def _closed_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]  # closed again when the with block ends
+
+
+def test_unreachable_server_is_reported_before_loading_data(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("mlflow")
+    from pipelines import ecg
+
+    def no_loading(*a, **k):
+        raise AssertionError("data loaded although the tracking server is unreachable")
+
+    monkeypatch.setattr(ecg, "load_data", no_loading)
+    monkeypatch.chdir(tmp_path)
+    uri = f"http://127.0.0.1:{_closed_port()}"
+    rc = main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG), "--tracking-uri", uri])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert uri in err and "not reachable" in err and "mlflow server --backend-store-uri sqlite" in err
+    assert not (tmp_path / "mlartifacts").exists()
+
+
+def _ecg200_cfg(tmp_path, **search):
+    return load_config(DEFAULT_CONFIG, quick=True, overrides={
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "t"},
+        "ecg": {"data": {"name": "ucr:ECG200"}, "log_model": False, "model_file": None,
+                "search": {"n_jobs": 1, **search}}})
+
+
+def test_logging_failure_keeps_model_and_metrics_locally(tmp_path, monkeypatch):
+    pytest.importorskip("mlflow")
+    import json
+
+    from mlflow.exceptions import MlflowException
+
+    from pipelines import _tracking, ecg
+    from pipelines.config import TrackingServerError
+    from sk1dcnn import persistence
+
+    monkeypatch.chdir(tmp_path)
+    cfg = _ecg200_cfg(tmp_path)
+
+    def gone(self, *a, **k):
+        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/log-batch failed: "
+                              "Connection refused")
+
+    monkeypatch.setattr(_tracking.Tracker, "log_candidates", gone)
+    with pytest.raises(TrackingServerError) as err:
+        ecg.run(cfg, out=lambda *a: None)
+    msg = str(err.value)
+    assert "Connection refused" in msg and cfg["tracking"]["uri"] in msg
+    folders = list((tmp_path / "mlartifacts").glob("local-*"))
+    assert len(folders) == 1 and str(folders[0]) in msg
+    saved = persistence.load(folders[0] / "model.skops")
+    doc = json.loads((folders[0] / "metrics.json").read_text())
+    from sk1dcnn.datasets import load_ucr
+
+    _, _, X_te, y_te = load_ucr("ECG200")
+    assert np.mean(saved["pipeline"].predict(X_te) == y_te) == pytest.approx(doc["test"]["accuracy"])
+    # the run is marked FAILED, and no run stays active in this process
+    import mlflow
+
+    assert mlflow.active_run() is None
+    from mlflow.tracking import MlflowClient
+
+    run = MlflowClient(cfg["tracking"]["uri"]).get_run(doc["run_id"])
+    assert run.info.status == "FAILED"
+
+
+def test_quick_workflow_on_dask_cluster(tmp_path, monkeypatch):
+    """backend: dask runs the search on a real LocalCluster and finds what local processes find."""
+    pytest.importorskip("mlflow")
+    distributed = pytest.importorskip("distributed")
+    from pipelines import ecg
+
+    monkeypatch.chdir(tmp_path)
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None) as cluster, \
+            distributed.Client(cluster) as client, distributed.get_task_stream(client) as ts:
+        cfg = _ecg200_cfg(tmp_path, backend="dask", scheduler=cluster.scheduler_address)
+        res, _ = ecg.run(cfg, out=lambda *a: None)
+    assert len(ts.data) >= 4  # 2 candidates x 2 folds ran as tasks on the cluster
+    local_dir = tmp_path / "local"
+    local_dir.mkdir()
+    local, _ = ecg.run(_ecg200_cfg(local_dir), out=lambda *a: None)
+    np.testing.assert_allclose(res.cv_results["mean_test_score"], local.cv_results["mean_test_score"])
+    assert res.best_params == local.best_params
+    assert res.metrics["accuracy"] == pytest.approx(local.metrics["accuracy"])
