@@ -119,7 +119,8 @@ def build_pipeline(config, *, multilabel=False):
     from sklearn.pipeline import Pipeline
 
     from sk1dcnn import CNN1DClassifier
-    from sk1dcnn.preprocessing import AmplitudeNormalizer, LogMelSpectrogram, SeriesStandardScaler
+    from sk1dcnn.audio import AmplitudeNormalizer, LogMelSpectrogram
+    from sk1dcnn.preprocessing import SeriesStandardScaler
 
     pre = config["preprocessing"]
     model = {"random_state": config["random_state"], **config["model"]}

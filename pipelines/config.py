@@ -543,7 +543,7 @@ def _validate_data(source, ds, check_paths=True):
             _fail(source, f"ecg.data.{key}", f"must be seconds in (0, 2], got {v!r}")
     classes = ds["classes"]
     if classes is not None:
-        from sk1dcnn.datasets import AAMI_CLASSES
+        from sk1dcnn.ecg import AAMI_CLASSES
 
         if (not isinstance(classes, list) or len(classes) < 2
                 or not all(c in AAMI_CLASSES for c in classes) or len(set(classes)) != len(classes)):
@@ -672,7 +672,7 @@ def _resolve_audio(source, section, quick, over):
 
 def _validate_audio(source, cfg, check_paths=True):
     from sk1dcnn import CNN1DClassifier
-    from sk1dcnn.preprocessing import AmplitudeNormalizer, LogMelSpectrogram
+    from sk1dcnn.audio import AmplitudeNormalizer, LogMelSpectrogram
 
     _check_keys(source, "audio", cfg, _AUDIO_KEYS)
     cfg = copy.deepcopy(cfg)

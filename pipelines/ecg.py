@@ -64,6 +64,7 @@ def load_data(ds, random_state=0):
     ``info["splits"]``, the ``(train_idx, test_idx)`` of each patient;
     ``X_test``/``y_test`` are the test beats of all patients together.
     """
+    import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
     if ds["kind"] == "mitdb" and ds["sub"] == "patient_specific":
@@ -75,12 +76,12 @@ def load_data(ds, random_state=0):
                        info={"source": where, "n_timepoints": X_tr.shape[-1]})
     # mitdb:inter_patient
     kw = dict(data_dir=ds["data_dir"], before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X_tr, y_tr, g_tr, _ = _keep_classes(ds, *datasets.load_mitdb_beats(datasets.INTER_PATIENT_TRAIN, **kw))
-    X_te, y_te, g_te, _ = _keep_classes(ds, *datasets.load_mitdb_beats(datasets.INTER_PATIENT_TEST, **kw))
+    X_tr, y_tr, g_tr, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TRAIN, **kw))
+    X_te, y_te, g_te, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TEST, **kw))
     where = ds["data_dir"] or str(datasets.shipped_data_dir("mitdb")) + " (5-minute excerpts)"
-    return ECGData(ds["name"], "mitdb", X_tr, y_tr, X_te, y_te, g_tr, g_te, fs=datasets.MITDB_FS,
-                   info={"source": where, "train_records": " ".join(datasets.INTER_PATIENT_TRAIN),
-                         "test_records": " ".join(datasets.INTER_PATIENT_TEST),
+    return ECGData(ds["name"], "mitdb", X_tr, y_tr, X_te, y_te, g_tr, g_te, fs=mitdb.MITDB_FS,
+                   info={"source": where, "train_records": " ".join(mitdb.INTER_PATIENT_TRAIN),
+                         "test_records": " ".join(mitdb.INTER_PATIENT_TEST),
                          "n_timepoints": X_tr.shape[-1], **_classes_info(ds)})
 
 
@@ -98,6 +99,7 @@ def _classes_info(ds):
 
 def _load_patient_specific(ds, random_state=0):
     """Kiranyaz et al. (2016): per patient, common beats + own first 5 minutes -> the next 25."""
+    import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
     if ds["data_dir"] is None:
@@ -118,11 +120,11 @@ def _load_patient_specific(ds, random_state=0):
     common = [r for r in available if r.isdigit() and 100 <= int(r) <= 124]
     records = sorted(set(patients) | set(common))
     kw = dict(data_dir=folder, before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X, y, rec, pos = _keep_classes(ds, *datasets.load_mitdb_beats(records, **kw))
+    X, y, rec, pos = _keep_classes(ds, *mitdb.load_mitdb_beats(records, **kw))
     splits = {}
     for patient in patients:
         try:
-            splits[patient] = datasets.patient_specific_split(
+            splits[patient] = mitdb.patient_specific_split(
                 y, rec, pos, patient, train_minutes=ds["train_minutes"], common_records=common,
                 n_common_per_class=ds["n_common_per_class"], random_state=random_state)
         except ValueError as exc:  # a record no longer than the training segment
@@ -130,7 +132,7 @@ def _load_patient_specific(ds, random_state=0):
                               "30-minute MIT-BIH records, or 'shared'") from None
     test = np.concatenate([te for _, te in splits.values()])
     n_common = {p: int(np.sum(rec[tr] != p)) for p, (tr, _) in splits.items()}
-    return ECGData(ds["name"], "mitdb", X, y, X[test], y[test], rec, rec[test], fs=datasets.MITDB_FS,
+    return ECGData(ds["name"], "mitdb", X, y, X[test], y[test], rec, rec[test], fs=mitdb.MITDB_FS,
                    info={"source": str(folder), "patients": patients, "common_records": " ".join(common),
                          "splits": splits, "n_common": n_common, "positions": pos,
                          "train_minutes": float(ds["train_minutes"]),

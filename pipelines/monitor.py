@@ -1,7 +1,7 @@
 """``python -m pipelines ecg-monitor``: classify every beat of a whole record.
 
 The record is read in chunks (``chunk_seconds`` plus a margin on each side),
-R peaks are detected in each chunk (:func:`sk1dcnn.preprocessing.detect_r_peaks`),
+R peaks are detected in each chunk (:func:`sk1dcnn.ecg.detect_r_peaks`),
 a window is cut around each peak exactly as the model's training beats were
 cut, and the chunk's beats are classified together. Per-beat rows are
 appended to a CSV as they come, so memory depends on the chunk length, not
@@ -122,10 +122,10 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
         annotations, ``detection`` (Se/PPV of the R peaks) and
         ``classification`` (per-class Se/PPV of the matched beats).
     """
-    from sk1dcnn.datasets import _import_wfdb, load_wfdb_record, wfdb_record_base
-    from sk1dcnn.preprocessing import detect_r_peaks, resample_signal
+    from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
+    from sk1dcnn.signal import resample_signal
 
-    wfdb = _import_wfdb()
+    wfdb = import_wfdb()
     rec_path = wfdb_record_base(record)
     if chunk_seconds <= 0 or min_run < 1:
         raise ValueError(f"chunk_seconds must be > 0 and min_run >= 1, got {chunk_seconds}, {min_run}")
@@ -217,10 +217,9 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
 
 def _score_against_annotations(rec_path, det, pred, fs, classes, out):
     """R-peak Se/PPV and per-class Se/PPV of the beats matched within 150 ms."""
-    from sk1dcnn.datasets import _import_wfdb, to_aami
-    from sk1dcnn.preprocessing import evaluate_r_peaks
+    from sk1dcnn.ecg import evaluate_r_peaks, import_wfdb, to_aami
 
-    ann = _import_wfdb().rdann(str(rec_path), "atr")
+    ann = import_wfdb().rdann(str(rec_path), "atr")
     ref = np.asarray(ann.sample, dtype=np.int64)
     sym = np.asarray(ann.symbol, dtype=str)
     detection = evaluate_r_peaks(det, ref, fs, reference_symbols=sym)

@@ -73,7 +73,7 @@ def test_quick_model_loads_with_pyfunc(quick_run):
     import mlflow
 
     from sk1dcnn import persistence
-    from sk1dcnn.datasets import load_mitdb_beats
+    from sk1dcnn.ecg import load_mitdb_beats
 
     parent = quick_run["parents"][0]
     uri = parent.data.tags["sk1dcnn.model_uri"]
@@ -92,7 +92,7 @@ def test_quick_model_loads_with_pyfunc(quick_run):
 
 
 def test_import_sk1dcnn_does_not_import_mlflow():
-    code = ("import sys, sk1dcnn, sk1dcnn.datasets, sk1dcnn.preprocessing, pipelines.config, "
+    code = ("import sys, sk1dcnn, sk1dcnn.ecg, sk1dcnn.audio, sk1dcnn.preprocessing, pipelines.config, "
             "pipelines.ecg, pipelines.audio, pipelines.monitor; "
             "assert 'mlflow' not in sys.modules, 'mlflow imported'; "
             "assert 'pipelines._tracking' not in sys.modules, 'pipelines._tracking imported'")
@@ -166,8 +166,8 @@ def _fake_records(n_min=30.0, fs=360.0, seed=0):
 def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypatch):
     """The whole patient-specific run, on fake 30-minute records (no full data needed)."""
     pytest.importorskip("mlflow")
+    import sk1dcnn.ecg as mitdb
     from pipelines import ecg
-    from sk1dcnn import datasets
 
     fake = _fake_records()
     for rec in ("100", "101", "200"):
@@ -177,7 +177,7 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
         keep = np.isin(fake[2], list(records))
         return tuple(a[keep] for a in fake)
 
-    monkeypatch.setattr(datasets, "load_mitdb_beats", fake_load)
+    monkeypatch.setattr(mitdb, "load_mitdb_beats", fake_load)
     raw["ecg"]["datasets"]["mitdb:patient_specific"] = {
         "model": {"filters": [4], "kernel_size": 5, "hidden_layer_sizes": [8], "max_iter": 4,
                   "batch_size": 64, "learning_rate_init": 0.01, "global_pool": None,
