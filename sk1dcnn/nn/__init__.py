@@ -5,8 +5,8 @@ Imports run one way, each module only from those above it::
     activations, initializers, losses, schedules, augment, optim   (leaves)
     ops                     plain and strided kernels on arrays
     layers                  plain layers over ops (Conv1D steps through ops.conv1d_*)
-    blocks                  BatchNormalization, residual and squeeze-excitation blocks
     fast_conv               the fast ways to run a Conv1D (and fusions with the next layers)
+    blocks                  BatchNormalization, residual and squeeze-excitation blocks
     network                 Sequential: builds, plans (fuse=True: fast paths) and runs layers
 
 Arrays are channels-last ``(N, L, C)`` inside the engine.
