@@ -1,6 +1,7 @@
-"""The sample-level presets (sk1dcnn.presets) and the audio workflow (pipelines.audio).
+"""sk1dcnn.presets: the sample-level CNN presets (shapes, parameter counts, the estimator option).
 
-The tests of the sk1dcnn.audio package are in tests/audio/.
+The tests of the sk1dcnn.audio package are in tests/audio/, those of the audio
+workflow (pipelines.audio) in tests/pipelines/test_audio_workflow.py.
 """
 
 import numpy as np
@@ -9,7 +10,6 @@ from sklearn.base import clone
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sk1dcnn import CNN1DClassifier
-from sk1dcnn.audio import load_fsdd
 from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock
 from sk1dcnn.nn.network import Sequential, make_layer
 from sk1dcnn.presets import PRESETS, get_preset, sample_level, sample_level_filters
@@ -89,94 +89,3 @@ def test_unknown_preset_is_rejected():
         CNN1DClassifier(architecture="sample_levle").fit(np.zeros((4, 81)), [0, 1, 0, 1])
     with pytest.raises(ValueError, match="available presets"):
         get_preset("nope")
-
-
-# ------------------------------------------------------------- the workflow
-@pytest.fixture(scope="module")
-def quick_audio(tmp_path_factory):
-    """``python -m pipelines audio --quick`` and the tagging run in a fresh directory and store."""
-    pytest.importorskip("mlflow")
-    pytest.importorskip("yaml")
-    import contextlib
-    import io
-    import os
-
-    from pipelines.__main__ import main
-    from pipelines.audio import run_audio_tagging
-    from pipelines.config import DEFAULT_CONFIG
-
-    tmp = tmp_path_factory.mktemp("audio_quick")
-    stdout = io.StringIO()
-    cwd = os.getcwd()
-    os.chdir(tmp)  # tracking_uri null -> sqlite:///<cwd>/mlflow.db; artifacts in <cwd>/mlartifacts
-    try:
-        with contextlib.redirect_stdout(stdout):
-            rc = main(["audio", "--quick", "--config", str(DEFAULT_CONFIG),
-                       "--experiment-name", "test-audio"])
-            tagging = run_audio_tagging(str(DEFAULT_CONFIG), quick=True, overrides={
-                "experiment_name": "test-audio", "log_model": False, "front_ends": ["mel"],
-                "tagging": {"n_train": 60, "n_test": 40, "gain_db": 6.0}})
-    finally:
-        os.chdir(cwd)
-    from mlflow.tracking import MlflowClient
-
-    uri = f"sqlite:///{tmp / 'mlflow.db'}"
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name("test-audio")
-    runs = client.search_runs([exp.experiment_id])
-    return {"rc": rc, "out": stdout.getvalue(), "tagging": tagging, "client": client, "uri": uri,
-            "parents": {r.data.tags["sk1dcnn.workflow"]: r for r in runs
-                        if "mlflow.parentRunId" not in r.data.tags},
-            "children": [r for r in runs if "mlflow.parentRunId" in r.data.tags]}
-
-
-def test_quick_audio_run_is_tracked(quick_audio):
-    assert quick_audio["rc"] == 0
-    assert "official test accuracy" in quick_audio["out"]
-    parent = quick_audio["parents"]["audio"]
-    m = parent.data.metrics
-    for key in ("test_accuracy", "loso_mean_accuracy", "loso_accuracy_theo", "best_cv_accuracy",
-                "epoch_time_s", "wall_time_s"):
-        assert key in m, key
-    assert 0.0 <= m["test_accuracy"] <= 1.0
-    assert parent.data.params["best_front_end"] in ("raw", "mel")
-    assert parent.data.tags["sk1dcnn.quick"] == "true"
-    # one child run per front end of the grid
-    kids = [r for r in quick_audio["children"] if r.data.tags["mlflow.parentRunId"] == parent.info.run_id]
-    assert len(kids) == 2 and all("cv_mean_score" in r.data.metrics for r in kids)
-    client = quick_audio["client"]
-    assert len(client.get_metric_history(parent.info.run_id, "train_loss")) == 3  # per epoch
-    names = {a.path for a in client.list_artifacts(parent.info.run_id)}
-    assert {"loss_curve.png", "confusion_matrix.png", "classification_report.txt",
-            "model_summary.txt"} <= names
-
-
-def test_quick_audio_model_loads_with_pyfunc(quick_audio):
-    import mlflow
-
-    parent = quick_audio["parents"]["audio"]
-    mlflow.set_tracking_uri(quick_audio["uri"])
-    model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])
-    X = load_fsdd("shipped", length=6561, digits=[3]).X_test
-    assert model.predict(X).shape == (3, 10)
-
-
-def test_quick_audio_tagging_run(quick_audio):
-    res = quick_audio["tagging"]
-    parent = quick_audio["parents"]["audio-tagging"]
-    assert parent.info.run_id == res["run_id"]
-    m = parent.data.metrics
-    assert 0.0 <= m["test_mean_roc_auc"] <= 1.0
-    assert "test_roc_auc_digit_0" in m and "test_roc_auc_speaker_theo" in m
-    names = {a.path for a in quick_audio["client"].list_artifacts(parent.info.run_id)}
-    assert "per_tag_auc.png" in names
-
-
-def test_audio_config_rejects_unknown_settings():
-    pytest.importorskip("yaml")
-    from pipelines.audio import audio_config
-
-    with pytest.raises(ValueError, match="unknown audio settings"):
-        audio_config(quick=True, overrides={"lenght": 100})
-    with pytest.raises(ValueError, match="front_ends"):
-        audio_config(quick=True, overrides={"front_ends": ["cqt"]})
