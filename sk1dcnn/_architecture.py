@@ -15,15 +15,8 @@ import numpy as np
 
 from ._validation import per_block
 from .nn.layers import (
-    AveragePooling1D,
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    MaxPooling1D,
-)
+    AveragePooling1D, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, MaxPooling1D)
 from .nn.network import Sequential, make_layer
 from .presets import get_preset
 

@@ -8,23 +8,11 @@ import pytest
 
 from sk1dcnn import CNN1DClassifier, CNN1DRegressor
 from sk1dcnn._architecture import (
-    PREDICT_CHUNK_BYTES,
-    PREDICT_MAX_CHUNK_BYTES,
-    PREDICT_MIN_CHUNK,
-    build_network,
-    hidden_layers,
-    predict_chunk_size,
-)
+    PREDICT_CHUNK_BYTES, PREDICT_MAX_CHUNK_BYTES, PREDICT_MIN_CHUNK, build_network,
+    hidden_layers, predict_chunk_size)
 from sk1dcnn.nn.layers import (
-    AveragePooling1D,
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    MaxPooling1D,
-)
+    AveragePooling1D, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, MaxPooling1D)
 from sk1dcnn.presets import get_preset
 
 

@@ -23,15 +23,8 @@ from sk1dcnn.nn import fast_conv
 from sk1dcnn.nn.activations import MONOTONE
 from sk1dcnn.nn.fast_conv import FastConv
 from sk1dcnn.nn.layers import (
-    Activation,
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    MaxPooling1D,
-)
+    Activation, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D,
+    MaxPooling1D)
 from sk1dcnn.nn.losses import LOSS_FUNCTIONS
 from sk1dcnn.nn.network import Sequential, Step
 

@@ -12,16 +12,8 @@ import pytest
 
 from sk1dcnn.nn.activations import ALL_ACTIVATIONS, RRELU_LOWER, RRELU_UPPER
 from sk1dcnn.nn.layers import (
-    Activation,
-    AveragePooling1D,
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    MaxPooling1D,
-)
+    Activation, AveragePooling1D, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, MaxPooling1D)
 
 from _gradcheck import build, check_layer, randomize_params
 

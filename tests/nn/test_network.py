@@ -8,16 +8,8 @@ import pytest
 
 from sk1dcnn.nn.blocks import BatchNormalization, ReSEBlock, ResidualBlock
 from sk1dcnn.nn.layers import (
-    Activation,
-    AveragePooling1D,
-    Conv1D,
-    Dense,
-    Dropout,
-    Flatten,
-    GlobalAveragePooling1D,
-    GlobalMaxPooling1D,
-    MaxPooling1D,
-)
+    Activation, AveragePooling1D, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
+    GlobalMaxPooling1D, MaxPooling1D)
 from sk1dcnn.nn.losses import LOSS_FUNCTIONS
 from sk1dcnn.nn.network import Sequential, Step, make_layer
 
