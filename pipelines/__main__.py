@@ -39,10 +39,16 @@ def _audio(args):
 
 
 def _monitor(args):
+    from sk1dcnn.persistence import UntrustedTypesError
+
     from .monitor import monitor
 
-    monitor(args.record, model=args.model, out_csv=args.out, chunk_seconds=args.chunk_seconds,
-            min_run=args.min_run, max_alerts=args.max_alerts, tracking_uri=args.tracking_uri)
+    try:
+        monitor(args.record, model=args.model, out_csv=args.out, chunk_seconds=args.chunk_seconds,
+                min_run=args.min_run, max_alerts=args.max_alerts, tracking_uri=args.tracking_uri)
+    except (ValueError, UntrustedTypesError) as exc:  # a model file refused, or bad options
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     return 0
 
 

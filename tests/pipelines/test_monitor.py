@@ -93,3 +93,17 @@ def test_ecg_monitor_reads_model_files_with_sk1dcnn_persistence(tmp_path):
     skops_io.dump({"pipeline": Foreign()}, foreign)  # a file naming a type nobody reviewed
     with pytest.raises(UntrustedTypesError, match="Foreign"):
         load_model(str(foreign))
+
+
+def test_ecg_monitor_command_line_names_a_refused_model_file_in_one_line(tmp_path, capsys):
+    import joblib
+
+    from pipelines.__main__ import main
+    from sk1dcnn.datasets import shipped_data_dir
+
+    pickled = tmp_path / "model.joblib"
+    joblib.dump({"pipeline": None}, pickled)
+    record = str(shipped_data_dir("mitdb", "233"))
+    assert main(["ecg-monitor", "--record", record, "--model", str(pickled)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "pickle" in err and "Traceback" not in err
