@@ -50,11 +50,11 @@ def test_a_skops_file_of_0_1_loads_with_the_trusted_list(X_test):
 @pytest.mark.parametrize("old", sorted(_compat.MOVED_MODULES))
 def test_every_old_module_path_still_imports_its_names_with_a_warning(old):
     new = importlib.import_module(_compat.MOVED_MODULES[old])
-    public = [n for n in vars(new) if not n.startswith("_")]
-    name = public[0]
-    with pytest.warns(DeprecationWarning, match=f"{old}.{name} moved to {new.__name__}.{name}"):
-        value = getattr(importlib.import_module(old), name)
-    assert value is getattr(new, name)
+    assert new.__all__
+    for name in new.__all__:
+        with pytest.warns(DeprecationWarning, match=f"{old}.{name} moved to {new.__name__}.{name}"):
+            value = getattr(importlib.import_module(old), name)
+        assert value is getattr(new, name)
 
 
 @pytest.mark.parametrize("old_module, names", sorted(_compat.MOVED_NAMES.items()))

@@ -45,7 +45,7 @@ KNOWN_ERRORS = [
 ]
 _KNOWN = re.compile("|".join(f"(?:{p})" for p in KNOWN_ERRORS), re.S)
 
-#: Hand-written layer stacks with the blocks of sk1dcnn.blocks (BatchNormalization,
+#: Hand-written layer stacks with the blocks of sk1dcnn.nn.blocks (BatchNormalization,
 #: residual and squeeze-excitation blocks).
 ARCHITECTURES = [
     [{"layer": "Conv1D", "filters": 3, "kernel_size": 3, "padding": "same"},

@@ -37,7 +37,7 @@ def import_wfdb():
     return wfdb
 
 
-#: The 0.1 name of :func:`import_wfdb` (``pipelines.monitor`` imports it).
+#: The 0.1 name of :func:`import_wfdb`: ``sk1dcnn.datasets._import_wfdb`` resolves here (sk1dcnn._compat).
 _import_wfdb = import_wfdb
 
 

@@ -4,7 +4,7 @@
 Derivatives receive both the input and the output so each one uses whichever
 is cheaper (ReLU and sigmoid work from the output, as in scikit-learn's MLP).
 The parametric ones (``prelu``'s learned slope, ``rrelu``'s random slope) live
-in :class:`sk1dcnn.layers.Activation`, which owns their state.
+in :class:`sk1dcnn.nn.layers.Activation`, which owns their state.
 """
 
 import numpy as np

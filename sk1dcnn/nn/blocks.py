@@ -200,9 +200,10 @@ class _Composite(Layer):
         if not (self.fuse and isinstance(layer, Conv1D)):
             return layer
         runners = self.__dict__.setdefault("_c_runners", {})  # dropped with the caches
-        if name not in runners:
-            runners[name] = FastConv(layer)
-        return runners[name]
+        runner = runners.get(name)
+        if runner is None or runner.layer is not layer:  # build() makes new sub-layers
+            runner = runners[name] = FastConv(layer)
+        return runner
 
     def _sublayers(self):
         """``[(name, layer)]`` of the built sub-layers, in a fixed order."""

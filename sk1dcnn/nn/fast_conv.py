@@ -142,20 +142,6 @@ class PhaseGeometry:
         return self.pool_size * self.groups
 
 
-def check_input(conv, L, C, W):
-    """Output length of ``conv`` for inputs of length ``L`` with ``C`` channels, or a ValueError."""
-    if W.shape[1] != C:
-        raise ValueError(f"X has {C} channels but the kernel expects {W.shape[1]}.")
-    K = conv.kernel_size
-    L_out = ops.conv_output_length(L, K, conv.strides, conv.padding, conv.dilation_rate)
-    if L_out <= 0:
-        raise ValueError(
-            f"input length {L} is too short for kernel_size={K}, "
-            f"dilation_rate={conv.dilation_rate}, padding={conv.padding!r}."
-        )
-    return L_out
-
-
 def _pool_groups(ph, Pl, masks, N, Rq, p, q):
     """Pooled row ``q * k + c`` of the long layout is the maximum of phases
     ``p * c .. p * c + p - 1`` at row k: one maximum per group, written into
@@ -275,7 +261,7 @@ class FastConv:
         K, F, s, d = conv.kernel_size, conv.filters, conv.strides, conv.dilation_rate
         if W is None:
             W = conv.params["W"]
-        L_out = check_input(conv, L, C, W)
+        L_out = ops.check_conv_input(L, C, W, conv.strides, conv.padding, conv.dilation_rate)
         dtype = np.result_type(X.dtype, W.dtype)
         if X.dtype != dtype:
             X = X.astype(dtype)
@@ -507,7 +493,7 @@ class FastConv:
         K, F, s, p = conv.kernel_size, conv.filters, conv.strides, pool.pool_size
         n_ph = p * q
         W = conv.params["W"]
-        L_out = check_input(conv, L, C, W)
+        L_out = ops.check_conv_input(L, C, W, conv.strides, conv.padding, conv.dilation_rate)
         Lpool = pool.compute_output_shape((L_out, F))[0]
         self.phases = n_ph
         left, Lp = self._padded_length(L)  # a multiple of s * n_ph

@@ -125,7 +125,10 @@ class Layer:
         :meth:`clear_cache` and never pickled), so training writes into the same
         memory every batch instead of faulting in fresh pages.
         """
-        return self.__dict__.setdefault("_c_buffers", Buffers()).get(name, shape, dtype, zeros)
+        buffers = self.__dict__.get("_c_buffers")
+        if buffers is None:
+            buffers = self.__dict__["_c_buffers"] = Buffers()
+        return buffers.get(name, shape, dtype, zeros)
 
     def clear_cache(self):
         """Drop what forward cached for backward (keeps pickles small)."""

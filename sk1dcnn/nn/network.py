@@ -111,6 +111,7 @@ class Sequential:
 
     @property
     def fuse(self):
+        """bool: run Conv1D layers through FastConv (see the class docstring)."""
         return self._fuse
 
     @fuse.setter
@@ -174,8 +175,9 @@ class Sequential:
         return self.layers[-1].output_shape
 
     def _runner(self, i):
+        """The FastConv of layer ``i`` (a new one if the layer was replaced)."""
         runner = self._runners.get(i)
-        if runner is None:
+        if runner is None or runner.layer is not self.layers[i]:
             runner = self._runners[i] = FastConv(self.layers[i])
         return runner
 
@@ -300,24 +302,55 @@ class Sequential:
         return dY
 
     def params(self):
-        """Flat list of parameter arrays (updated in place by the optimizers)."""
+        """The learnable parameters, layer by layer.
+
+        Returns
+        -------
+        list of ndarray
+            The layers' own arrays (not copies): the optimizers update them in place.
+        """
         return [p for layer in self.layers for p in layer.params.values()]
 
     def grads(self):
-        """Flat list of gradient arrays, in the order of :meth:`params`."""
+        """The gradients of the last :meth:`backward`.
+
+        Returns
+        -------
+        list of ndarray
+            One per entry of :meth:`params`, in the same order and shapes.
+        """
         return [layer.grads[k] for layer in self.layers for k in layer.params]
 
     def penalized(self):
-        """Boolean per entry of :meth:`params`: does the L2 penalty apply."""
+        """Which parameters carry the L2 penalty (kernels, not biases or slopes).
+
+        Returns
+        -------
+        list of bool
+            One per entry of :meth:`params`.
+        """
         return [k in layer.penalized for layer in self.layers for k in layer.params]
 
     def get_weights(self):
-        """Copies of the parameters and of the non-trained state (BatchNormalization's
-        running statistics), so that restoring best weights restores both."""
+        """A snapshot of the network's state, for :meth:`set_weights`.
+
+        Returns
+        -------
+        list of ndarray
+            Copies of the parameters, then of the non-trained state
+            (BatchNormalization's running statistics), so that restoring the best
+            weights of early stopping restores both.
+        """
         return [p.copy() for p in self.params()] + [a.copy() for a in self._state_arrays()]
 
     def set_weights(self, weights):
-        """Copy ``weights`` (as returned by :meth:`get_weights`) into the network in place."""
+        """Copy a snapshot into the network, in place.
+
+        Parameters
+        ----------
+        weights : list of ndarray
+            As returned by :meth:`get_weights` of this network.
+        """
         for p, w in zip(self.params() + self._state_arrays(), weights):
             p[...] = w
 
@@ -340,7 +373,12 @@ class Sequential:
         return int(sum(layer.n_params for layer in self.layers))
 
     def flops(self):
-        """Forward FLOPs per sample of the matrix products (conv and dense)."""
+        """Forward FLOPs per sample of the matrix products (conv and dense).
+
+        Returns
+        -------
+        int
+        """
         return int(sum(layer.flops() for layer in self.layers))
 
     def summary(self):
@@ -349,6 +387,10 @@ class Sequential:
         Output shapes are printed channels-first, ``(channels, timepoints)``,
         as users give their data; parameter counts are those of the usual
         convention (a Conv1D has ``filters * (kernel_size * channels_in + 1)``).
+
+        Returns
+        -------
+        str
         """
         rows = [("Layer (type)", "Output shape", "Param #")]
         rows.append(("Input", _fmt_shape(self.input_shape), "0"))

@@ -23,6 +23,7 @@ from numpy.lib.stride_tricks import as_strided
 __all__ = [
     "conv_output_length",
     "conv_padding",
+    "check_conv_input",
     "pad1d",
     "im2col",
     "col2im",
@@ -77,6 +78,25 @@ def conv_output_length(length, kernel_size, strides=1, padding="valid", dilation
     if padded < span:
         return padded - span + 1
     return (padded - span) // strides + 1
+
+
+def check_conv_input(length, channels, W, strides=1, padding="valid", dilation_rate=1):
+    """Output length of a convolution by ``W`` (K, C_in, F) of inputs (length, channels).
+
+    Raises a ValueError naming the mismatch: channels the kernel does not expect,
+    or an input too short to give one output step.
+    """
+    K, C_w, _ = W.shape
+    if C_w != channels:
+        raise ValueError(f"X has {channels} channels but the kernel expects {C_w}.")
+    out_len = conv_output_length(length, K, strides, padding, dilation_rate)
+    if out_len <= 0:
+        raise ValueError(
+            f"input length {length} is too short for kernel_size={K}, "
+            f"dilation_rate={dilation_rate}, padding={padding!r}: use padding='same' or "
+            f"a smaller kernel_size/dilation_rate."
+        )
+    return out_len
 
 
 def pad1d(X, left, right):
@@ -153,16 +173,9 @@ def conv1d_forward(X, W, b=None, strides=1, padding="valid", dilation_rate=1, co
         Needed by :func:`conv1d_backward`.
     """
     N, L, C = X.shape
-    K, C_w, F = W.shape
-    if C_w != C:
-        raise ValueError(f"X has {C} channels but the kernel expects {C_w}.")
+    K, _, F = W.shape
+    out_len = check_conv_input(L, C, W, strides, padding, dilation_rate)
     left, right = conv_padding(L, K, strides, padding, dilation_rate)
-    out_len = conv_output_length(L, K, strides, padding, dilation_rate)
-    if out_len <= 0:
-        raise ValueError(
-            f"input length {L} is too short for kernel_size={K}, "
-            f"dilation_rate={dilation_rate}, padding={padding!r}."
-        )
     Xp = pad1d(X, left, right)
     cols = im2col(Xp, K, strides, dilation_rate, out_len, out=cols_out)
     Y = cols @ W.reshape(K * C, F)

@@ -1,4 +1,4 @@
-"""Blocks of sk1dcnn.blocks: central finite differences in float64, running statistics.
+"""Blocks of sk1dcnn.nn.blocks: central finite differences in float64, running statistics.
 
 For a layer ``Y = f(X; params)`` the scalar ``sum(Y * R)`` (``R`` fixed) has
 gradient ``backward(R)`` w.r.t. ``X`` and ``layer.grads`` w.r.t. every

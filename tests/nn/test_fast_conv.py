@@ -616,3 +616,43 @@ def test_backward_needs_a_whole_forward_pass():
     net.forward(X, upto=3)
     with pytest.raises(RuntimeError, match="needs a forward pass over the whole network"):
         net.backward(np.ones((2, 4)))
+
+
+@pytest.mark.parametrize("fuse", [True, False])
+def test_a_rebuilt_network_runs_its_new_weights(fuse):
+    """build() again (another seed) gives new layers inside blocks: the fast path must
+    not keep running the old sub-layers' weights."""
+    from sk1dcnn.nn.blocks import ResidualBlock
+
+    def layers():
+        return [Conv1D(3, 3, padding="same", activation="relu"), ResidualBlock(4, 3),
+                GlobalAveragePooling1D(), Dense(2)]
+
+    X = np.random.default_rng(0).standard_normal((3, 12, 1))
+    net = Sequential(layers(), fuse=fuse)
+    net.build((12, 1), np.random.RandomState(0), np.float64)
+    net.forward(X)
+    net.build((12, 1), np.random.RandomState(1), np.float64)
+    fresh = Sequential(layers(), fuse=fuse)
+    fresh.build((12, 1), np.random.RandomState(1), np.float64)
+    np.testing.assert_array_equal(net.forward(X), fresh.forward(X))
+
+
+@pytest.mark.parametrize("activation", FUSABLE_ACTIVATIONS)
+@pytest.mark.parametrize("K, s, p", [(5, 1, 2), (3, 1, 3), (3, 3, 2), (4, 2, 3)])
+@pytest.mark.parametrize("training", [True, False])
+def test_fusing_the_pooling_changes_no_output_bit(activation, K, s, p, training):
+    """Max pooling commutes exactly with a per-channel bias and a monotone activation
+    (rounding is monotone too), so FastConv.forward_pool, by phases or not, gives the
+    very bits of FastConv.forward followed by MaxPooling1D."""
+    conv = Conv1D(5, K, strides=s, padding="same", activation=activation)
+    conv.build((37, 3), np.random.RandomState(0), np.float64)
+    conv.params["b"][:] = np.random.default_rng(1).standard_normal(5)
+    pool = MaxPooling1D(p)
+    pool.build(conv.output_shape, None, np.float64)
+    X = np.random.default_rng(2).standard_normal((4, 37, 3))
+    X[1, 20:] = 0.0  # ties
+    fused = FastConv(conv)
+    fused.phases = p * fast_conv.phase_groups(conv, pool, training) or 1
+    np.testing.assert_array_equal(fused.forward_pool(X, pool, training),
+                                  pool.forward(FastConv(conv).forward(X, training)))

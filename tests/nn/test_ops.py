@@ -1,4 +1,4 @@
-"""Forward kernels of ``sk1dcnn.ops`` against independent references.
+"""Forward kernels of ``sk1dcnn.nn.ops`` against independent references.
 
 Convolutions are checked against ``scipy.signal.correlate`` / ``np.convolve``
 (on explicitly padded, dilated copies built here from the Keras rules) and a
