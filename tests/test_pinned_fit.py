@@ -3,8 +3,9 @@
 The fixture holds SHA-256 hashes of every fitted parameter (bit-exact weights) and the
 predicted probabilities, written by ``tests/fixtures/make_premove_fixtures.py`` with the
 engine as it was before the ``sk1dcnn/nn`` layout. Each case runs a different engine
-path: conv + max-pool fusion by phases, dilated im2col with average pooling, strided
-convolution with SGD and early stopping, BatchNormalization and residual / SE blocks.
+path: conv + max-pool fusion (by phases in groups at predict time only: kernel 5, pool 2),
+pooling by phases in training too (kernel 3, pool 3), dilated im2col with average pooling,
+strided convolution with SGD and early stopping, BatchNormalization and residual / SE blocks.
 """
 
 from pathlib import Path
