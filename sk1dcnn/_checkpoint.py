@@ -14,6 +14,8 @@ import warnings
 
 import joblib
 
+from ._io import atomic_write
+
 __all__ = ["fingerprint", "read_checkpoint", "write_checkpoint"]
 
 #: Parameters that do not change what a fit computes, so a checkpoint stays valid across them.
@@ -77,13 +79,6 @@ def read_checkpoint(path, expected_fingerprint, *, early_stopping, random_state,
 
 
 def write_checkpoint(path, payload):
-    """Pickle to a temporary file, then rename: a kill never leaves half a file."""
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):  # the dump failed: keep the last good checkpoint, drop the rest
-            os.remove(tmp)
+    """Pickle ``payload`` to ``path`` atomically: a kill or a failed dump keeps the last
+    good checkpoint."""
+    atomic_write(path, lambda f: pickle.dump(payload, f, protocol=pickle.HIGHEST_PROTOCOL))

@@ -37,6 +37,7 @@ import pathlib
 import zipfile
 
 from ._compat import legacy_names
+from ._io import atomic_write
 
 __all__ = [
     "ESTIMATOR_TYPES",
@@ -202,11 +203,7 @@ def dump(estimator, path, *, trusted=None, compression=zipfile.ZIP_DEFLATED):
         ``estimator`` holds types outside :data:`TRUSTED_TYPES` and ``trusted``.
     """
     data = _dumps_checked(estimator, trusted, compression)
-    path = os.fspath(path)
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)  # never leaves half a file behind
+    atomic_write(path, lambda f: f.write(data))
 
 
 def load(path, *, trusted=None):
