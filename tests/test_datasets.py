@@ -1,14 +1,11 @@
 """sk1dcnn.datasets: where data lives (shipped or a full data folder) and the UCR loader."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from sk1dcnn.datasets import find_shared_data, load_ucr, shipped_data_dir
+
+from _subprocess import run_python
 
 SHARED_UCR = find_shared_data("ucr")
 
@@ -105,13 +102,7 @@ def test_datasets_imports_without_wfdb():
         "import sk1dcnn.datasets as d\n"
         "print(d.load_ucr('ECG200')[0].shape)\n"
     )
-    root = Path(__file__).resolve().parents[1]
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])},
-        check=True,
-    )
-    assert "(100, 96)" in out.stdout
+    assert "(100, 96)" in run_python(code)
 
 
 def test_shipped_data_dir():

@@ -1,8 +1,6 @@
 """sk1dcnn.signal: the generic signal helpers, and the module boundaries they anchor."""
 
 import ast
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,8 @@ from sk1dcnn.signal import (
     sliding_windows,
     sosfiltfilt_padlen,
 )
+
+from _subprocess import run_python
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -52,9 +52,7 @@ def test_generic_modules_do_not_import_the_domain_packages():
         "import sk1dcnn.signal, sk1dcnn.preprocessing, sk1dcnn.datasets\n"
         "print(sorted(m for m in sys.modules if m.startswith(('sk1dcnn.ecg', 'sk1dcnn.audio'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-                         check=True)
-    assert out.stdout.strip() == "[]"
+    assert run_python(code).strip() == "[]"
     # and no import statement in their source names them (not even inside a function)
     for module in ("signal", "preprocessing", "datasets"):
         imported = _imported_modules(REPO / "sk1dcnn" / f"{module}.py")

@@ -160,16 +160,27 @@ def _require_sequence(layer, input_shape):
 
 
 class _FusedActivation:
-    """An optional activation applied to a layer's output (Conv1D, Dense).
+    """What Conv1D and Dense share: a kernel with an optional bias, and an optional
+    activation applied to the output.
 
-    It is an :class:`Activation` layer held in ``_act``; its parameters (prelu's
-    slopes) appear in the owner's ``params`` as ``act_<key>``, so that the
-    optimizer and ``get_weights`` see them.
+    The activation is an :class:`Activation` layer held in ``_act``; its
+    parameters (prelu's slopes) appear in the owner's ``params`` as
+    ``act_<key>``, so that the optimizer and ``get_weights`` see them.
     """
 
-    def _init_activation(self, activation):
+    def _init_activation(self, activation, use_bias, kernel_initializer, name):
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = _check_initializer(kernel_initializer, name)
         self.activation = activation
         self._act = Activation(activation) if activation not in (None, "identity") else None
+
+    def _activation_config(self, cfg):
+        """``cfg`` with the activation and use_bias where they differ from the defaults."""
+        if self.activation is not None:
+            cfg["activation"] = self.activation
+        if not self.use_bias:
+            cfg["use_bias"] = False
+        return cfg
 
     def _build_activation(self, rng, dtype):
         if self._act is not None:
@@ -244,9 +255,7 @@ class Conv1D(_FusedActivation, Layer):
         if self.strides > 1 and self.dilation_rate > 1:
             raise ValueError("Conv1D: strides > 1 together with dilation_rate > 1 is not supported.")
         self.padding = padding
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _check_initializer(kernel_initializer, name)
-        self._init_activation(activation)
+        self._init_activation(activation, use_bias, kernel_initializer, name)
 
     def get_config(self):
         cfg = {"filters": self.filters, "kernel_size": self.kernel_size}
@@ -255,11 +264,7 @@ class Conv1D(_FusedActivation, Layer):
         cfg["padding"] = self.padding
         if self.dilation_rate != 1:
             cfg["dilation_rate"] = self.dilation_rate
-        if self.activation is not None:
-            cfg["activation"] = self.activation
-        if not self.use_bias:
-            cfg["use_bias"] = False
-        return cfg
+        return self._activation_config(cfg)
 
     def compute_output_shape(self, input_shape):
         _require_sequence(self, input_shape)
@@ -320,17 +325,10 @@ class Dense(_FusedActivation, Layer):
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform"):
         super().__init__()
         self.units = _check_positive_int("units", units, "Dense")
-        self.use_bias = bool(use_bias)
-        self.kernel_initializer = _check_initializer(kernel_initializer, "Dense")
-        self._init_activation(activation)
+        self._init_activation(activation, use_bias, kernel_initializer, "Dense")
 
     def get_config(self):
-        cfg = {"units": self.units}
-        if self.activation is not None:
-            cfg["activation"] = self.activation
-        if not self.use_bias:
-            cfg["use_bias"] = False
-        return cfg
+        return self._activation_config({"units": self.units})
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:

@@ -1,9 +1,6 @@
 """sk1dcnn.ecg.records: WFDB (MIT-BIH) records as plain arrays."""
 
 import importlib.util
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +8,8 @@ import pytest
 
 from sk1dcnn.datasets import find_shared_data, shipped_data_dir
 from sk1dcnn.ecg.records import MITDB_FS, load_wfdb_record
+
+from _subprocess import run_python
 
 SHARED_MITDB = find_shared_data("mitdb")
 needs_wfdb = pytest.mark.skipif(
@@ -64,12 +63,7 @@ def test_ecg_imports_without_wfdb_and_reading_names_the_install():
         "try:\n    ecg.load_wfdb_record(shipped_data_dir('mitdb', '100'))\n"
         "except ImportError as e:\n    print(e)\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])},
-        check=True,
-    )
-    assert "pip install sk1dcnn[ecg]" in out.stdout
+    assert "pip install sk1dcnn[ecg]" in run_python(code)
 
 
 def test_the_0_1_name_of_the_wfdb_importer_is_the_same_function():

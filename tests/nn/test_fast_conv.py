@@ -180,6 +180,19 @@ def _first_layer_input_grad(net, X, Y, training):
     return np.array(net.backward(dY, need_dX=True), copy=True)
 
 
+def _assert_runs_agree(fused, plain, X, Y, training, rtol, atol, grad_rtol=None, grad_atol=None):
+    """Outputs, parameter gradients and input gradients of the two networks agree."""
+    Zf, gf = _run(fused, X, Y, training)
+    Zp, gp = _run(plain, X, Y, training)
+    np.testing.assert_allclose(Zf, Zp, rtol=rtol, atol=atol)
+    grad_rtol, grad_atol = grad_rtol or rtol, grad_atol or atol
+    for a, b in zip(gf, gp):
+        np.testing.assert_allclose(a, b, rtol=grad_rtol, atol=grad_atol)
+    np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, training),
+                               _first_layer_input_grad(plain, X, Y, training),
+                               rtol=grad_rtol, atol=grad_atol)
+
+
 def _pair(layers_fn, input_shape, dtype, seed=0):
     fused = Sequential(layers_fn())
     fused.build(input_shape, np.random.RandomState(seed), dtype)
@@ -214,17 +227,10 @@ def test_fused_conv_pool_equals_plain(activation, pool_size, pool_strides, train
     X = rng.standard_normal((4, 40, 2))
     X[1, 25:] = 0.0  # zero padding: ties in the pools
     Y = np.eye(3)[[0, 1, 2, 1]]
-    Zf, gf = _run(fused, X, Y, training)
     assert [step.kind for step in fused.plan(training=training)] == [
         "conv_pool", "conv_pool", "layer", "layer"]
-    Zp, gp = _run(plain, X, Y, training)
     assert all(step.kind == "layer" for step in plain.plan(training=training))
-    np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-15)
-    for a, b in zip(gf, gp):
-        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-15)
-    np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, training),
-                               _first_layer_input_grad(plain, X, Y, training),
-                               rtol=1e-12, atol=1e-15)
+    _assert_runs_agree(fused, plain, X, Y, training, rtol=1e-12, atol=1e-15)
 
 
 def _workload_like_layers():
@@ -515,15 +521,9 @@ def test_pooling_by_phases_equals_plain(K, s, p, padding, activation, monkeypatc
         X = rng.standard_normal((n, 41, 2))
         X[1, 20:] = 0.0
         Y = np.eye(3)[np.arange(n) % 3]
-        Zf, gf = _run(fused, X, Y, True)
+        _assert_runs_agree(fused, plain, X, Y, True, rtol=1e-12, atol=1e-14,
+                           grad_rtol=1e-10, grad_atol=1e-13)
         assert fused._runner(1).phase_geometry is not None  # the phase path ran
-        Zp, gp = _run(plain, X, Y, True)
-        np.testing.assert_allclose(Zf, Zp, rtol=1e-12, atol=1e-14)
-        for a, b in zip(gf, gp):
-            np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-13)
-        np.testing.assert_allclose(_first_layer_input_grad(fused, X, Y, True),
-                                   _first_layer_input_grad(plain, X, Y, True),
-                                   rtol=1e-10, atol=1e-13)
     # predict mode, then a backward pass that finds the pooling winners itself
     np.testing.assert_allclose(fused.forward(X), plain.forward(X), rtol=1e-12, atol=1e-14)
 
