@@ -24,7 +24,15 @@ def plot_loss_curve(history, title, path):
     title : str
     path : path-like
         The PNG written.
+
+    Raises
+    ------
+    ValueError
+        ``history`` is empty (an estimator that was never fitted).
     """
+    if not history:
+        raise ValueError(f"plot_loss_curve({title!r}): the history is empty; pass the history_ of a "
+                         "fitted estimator")
     plt = _pyplot()
     epochs = [r["epoch"] for r in history]
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
@@ -52,10 +60,19 @@ def plot_confusion_matrix(cm, labels, title, path, xlabel="predicted", ylabel="t
     title : str
     path : path-like
     xlabel, ylabel : str
+
+    Raises
+    ------
+    ValueError
+        ``cm`` is not square with one row per label.
     """
-    plt = _pyplot()
     cm = np.asarray(cm)
     n = len(labels)
+    if cm.shape != (n, n):
+        raise ValueError(f"plot_confusion_matrix({title!r}): a confusion matrix of shape {cm.shape} for "
+                         f"{n} labels {list(labels)}; it must be ({n}, {n}), rows and columns in the "
+                         "order of labels")
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(min(1.2 * n + 2.5, 8), min(1.1 * n + 2, 7)), dpi=100)
     row_sum = cm.sum(axis=1, keepdims=True)
     frac = np.divide(cm, row_sum, out=np.zeros(cm.shape, float), where=row_sum > 0)
@@ -83,7 +100,15 @@ def plot_per_tag_auc(aucs, title, path):
         Tag -> ROC-AUC.
     title : str
     path : path-like
+
+    Raises
+    ------
+    ValueError
+        ``aucs`` is empty.
     """
+    if not aucs:
+        raise ValueError(f"plot_per_tag_auc({title!r}): no tag has a ROC-AUC (each tag needs positive "
+                         "and negative test examples)")
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 4), dpi=100)
     ax.bar(range(len(aucs)), list(aucs.values()), color="tab:blue")

@@ -1,9 +1,10 @@
-"""Text tables and artifact files of the ECG workflow (no MLflow here; plots in :mod:`pipelines._plots`)."""
+"""Text tables and artifact files of the workflows (no MLflow here; plots in :mod:`pipelines._plots`)."""
 
 import contextlib
 import json
 import tempfile
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ class Logged:
     model_uri: str = None
     local_copy: Path = None
     wall_time_s: float = 0.0
+    child_run_ids: dict = field(default_factory=dict)   # e.g. record -> its child run (patient-specific)
 
 
 def _fmt_params(params):
@@ -96,6 +98,31 @@ def refit_params(pipeline):
     return out
 
 
+def save_local_copy(run_id, model, metadata, doc):
+    """The fitted model and its metrics, kept out of the tracking store.
+
+    Writes ``<cwd>/mlartifacts/local-<time>-<run id>/model.skops``
+    (``{"pipeline": model, "metadata": metadata}`` with
+    :func:`sk1dcnn.persistence.dump`) and ``metrics.json`` (``doc`` and the run id).
+
+    Returns
+    -------
+    folder : Path
+    """
+    from sk1dcnn import persistence
+
+    folder = Path.cwd() / "mlartifacts" / f"local-{time.strftime('%Y%m%d-%H%M%S')}-{run_id or 'norun'}"
+    folder.mkdir(parents=True, exist_ok=True)
+    persistence.dump({"pipeline": model, "metadata": metadata}, folder / "model.skops")
+    (folder / "metrics.json").write_text(json.dumps({"run_id": run_id, **doc}, indent=2, default=str),
+                                         encoding="utf-8")
+    return folder
+
+
+#: How to read what :func:`save_local_copy` wrote (printed and in error messages).
+LOCAL_COPY_HINT = "model.skops: sk1dcnn.persistence.load(path)['pipeline']; metrics.json"
+
+
 @contextlib.contextmanager
 def artifact_dir():
     """A temporary folder for the artifacts of one run (removed after logging)."""
@@ -131,6 +158,11 @@ def write_artifacts(adir, result, cfg):
                     f"\"{_fmt_params(cv['params'][i])}\"")
     (adir / "cv_results.csv").write_text("\n".join(rows) + "\n")
     _write_config(adir, cfg)
+
+
+def local_copy_line(logged):
+    """Where the model was saved before it was logged to a server."""
+    return f"  copy:   {logged.local_copy}  (written before logging to the server; {LOCAL_COPY_HINT})"
 
 
 def _mlflow_lines(cfg, logged, extra=""):
@@ -178,7 +210,7 @@ def result_table(cfg, result, logged, model_file=None):
     if model_file:
         lines.append(f"  file:   {model_file}  (sk1dcnn.persistence.load(path)['pipeline'])")
     if logged.local_copy:
-        lines.append(f"  copy:   {logged.local_copy}  (written before logging to the server)")
+        lines.append(local_copy_line(logged))
     lines.append(f"  open:   mlflow ui --backend-store-uri {logged.tracking_uri}")
     return "\n".join(lines)
 

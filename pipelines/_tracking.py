@@ -21,6 +21,7 @@ Notes for MLflow 3.17 (measured):
 
 import contextlib
 import json
+import logging
 import math
 import numbers
 import time
@@ -29,12 +30,20 @@ import mlflow
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
-__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "load_pyfunc", "pip_requirements"]
+from ._report import LOCAL_COPY_HINT
+
+# A new SQLite store logs "Creating initial MLflow database tables..." and "Updating
+# database tables" at INFO (MLflow 3.17) in the middle of a workflow's output; its
+# warnings and errors still show. (alembic's own logger is at WARNING already.)
+logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
+
+__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "load_pyfunc", "logged_run",
+           "pip_requirements"]
 
 #: How a team starts the shared server the error messages point to.
 SERVER_HINT = ("start one with: mlflow server --backend-store-uri sqlite:///<path>/mlflow.db "
                "--artifacts-destination <path>/mlartifacts --host 127.0.0.1 --port 5000 "
-               "(or set tracking_uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
+               "(or set tracking: uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
 
 
 from .config import TrackingServerError  # noqa: E402  (defined without MLflow for the CLI)
@@ -99,6 +108,53 @@ def check_server(uri, timeout=5.0):
         raise TrackingServerError(
             f"MLflow tracking server {uri} is not reachable (GET {url} -> {problem}); nothing was "
             f"run. Check tracking_uri (mlflow.yml or --tracking-uri), or {SERVER_HINT}")
+
+class LoggedRun:
+    """The parent run of :func:`logged_run`: its id, and the local copy once one is written."""
+
+    def __init__(self, run_id):
+        self.run_id = run_id
+        self.local_copy = None
+
+
+@contextlib.contextmanager
+def logged_run(tracker, run_name, tags, save_local):
+    """The parent run, logged so that nothing computed is lost if the tracking store fails.
+
+    With a remote store (``http(s)://``) ``save_local(run_id)`` writes the model
+    and metrics locally before anything is logged; with any store, a tracking
+    error inside the block saves them (if not yet saved) and becomes a
+    :class:`TrackingServerError` that says where they are.
+
+    Parameters
+    ----------
+    tracker : Tracker
+    run_name : str
+    tags : dict
+    save_local : callable
+        ``save_local(run_id) -> folder``, e.g. with :func:`pipelines._report.save_local_copy`.
+
+    Yields
+    ------
+    LoggedRun
+    """
+    run = LoggedRun(None)
+    try:
+        with tracker.parent_run(run_name, tags=tags) as run_id:
+            run.run_id = run_id
+            if is_remote(tracker.tracking_uri):
+                run.local_copy = save_local(run_id)
+            yield run
+    except TRACKING_ERRORS as exc:
+        if run.local_copy is None:
+            run.local_copy = save_local(tracker.run_id)
+        raise TrackingServerError(
+            f"logging to the MLflow tracking store {tracker.tracking_uri} failed during run "
+            f"{tracker.run_id} ({type(exc).__name__}: {str(exc)[:400]}); the fitted model and metrics "
+            f"are saved in {run.local_copy} ({LOCAL_COPY_HINT}). "
+            f"{SERVER_HINT if is_remote(tracker.tracking_uri) else ''}".rstrip()
+        ) from exc
+
 
 #: history_ keys logged per epoch, and their metric names.
 _HISTORY_KEYS = {"train_loss": "train_loss", "valid_loss": "valid_loss", "valid_score": "valid_score",

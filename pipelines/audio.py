@@ -2,14 +2,15 @@
 
 ``python -m pipelines audio``: spoken-digit classification on FSDD. A
 ``Pipeline(amplitude normalization -> front end -> CNN1DClassifier)`` is
-grid-searched over the front ends (raw waveform into the sample-level CNN, or
-log-mel spectrogram into a plain CNN) with folds by speaker, refit on the
+grid-searched over the front ends of ``search: grid: front_end:`` (raw waveform
+into the sample-level CNN, or log-mel spectrogram into a plain CNN) with folds
+by speaker, scored by ``search: scoring:`` (auto: accuracy), refit on the
 official training split (takes 5-49), evaluated on the official test split
 (takes 0-4), then refit once per held-out speaker (leave one speaker out).
 
 ``python -m pipelines audio-tagging``: multi-label tagging of two-clip
 mixtures (both digits and both speakers are tags) with sigmoid outputs and
-binary cross-entropy, evaluated with per-tag and mean ROC-AUC.
+binary cross-entropy, searched and evaluated with per-tag and mean ROC-AUC.
 
 As in :mod:`pipelines.ecg`, computing and logging are two steps:
 :func:`fit_and_evaluate` (config, data) -> :class:`AudioResult` uses no
@@ -17,6 +18,7 @@ MLflow; :func:`log_result` (result, config, tracking) makes every MLflow call
 through :mod:`pipelines._tracking`; :func:`run` does both and prints a line.
 """
 
+import json
 import time
 from dataclasses import dataclass, field
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from ._fitting import evaluate, fit_clone, grid_search
 from ._report import Logged
+from .config import architecture_specs, audio_scoring
 
 __all__ = ["AudioResult", "TaggingData", "build_pipeline", "fit_and_evaluate", "load_data",
            "load_tagging_data", "log_result", "run"]
@@ -49,6 +52,7 @@ class AudioResult:
     """Everything :func:`fit_and_evaluate` found, and everything logging needs."""
 
     task: str                     # "digits" (python -m pipelines audio) or "tagging"
+    scoring: str                  # what chose the front end (audio: search: scoring:, auto resolved)
     data_dir: str
     n_train: int
     n_test: int
@@ -95,12 +99,8 @@ def load_tagging_data(config, fsdd=None):
 def _front_end_params(config, fe):
     """CNN1DClassifier parameters of one front end; ``architecture: {preset: ...}`` as layer specs."""
     params = dict(config["front_ends"].get(fe, {}))
-    arch = params.get("architecture")
-    if isinstance(arch, dict):
-        from sk1dcnn.presets import get_preset
-
-        kw = dict(arch)
-        params["architecture"] = get_preset(kw.pop("preset"), **kw)
+    if "architecture" in params:
+        params["architecture"] = architecture_specs(params["architecture"])
     return params
 
 
@@ -112,9 +112,10 @@ def build_pipeline(config, *, multilabel=False):
     pipeline : sklearn.pipeline.Pipeline
         Set to the first front end of the grid.
     grid : list of dict
-        One entry per front end of ``search.front_ends``: the raw waveform
+        One entry per front end of ``search.grid.front_end``: the raw waveform
         (``frontend="passthrough"``) or the log-mel spectrogram, each with the
-        CNN parameters of ``front_ends.<name>``.
+        CNN parameters of ``front_ends.<name>`` and the values of any other
+        parameter of ``search.grid`` (which replace the front end's).
     """
     from sklearn.pipeline import Pipeline
 
@@ -126,8 +127,10 @@ def build_pipeline(config, *, multilabel=False):
     model = {"random_state": config["random_state"], **config["model"]}
     if multilabel:
         model.pop("early_stopping", None)  # validation accuracy of tag sets is too strict a monitor
+    search_grid = dict(config["search"]["grid"])
+    also = {f"cnn__{k}": list(v) for k, v in search_grid.items() if k != "front_end"}
     grid = []
-    for fe in config["search"]["front_ends"]:
+    for fe in search_grid["front_end"]:
         params = _front_end_params(config, fe)
         if fe == "raw":
             frontend = "passthrough"
@@ -136,7 +139,7 @@ def build_pipeline(config, *, multilabel=False):
             frontend = Pipeline([("logmel", LogMelSpectrogram(**pre["mel"])),
                                  ("standardize", SeriesStandardScaler())])
             params.setdefault("architecture", None)
-        grid.append({"frontend": [frontend], **{f"cnn__{k}": [v] for k, v in params.items()}})
+        grid.append({"frontend": [frontend], **{f"cnn__{k}": [v] for k, v in params.items()}, **also})
     pipe = Pipeline([("normalize", AmplitudeNormalizer(pre["normalize"])), ("frontend", "passthrough"),
                      ("cnn", CNN1DClassifier(**model))])
     pipe.set_params(**{k: v[0] for k, v in grid[0].items()})
@@ -148,9 +151,14 @@ def _front_end_name(params):
 
 
 def _roc_auc_scorer(estimator, X, Y):
+    """``scoring: roc_auc`` of audio-tagging: the mean over the tags of each tag's ROC-AUC."""
     from sklearn.metrics import roc_auc_score
 
     return roc_auc_score(Y, estimator.predict_proba(X), average="macro")
+
+
+#: A scoring of ``audio: search: scoring:`` as GridSearchCV's ``scoring``.
+_SCORERS = {"roc_auc": _roc_auc_scorer}
 
 
 def _epoch_time(cnn):
@@ -171,26 +179,28 @@ def fit_and_evaluate(config, data):
     -------
     AudioResult
         Digits: ``metrics`` holds ``test_accuracy``, ``test_recall_<digit>``,
-        ``best_cv_accuracy`` and, with ``loso``, ``loso_accuracy_<speaker>``
-        and ``loso_mean_accuracy``. Tagging: ``test_mean_roc_auc``,
-        ``test_mean_roc_auc_digits`` and ``test_roc_auc_<tag>``.
+        ``best_cv_<scoring>`` (e.g. ``best_cv_accuracy``) and, with ``loso``,
+        ``loso_accuracy_<speaker>`` and ``loso_mean_accuracy``. Tagging:
+        ``test_mean_roc_auc``, ``test_mean_roc_auc_digits``, ``best_cv_mean_roc_auc``
+        and ``test_roc_auc_<tag>``.
     """
     if isinstance(data, TaggingData):
         return _fit_and_evaluate_tagging(config, data)
     from sklearn.model_selection import GroupKFold
 
     t_start = time.perf_counter()
+    scoring = audio_scoring(config, "audio")
     pipe, grid = build_pipeline(config)
     t0 = time.perf_counter()
     gs = grid_search(pipe, grid, data.X_train, data.y_train, cv=GroupKFold(config["search"]["cv"]),
-                     scoring="accuracy", search=config["search"], groups=data.speaker_train, refit=True,
-                     source=config["source"])
+                     scoring=_SCORERS.get(scoring, scoring), search=config["search"],
+                     groups=data.speaker_train, refit=True, source=config["source"])
     search_time = time.perf_counter() - t0
     best = gs.best_estimator_
     cnn = best.named_steps["cnn"]
     y_pred = best.predict(data.X_test)
     ev, report, cm = evaluate(data.y_test, y_pred, DIGITS)
-    metrics = {"test_accuracy": ev["accuracy"], "best_cv_accuracy": float(gs.best_score_),
+    metrics = {"test_accuracy": ev["accuracy"], f"best_cv_{scoring}": float(gs.best_score_),
                "search_time_s": search_time, "refit_time_s": float(gs.refit_time_),
                "n_epochs": cnn.n_iter_, "epoch_time_s": _epoch_time(cnn),
                **{f"test_recall_{d}": ev[f"se_{d}"] if ev[f"support_{d}"] else np.nan for d in DIGITS}}
@@ -207,7 +217,7 @@ def fit_and_evaluate(config, data):
             metrics[f"loso_accuracy_{spk}"] = accs[spk]
         metrics["loso_mean_accuracy"] = float(np.mean(list(accs.values())))
     return AudioResult(
-        task="digits", data_dir=str(data.data_dir), n_train=len(data.y_train), n_test=len(data.y_test),
+        task="digits", scoring=scoring, data_dir=str(data.data_dir), n_train=len(data.y_train), n_test=len(data.y_test),
         model=best, predictions=y_pred, labels=DIGITS, metrics=metrics, cv_results=gs.cv_results_,
         best_params=gs.best_params_, best_score=float(gs.best_score_), X_example=data.X_test[:3],
         report=report, confusion_matrix=cm, compute_time_s=time.perf_counter() - t_start)
@@ -218,9 +228,10 @@ def _fit_and_evaluate_tagging(config, data):
     from sklearn.model_selection import KFold
 
     t_start = time.perf_counter()
+    scoring = audio_scoring(config, "audio-tagging")
     pipe, grid = build_pipeline(config, multilabel=True)
     cv = KFold(config["search"]["cv"], shuffle=True, random_state=config["random_state"])
-    gs = grid_search(pipe, grid, data.X_train, data.Y_train, cv=cv, scoring=_roc_auc_scorer,
+    gs = grid_search(pipe, grid, data.X_train, data.Y_train, cv=cv, scoring=_SCORERS.get(scoring, scoring),
                      search=config["search"], refit=True, source=config["source"])
     best = gs.best_estimator_
     cnn = best.named_steps["cnn"]
@@ -234,7 +245,7 @@ def _fit_and_evaluate_tagging(config, data):
                "best_cv_mean_roc_auc": float(gs.best_score_), "n_epochs": cnn.n_iter_,
                "epoch_time_s": _epoch_time(cnn), **{f"test_roc_auc_{k}": v for k, v in aucs.items()}}
     return AudioResult(
-        task="tagging", data_dir=data.data_dir, n_train=len(data.X_train), n_test=len(data.X_test),
+        task="tagging", scoring=scoring, data_dir=data.data_dir, n_train=len(data.X_train), n_test=len(data.X_test),
         model=best, predictions=P, labels=data.tags, metrics=metrics, cv_results=gs.cv_results_,
         best_params=gs.best_params_, best_score=float(gs.best_score_), X_example=data.X_test[:3],
         aucs=aucs, compute_time_s=time.perf_counter() - t_start)
@@ -247,15 +258,38 @@ def _run_params(config, result):
     pre = config["preprocessing"]
     return {"data_dir": result.data_dir, "n_train": result.n_train, "n_test": result.n_test,
             "length": config["data"]["length"], "normalize": pre["normalize"],
-            "cv": config["search"]["cv"], "front_ends": config["search"]["front_ends"],
+            "cv": config["search"]["cv"], "scoring": result.scoring,
+            "grid": json.dumps({k: [str(v) for v in vals] for k, vals in config["search"]["grid"].items()}),
             "best_front_end": result.best_front_end, **{f"mel_{k}": v for k, v in pre["mel"].items()},
             **({"gain_db": config["tagging"]["gain_db"], "tags": result.labels}
                if result.task == "tagging" else {})}
 
 
+def _model_metadata(config, result):
+    tagging = result.task == "tagging"
+    return {"dataset": "fsdd-mixtures" if tagging else "fsdd", "fs": FS, "length": config["data"]["length"],
+            ("tags" if tagging else "classes"): result.labels}
+
+
+def _save_local(result, config, run_id):
+    """Model and metrics in ``<cwd>/mlartifacts/local-<time>-<run>/`` (:func:`_report.save_local_copy`)."""
+    from ._report import save_local_copy
+
+    meta = _model_metadata(config, result)
+    doc = {"task": result.task, "metrics": result.metrics, "scoring": result.scoring,
+           "best_params": result.best_params,
+           "best_front_end": result.best_front_end, "metadata": meta}
+    return save_local_copy(run_id, result.model, meta, doc)
+
+
 def log_result(result, config, tracking):
-    """Log an audio result to MLflow: a parent run, a child run per front end, params,
+    """Log an audio result to MLflow: a parent run, a child run per grid candidate, params,
     metrics, per-epoch history, artifacts and (``log_model``) the model.
+
+    As in :func:`pipelines.ecg.log_result`, with a remote tracking server the
+    model and metrics are first saved under ``mlartifacts/local-*``; if logging
+    fails they are saved there too and the error says where. ``result`` is not
+    changed.
 
     Parameters
     ----------
@@ -268,6 +302,11 @@ def log_result(result, config, tracking):
     Returns
     -------
     Logged
+
+    Raises
+    ------
+    TrackingServerError
+        The tracking store failed during the run.
     """
     from . import _report, _tracking
     from ._plots import plot_confusion_matrix, plot_loss_curve, plot_per_tag_auc
@@ -278,10 +317,11 @@ def log_result(result, config, tracking):
     tracker = _tracking.Tracker(tracking["uri"], tracking["experiment"], tracking["artifact_location"])
     run_name = ("audio-tagging-fsdd" if tagging else "audio-fsdd") + ("-quick" if config["quick"] else "")
     cnn = result.model.named_steps["cnn"]
-    with tracker.parent_run(run_name, tags={"sk1dcnn.workflow": workflow,
-                                            "sk1dcnn.dataset": "fsdd-mixtures" if tagging else "fsdd",
-                                            "sk1dcnn.quick": str(config["quick"]).lower()}) as run_id:
-        tracker.log_candidates(result.cv_results, "mean_roc_auc" if tagging else "accuracy")
+    tags = {"sk1dcnn.workflow": workflow, "sk1dcnn.dataset": "fsdd-mixtures" if tagging else "fsdd",
+            "sk1dcnn.quick": str(config["quick"]).lower()}
+    with _tracking.logged_run(tracker, run_name, tags,
+                              lambda run_id: _save_local(result, config, run_id)) as run:
+        tracker.log_candidates(result.cv_results, result.scoring)
         tracker.log_params({**_run_params(config, result), **_report.refit_params(result.model)})
         tracker.log_history(cnn.history_)
         tracker.log_metrics(result.metrics)
@@ -301,12 +341,10 @@ def log_result(result, config, tracking):
             tracker.log_artifacts(adir)
         model_uri = None
         if config["log_model"]:
-            meta = {"dataset": "fsdd-mixtures" if tagging else "fsdd", "fs": FS,
-                    "length": config["data"]["length"], ("tags" if tagging else "classes"): result.labels}
-            model_uri = tracker.log_model(result.model, result.X_example, meta)
+            model_uri = tracker.log_model(result.model, result.X_example, _model_metadata(config, result))
         wall = result.compute_time_s + time.perf_counter() - t0
         tracker.log_metrics({"wall_time_s": wall})
-    return Logged(run_id, tracker.experiment_id, tracking["uri"], model_uri, wall_time_s=wall)
+    return Logged(run.run_id, tracker.experiment_id, tracking["uri"], model_uri, run.local_copy, wall)
 
 
 def run(config, task="digits", *, out=print):
@@ -324,20 +362,25 @@ def run(config, task="digits", *, out=print):
     result : AudioResult
     logged : Logged
     """
-    from . import _tracking
+    from . import _report, _tracking
 
+    # a scoring of the other task, or a stopped tracking server, is reported now, not after the search
+    scoring = audio_scoring(config, "audio-tagging" if task == "tagging" else "audio")
     _tracking.check_server(config["tracking"]["uri"])
     length = config["data"]["length"]
     fsdd = load_data(config)
     if task == "tagging":
         data = load_tagging_data(config, fsdd)
         out(f"audio-tagging: {len(data.X_train)} train / {len(data.X_test)} test mixtures of {length} "
-            f"samples, {len(data.tags)} tags ({', '.join(data.tags)})")
+            f"samples, {len(data.tags)} tags ({', '.join(data.tags)}); {config['search']['cv']}-fold CV, "
+            f"scoring {scoring}")
     else:
         data = fsdd
+        grid = config["search"]["grid"]
+        others = "".join(f" x {k} {_short_list(v)}" for k, v in grid.items() if k != "front_end")
         out(f"audio: FSDD from {data.data_dir}: {len(data.y_train)} train / {len(data.y_test)} test clips "
-            f"of {length} samples; front ends {config['search']['front_ends']}, "
-            f"{config['search']['cv']}-fold CV by speaker")
+            f"of {length} samples; front ends {', '.join(grid['front_end'])}{others}, "
+            f"{config['search']['cv']}-fold CV by speaker, scoring {scoring}")
     result = fit_and_evaluate(config, data)
     logged = log_result(result, config, config["tracking"])
     m = result.metrics
@@ -346,10 +389,16 @@ def run(config, task="digits", *, out=print):
             f"{m['test_mean_roc_auc_digits']:.3f}); {m['epoch_time_s']:.2f} s per epoch; "
             f"MLflow run {logged.run_id}")
     else:
-        out(f"audio: best front end {result.best_front_end} (CV accuracy {result.best_score:.3f}); "
+        out(f"audio: best front end {result.best_front_end} (CV {scoring} {result.best_score:.3f}); "
             f"official test accuracy {m['test_accuracy']:.3f}"
             + (f"; leave-one-speaker-out mean accuracy {m['loso_mean_accuracy']:.3f}"
                if "loso_mean_accuracy" in m else "")
             + f"; {m['epoch_time_s']:.2f} s per epoch; MLflow run {logged.run_id}")
+    if logged.local_copy:
+        out(_report.local_copy_line(logged))
     out(f"  open: mlflow ui --backend-store-uri {logged.tracking_uri}")
     return result, logged
+
+
+def _short_list(values):
+    return "[" + ", ".join(str(list(v)) if isinstance(v, tuple) else str(v) for v in values) + "]"

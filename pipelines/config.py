@@ -10,6 +10,9 @@ The file has one section per concern::
     audio:      data, preprocessing, model, front_ends, search, loso, tagging,
                 random_state, log_model, quick              (audio, audio-tagging)
 
+Both workflow sections search the same way: ``search:`` holds ``grid``,
+``cv``, ``scoring``, ``n_jobs``, ``backend`` (and ``scheduler``).
+
 A run reads and validates ``tracking:`` and the section of its own workflow
 only, so a typo in ``audio:`` never stops ``python -m pipelines ecg`` (and the
 other way round). Inside that section every key is checked before anything
@@ -35,7 +38,8 @@ replaces the one below, and so does a whole ``search.grid`` (a grid is one
 search space: merging two grids would multiply their candidates).
 
 A file in the 0.1 layout (``model:``, ``grid:``, ``tracking_uri:`` ... at the
-top level) is refused with an error that says where each key moved.
+top level), or with the earlier ``audio: search: front_ends:``, is refused with
+an error that says where each key moved.
 """
 
 import contextlib
@@ -43,9 +47,9 @@ import copy
 import os
 from pathlib import Path
 
-__all__ = ["AUDIO_DEFAULTS", "ConfigError", "DEFAULT_CONFIG", "ECG_DEFAULTS", "TRACKING_DEFAULTS",
-           "TrackingServerError", "WORKFLOWS", "load_config", "merge", "preprocessing_step",
-           "resolve_config"]
+__all__ = ["AUDIO_DEFAULTS", "AUDIO_SCORINGS", "ConfigError", "DEFAULT_CONFIG", "ECG_DEFAULTS",
+           "TRACKING_DEFAULTS", "TrackingServerError", "WORKFLOWS", "architecture_specs", "audio_scoring",
+           "default_tracking_uri", "load_config", "merge", "preprocessing_step", "resolve_config"]
 
 #: The repository's own mlflow.yml, used when --config is not given and the
 #: working directory has none.
@@ -92,8 +96,10 @@ AUDIO_DEFAULTS = {
         "mel": {"filters": [32, 64, 128], "kernel_size": 3, "pool": "max", "pool_size": 2,
                 "global_pool": "avg", "hidden_layer_sizes": [64], "dropout": 0.3},
     },
-    "search": {"front_ends": ["raw", "mel"], "cv": 3, "n_jobs": 2, "backend": "local",
-               "scheduler": None},
+    # the grid: one candidate per front end (times any CNN1DClassifier parameter listed beside it)
+    "search": {"grid": {"front_end": ["raw", "mel"]}, "cv": 3,
+               "scoring": "auto",         # see AUDIO_SCORINGS
+               "n_jobs": 2, "backend": "local", "scheduler": None},
     "loso": True,                 # leave-one-speaker-out refits of the best configuration
     "tagging": {"n_train": 5400, "n_test": 600, "gain_db": 6.0},
     "random_state": 0,
@@ -109,6 +115,7 @@ AUDIO_DEFAULTS = {
 }
 
 _TRACKING_KEYS = tuple(TRACKING_DEFAULTS)
+_MODEL_FILE_SUFFIX = ".skops"
 _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds", "model_file",
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
@@ -123,6 +130,10 @@ _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
 _AUDIO_SEARCH_KEYS = tuple(AUDIO_DEFAULTS["search"])
 _FRONT_ENDS = ("raw", "mel")
+#: ``audio: search: scoring:`` of each task (``auto``: the first). ``roc_auc`` is the
+#: mean over the tags of each tag's ROC-AUC.
+AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
+                  "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
 _MITDB_SPLITS = ("inter_patient", "patient_specific")
 _SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro")
@@ -278,12 +289,36 @@ def _check_layout(source, raw):
     old = [k for k in raw if k in _MOVED_KEYS]
     if old:
         moves = ", ".join(f"`{k}:` to `{_MOVED_KEYS[k]}`" for k in old)
+        quick = raw.get("quick") if isinstance(raw.get("quick"), dict) else {}
+        files = [f for f in (raw.get("model_file"), quick.get("model_file"))
+                 if isinstance(f, str) and not f.endswith(_MODEL_FILE_SUFFIX)]
+        rename = "".join(f" Rename `model_file: {f}` to end in `{_MODEL_FILE_SUFFIX}` (e.g. "
+                         f"{_skops_name(f)}): the model is written with skops, and ecg-monitor refuses "
+                         "a .joblib or .pkl file as a pickle." for f in files)
         raise ConfigError(
             f"{source} uses the 0.1 layout (every key at the top level): move {moves}. Inside "
             "`ecg: quick:` and each `ecg: datasets: <name>:` the same moves apply (`dataset:` -> "
-            "`data:`; `grid:`, `cv:`, `scoring:`, `n_jobs:` -> `search:`). The repository's "
+            f"`data:`; `grid:`, `cv:`, `scoring:`, `n_jobs:` -> `search:`).{rename} The repository's "
             f"mlflow.yml ({DEFAULT_CONFIG}) shows the new layout.")
     _check_keys(source, "<top level>", raw, ("tracking", *WORKFLOWS))
+
+
+def _check_audio_search_layout(source, where, section):
+    """The earlier ``audio: search: front_ends: [...]``: say where it moved."""
+    search = section.get("search") if isinstance(section, dict) else None
+    if isinstance(search, dict) and "front_ends" in search:
+        fes = search["front_ends"]
+        shown = "[" + _fmt(fes) + "]" if isinstance(fes, list) else repr(fes)
+        raise ConfigError(
+            f"{source} uses the earlier audio: layout: move `{where}: search: front_ends: {shown}` to "
+            f"`{where}: search: grid: front_end: {shown}` (the front ends are the grid of the search, "
+            "as in ecg: search: grid:). The repository's "
+            f"mlflow.yml ({DEFAULT_CONFIG}) shows the new layout.")
+
+
+def _skops_name(path):
+    p = Path(path)
+    return str(p.with_suffix(_MODEL_FILE_SUFFIX)) if p.suffix else path + _MODEL_FILE_SUFFIX
 
 
 @contextlib.contextmanager
@@ -300,6 +335,11 @@ def _prefix_errors(note=None):
 # --------------------------------------------------------------------------- #
 # tracking:
 # --------------------------------------------------------------------------- #
+def default_tracking_uri():
+    """``tracking: uri: null``: a local SQLite store, ``sqlite:///<cwd>/mlflow.db``."""
+    return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+
+
 def _validate_tracking(source, trk, workflow):
     _check_keys(source, "tracking", trk, _TRACKING_KEYS)
     trk = dict(trk)
@@ -309,7 +349,7 @@ def _validate_tracking(source, trk, workflow):
     trk["experiment"] = exp.replace("{workflow}", workflow)
     uri = trk["uri"]
     if uri is None:
-        trk["uri"] = f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
+        trk["uri"] = default_tracking_uri()
     elif not isinstance(uri, str):
         _fail(source, "tracking.uri", f"must be a string or null, got {uri!r}",
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<path>, http(s)://host:port")
@@ -498,6 +538,12 @@ def _validate_ecg(source, cfg, check_paths=True):
     mf = cfg["model_file"]
     if mf is not None and not isinstance(mf, str):
         _fail(source, "ecg.model_file", f"must be a path or null, got {mf!r}")
+    if mf is not None and not mf.endswith(_MODEL_FILE_SUFFIX):
+        # a 0.1 config's model.joblib: skops bytes in it would be refused by ecg-monitor as a pickle
+        _fail(source, "ecg.model_file", f"{mf!r} does not end in {_MODEL_FILE_SUFFIX}: the model is "
+              f"written with skops (sk1dcnn.persistence.dump), and ecg-monitor refuses .joblib and .pkl "
+              f"files as pickles; rename it to {_skops_name(mf)}",
+              f"null, or a path ending in {_MODEL_FILE_SUFFIX} (e.g. {ECG_DEFAULTS['model_file']})")
     if mf is not None:
         # one file per data set, so a UCR run does not replace the MIT-BIH model ecg-monitor uses
         mf = mf.replace("{dataset}", cfg["data"]["name"].replace(":", "-"))
@@ -657,6 +703,9 @@ def preprocessing_step(name, params=None):
 # --------------------------------------------------------------------------- #
 def _resolve_audio(source, section, quick, over):
     """``AUDIO_DEFAULTS <- audio: <- quick: <- over``, validated (both quick and full)."""
+    _check_audio_search_layout(source, "audio", section)
+    if isinstance(section, dict):
+        _check_audio_search_layout(source, "audio: quick", section.get("quick"))
     _check_keys(source, "audio", section, _AUDIO_KEYS)
     base = merge(AUDIO_DEFAULTS, section)
     quick_section = base.pop("quick")
@@ -708,26 +757,38 @@ def _validate_audio(source, cfg, check_paths=True):
         _check_keys(source, where, params, est_params)
         params = {k: _tuplify(v) for k, v in params.items()}
         cfg["front_ends"][fe] = params
-        arch = params.get("architecture")
-        if isinstance(arch, dict):  # {"preset": name, **kwargs} -> explicit layer specs
-            from sk1dcnn.presets import get_preset
-
-            kw = dict(arch)
-            try:
-                params = {**params, "architecture": get_preset(kw.pop("preset"), **kw)}
-            except (KeyError, TypeError, ValueError) as exc:
-                _fail(source, f"{where}.architecture", f"bad preset {arch!r} ({exc})",
-                      "a preset name, or {preset: name, <its keyword arguments>}")
+        try:
+            params = {**params, "architecture": architecture_specs(params.get("architecture"))}
+        except (KeyError, TypeError, ValueError) as exc:
+            _fail(source, f"{where}.architecture", f"bad preset {params['architecture']!r} ({exc})",
+                  "a preset name, or {preset: name, <its keyword arguments>}")
         _check_estimator_values(source, where, CNN1DClassifier, {**cfg["model"], **params})
 
     search = cfg["search"]
     _check_keys(source, "audio.search", search, _AUDIO_SEARCH_KEYS)
-    fes = search["front_ends"]
-    if not isinstance(fes, list) or not fes or not set(fes) <= set(_FRONT_ENDS):
-        _fail(source, "audio.search.front_ends", f"must be a non-empty list of front ends, got {fes!r}",
+    grid = search["grid"]
+    grid_keys = "keys front_end (required), or CNN1DClassifier parameters: " + _fmt(est_params)
+    if not isinstance(grid, dict):
+        _fail(source, "audio.search.grid", f"must be a mapping of parameter -> list of values, got "
+              f"{grid!r}", grid_keys)
+    _check_keys(source, "audio.search.grid", grid, ("front_end", *est_params), required=("front_end",))
+    fes = grid["front_end"]
+    if not isinstance(fes, list) or not fes or not set(fes) <= set(_FRONT_ENDS) or len(set(fes)) < len(fes):
+        _fail(source, "audio.search.grid.front_end", f"must be a non-empty list of front ends, got {fes!r}",
               _fmt(_FRONT_ENDS))
+    for key, values in grid.items():
+        where = f"audio.search.grid.{key}"
+        if not isinstance(values, list) or not values:
+            _fail(source, where, f"must be a non-empty list of values, got {values!r}")
+        if key != "front_end":
+            grid[key] = [_tuplify(v) for v in values]
+            for v in grid[key]:
+                _check_estimator_values(source, where, CNN1DClassifier, {**cfg["model"], key: v}, only=key)
     if not _is_int(search["cv"]) or search["cv"] < 2:
         _fail(source, "audio.search.cv", f"must be an integer >= 2 (number of folds), got {search['cv']!r}")
+    scorings = ("auto", *dict.fromkeys(s for task in AUDIO_SCORINGS.values() for s in task))
+    if search["scoring"] not in scorings:
+        _fail(source, "audio.search.scoring", f"unknown scoring {search['scoring']!r}", _scorings_text())
     _validate_backend(source, "audio.search", search)
 
     tg = cfg["tagging"]
@@ -743,3 +804,51 @@ def _validate_audio(source, cfg, check_paths=True):
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:
         _fail(source, "audio.random_state", f"must be a non-negative integer, got {cfg['random_state']!r}")
     return cfg
+
+
+def _scorings_text():
+    return "auto (" + ", ".join(f"{v[0]} for {task}" for task, v in AUDIO_SCORINGS.items()) + "), " + \
+        "; ".join(f"{_fmt(v)} ({task})" for task, v in AUDIO_SCORINGS.items())
+
+
+def audio_scoring(config, task):
+    """The scoring of ``audio: search: scoring:`` for a task, ``auto`` resolved.
+
+    Parameters
+    ----------
+    config : dict
+        A resolved ``audio:`` configuration.
+    task : {'audio', 'audio-tagging'}
+        The command (spoken digits, or tags of mixtures).
+
+    Returns
+    -------
+    str
+        One of ``AUDIO_SCORINGS[task]``.
+
+    Raises
+    ------
+    ConfigError
+        The scoring is one of the other task's.
+    """
+    scoring, allowed = config["search"]["scoring"], AUDIO_SCORINGS[task]
+    if scoring == "auto":
+        return allowed[0]
+    if scoring not in allowed:
+        _fail(config["source"], "audio.search.scoring", f"{scoring!r} does not score {task}",
+              f"auto ({allowed[0]}), " + _fmt(allowed))
+    return scoring
+
+
+def architecture_specs(arch):
+    """``architecture: {preset: name, <keyword arguments>}`` as the preset's layer specs.
+
+    Any other value (a preset name, layer specs, None) is returned as it is.
+    Raises KeyError, TypeError or ValueError for a bad preset (``get_preset``'s).
+    """
+    if not isinstance(arch, dict):
+        return arch
+    from sk1dcnn.presets import get_preset
+
+    kw = dict(arch)
+    return get_preset(kw.pop("preset"), **kw)

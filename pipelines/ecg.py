@@ -12,7 +12,6 @@ Two steps, kept apart so that the first can be used and tested without MLflow:
 :func:`run` does both for ``python -m pipelines ecg`` and prints the tables.
 """
 
-import json
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -22,7 +21,7 @@ import numpy as np
 
 from ._fitting import evaluate, fit_clone, grid_search
 from ._report import Logged
-from .config import ConfigError, TrackingServerError, preprocessing_step
+from .config import ConfigError, preprocessing_step
 
 __all__ = ["ECGData", "ECGResult", "Logged", "PatientResult", "build_pipeline", "detection_stats",
            "fit_and_evaluate", "load_data", "log_result", "make_cv", "model_metadata", "run",
@@ -443,14 +442,12 @@ def save_model_file(result, path):
 
 
 def _save_local(result, run_id):
-    """Model (``model.skops``) and metrics (``metrics.json``) in ``<cwd>/mlartifacts/local-<time>-<run>/``."""
-    folder = Path.cwd() / "mlartifacts" / f"local-{time.strftime('%Y%m%d-%H%M%S')}-{run_id or 'norun'}"
-    folder.mkdir(parents=True, exist_ok=True)
-    save_model_file(result, folder / "model.skops")
-    doc = {"run_id": run_id, "test": result.metrics, **result.timings, "best_params": result.best_params,
+    """Model and metrics in ``<cwd>/mlartifacts/local-<time>-<run>/`` (:func:`_report.save_local_copy`)."""
+    from ._report import save_local_copy
+
+    doc = {"test": result.metrics, **result.timings, "best_params": result.best_params,
            "seeds": [{"seed": s, **m} for s, m in result.seed_rows], "metadata": result.metadata}
-    (folder / "metrics.json").write_text(json.dumps(doc, indent=2, default=str), encoding="utf-8")
-    return folder
+    return save_local_copy(run_id, result.model, result.metadata, doc)
 
 
 def _run_tags(config, data):
@@ -492,43 +489,30 @@ def log_result(result, config, tracking):
     data = result.data
     tracker = _tracking.Tracker(tracking["uri"], tracking["experiment"], tracking["artifact_location"])
     run_name = f"ecg-{data.name.replace(':', '-')}" + ("-quick" if config["quick"] else "")
-    local_copy = None
-    try:
-        with tracker.parent_run(run_name, tags=_run_tags(config, data)) as run_id:
-            # nothing computed is lost if a remote server goes away from here on
-            if _tracking.is_remote(tracking["uri"]):
-                local_copy = _save_local(result, run_id)
-            tracker.log_params(_report.run_params(config, result))
-            tracker.log_candidates(result.cv_results, config["search"]["scoring"])
-            tracker.log_params(_report.refit_params(result.model))
-            tracker.log_history(result.model.named_steps["cnn"].history_)
-            tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()
-                                 if not k.startswith("support_")})
-            tracker.log_metrics(result.timings)
-            if len(result.seed_rows) > 1:
-                for seed, m in result.seed_rows:
-                    tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
-                                                                             "f1_macro")}, step=seed)
-                tracker.log_metrics({f"seeds_{k}": v for k, v in result.seed_summary.items()})
-            with _report.artifact_dir() as adir:
-                _report.write_artifacts(adir, result, config)
-                tracker.log_artifacts(adir)
-            model_uri = None
-            if config["log_model"]:
-                model_uri = tracker.log_model(result.model, data.X_test[:5], result.metadata)
-            wall = result.compute_time_s + time.perf_counter() - t0
-            tracker.log_metrics({"wall_time_s": wall})
-    except _tracking.TRACKING_ERRORS as exc:
-        if local_copy is None:
-            local_copy = _save_local(result, tracker.run_id)
-        raise TrackingServerError(
-            f"logging to the MLflow tracking store {tracking['uri']} failed during run "
-            f"{tracker.run_id} ({type(exc).__name__}: {str(exc)[:400]}); the fitted model and metrics "
-            f"were saved first in {local_copy} (model.skops: sk1dcnn.persistence.load(...)['pipeline']; "
-            f"metrics.json). "
-            f"{_tracking.SERVER_HINT if _tracking.is_remote(tracking['uri']) else ''}".rstrip()
-        ) from exc
-    return Logged(run_id, tracker.experiment_id, tracking["uri"], model_uri, local_copy, wall)
+    # nothing computed is lost if the tracking store fails (logged_run says where it is)
+    with _tracking.logged_run(tracker, run_name, _run_tags(config, data),
+                              lambda run_id: _save_local(result, run_id)) as run:
+        tracker.log_params(_report.run_params(config, result))
+        tracker.log_candidates(result.cv_results, config["search"]["scoring"])
+        tracker.log_params(_report.refit_params(result.model))
+        tracker.log_history(result.model.named_steps["cnn"].history_)
+        tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()
+                             if not k.startswith("support_")})
+        tracker.log_metrics(result.timings)
+        if len(result.seed_rows) > 1:
+            for seed, m in result.seed_rows:
+                tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
+                                                                         "f1_macro")}, step=seed)
+            tracker.log_metrics({f"seeds_{k}": v for k, v in result.seed_summary.items()})
+        with _report.artifact_dir() as adir:
+            _report.write_artifacts(adir, result, config)
+            tracker.log_artifacts(adir)
+        model_uri = None
+        if config["log_model"]:
+            model_uri = tracker.log_model(result.model, data.X_test[:5], result.metadata)
+        wall = result.compute_time_s + time.perf_counter() - t0
+        tracker.log_metrics({"wall_time_s": wall})
+    return Logged(run.run_id, tracker.experiment_id, tracking["uri"], model_uri, run.local_copy, wall)
 
 
 def _log_patients(result, config, tracking, t0):
@@ -537,10 +521,11 @@ def _log_patients(result, config, tracking, t0):
     data, seeds = result.data, config["seeds"]
     tracker = _tracking.Tracker(tracking["uri"], tracking["experiment"], tracking["artifact_location"])
     run_name = "ecg-mitdb-patient_specific" + ("-quick" if config["quick"] else "")
+    child_run_ids = {}  # record -> its child run (result.rows stay as computed)
     with tracker.parent_run(run_name, tags=_run_tags(config, data)) as run_id:
         tracker.log_params(_report.patient_run_params(config, data))
         for row in result.rows:
-            row["run_id"] = tracker.child_run(
+            child_run_ids[row["record"]] = tracker.child_run(
                 f"record-{row['record']}",
                 params={"record": row["record"], "n_train": row["n_train"], "n_test": row["n_test"],
                         **row["params"]},
@@ -559,7 +544,8 @@ def _log_patients(result, config, tracking, t0):
             tracker.log_artifacts(adir)
         wall = result.compute_time_s + time.perf_counter() - t0
         tracker.log_metrics({"wall_time_s": wall})
-    return Logged(run_id, tracker.experiment_id, tracking["uri"], wall_time_s=wall)
+    return Logged(run_id, tracker.experiment_id, tracking["uri"], wall_time_s=wall,
+                  child_run_ids=child_run_ids)
 
 
 def run(config, *, out=print):

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .config import default_tracking_uri
+
 __all__ = ["DEFAULT_MODEL_FILE", "load_model", "monitor"]
 
 DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.skops"
@@ -78,7 +80,7 @@ def load_model(model=None, tracking_uri=None):
                                 "MLflow model URI such as runs:/<run id>/model)")
     from ._tracking import load_pyfunc
 
-    pyfunc = load_pyfunc(str(model), tracking_uri or f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}")
+    pyfunc = load_pyfunc(str(model), tracking_uri or default_tracking_uri())
     meta = dict(pyfunc.metadata.metadata or {})
     if "classes" not in meta:
         raise ValueError(f"MLflow model {model} has no 'classes' metadata; log it with "

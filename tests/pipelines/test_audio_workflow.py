@@ -30,7 +30,7 @@ def quick_audio(tmp_path_factory):
             rc = main(["audio", "--quick", "--config", str(DEFAULT_CONFIG), "--experiment-name", "test-audio"])
             cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={
                 "tracking": {"experiment": "test-audio"},
-                "audio": {"log_model": False, "search": {"front_ends": ["mel"]},
+                "audio": {"log_model": False, "search": {"grid": {"front_end": ["mel"]}},
                           "tagging": {"n_train": 60, "n_test": 40}}})
             tagging, tagging_logged = audio.run(cfg, "tagging")
     finally:
@@ -101,13 +101,68 @@ def test_fit_and_evaluate_runs_without_mlflow(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "mlflow", None)
     monkeypatch.setitem(sys.modules, "pipelines._tracking", None)
     cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={"audio": {
-        "search": {"front_ends": ["mel"]}, "loso": False, "model": {"max_iter": 1}}})
+        "search": {"grid": {"front_end": ["mel"]}}, "loso": False, "model": {"max_iter": 1}}})
     data = audio.load_data(cfg)
     result = audio.fit_and_evaluate(cfg, data)
-    assert result.task == "digits" and result.best_front_end == "mel"
+    assert result.task == "digits" and result.best_front_end == "mel" and result.scoring == "accuracy"
     assert result.metrics["test_accuracy"] == pytest.approx(np.mean(result.predictions == data.y_test))
     assert result.confusion_matrix.sum() == len(data.y_test)
     assert "loso_mean_accuracy" not in result.metrics
     tagging = audio.fit_and_evaluate(cfg, audio.load_tagging_data(cfg, data))
     assert tagging.task == "tagging" and tagging.predictions.shape == (60, len(tagging.labels))
+    assert tagging.scoring == "roc_auc"
     assert 0.0 <= tagging.metrics["test_mean_roc_auc"] <= 1.0
+
+
+def test_grid_crosses_front_ends_with_cnn_parameters():
+    """search: grid: front_end x any CNN1DClassifier parameter (which replaces the front end's)."""
+    from pipelines import audio
+
+    cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={"audio": {"search": {
+        "grid": {"front_end": ["raw", "mel"], "learning_rate_init": [0.001, 0.01], "dropout": [0.5]}}}})
+    _, grid = audio.build_pipeline(cfg)
+    assert [g["frontend"][0] == "passthrough" for g in grid] == [True, False]
+    for g in grid:
+        assert g["cnn__learning_rate_init"] == [0.001, 0.01] and g["cnn__dropout"] == [0.5]
+    # the quick raw front end's {preset: ...} arrives as layer specs
+    assert isinstance(grid[0]["cnn__architecture"][0], list)
+
+
+def test_logging_failure_keeps_model_and_metrics_locally(tmp_path, monkeypatch):
+    """As for ECG: a tracking store failing during logging loses nothing computed."""
+    pytest.importorskip("mlflow")
+    import json
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking import MlflowClient
+
+    from pipelines import _tracking, audio
+    from pipelines.config import TrackingServerError
+    from sk1dcnn import persistence
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={
+        "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "t"},
+        "audio": {"search": {"grid": {"front_end": ["mel"]}}, "loso": False, "model": {"max_iter": 1}}})
+
+    def gone(self, *a, **k):
+        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/log-batch failed: "
+                              "Connection refused")
+
+    monkeypatch.setattr(_tracking.Tracker, "log_candidates", gone)
+    with pytest.raises(TrackingServerError) as err:
+        audio.run(cfg, out=lambda *a: None)
+    msg = str(err.value)
+    assert "Connection refused" in msg and cfg["tracking"]["uri"] in msg
+    folders = list((tmp_path / "mlartifacts").glob("local-*"))
+    assert len(folders) == 1 and str(folders[0]) in msg
+    saved = persistence.load(folders[0] / "model.skops")
+    doc = json.loads((folders[0] / "metrics.json").read_text())
+    assert saved["metadata"]["classes"] == list(range(10)) and doc["best_front_end"] == "mel"
+    data = audio.load_data(cfg)
+    accuracy = np.mean(saved["pipeline"].predict(data.X_test) == data.y_test)
+    assert accuracy == pytest.approx(doc["metrics"]["test_accuracy"])
+    # the run is marked FAILED, and no run stays active in this process
+    assert mlflow.active_run() is None
+    assert MlflowClient(cfg["tracking"]["uri"]).get_run(doc["run_id"]).info.status == "FAILED"

@@ -1,5 +1,5 @@
 """pipelines/config.py: the sectioned mlflow.yml, its one merge rule, validation that names
-the key and the allowed keys, and the error for a file in the 0.1 layout."""
+the key and the allowed keys, and the errors for a file in an earlier layout."""
 
 import copy
 
@@ -11,6 +11,8 @@ from pipelines.__main__ import main  # noqa: E402
 from pipelines.config import (  # noqa: E402
     DEFAULT_CONFIG,
     ConfigError,
+    audio_scoring,
+    default_tracking_uri,
     load_config,
     merge,
     resolve_config,
@@ -78,6 +80,10 @@ def _ecg(name):
     (lambda c: c["ecg"]["search"].update(scheduler="tcp://127.0.0.1:8786"), "ecg.search.scheduler",
      "backend: dask"),
     (lambda c: c["ecg"]["quick"]["search"].update(backend="dask"), "ecg.quick.search.backend", "grid"),
+    # the model file ecg-monitor reads is skops, never a pickle
+    (lambda c: c["ecg"].update(model_file="mlartifacts/ecg_model.joblib"), "ecg.model_file",
+     "rename it to mlartifacts/ecg_model.skops"),
+    (lambda c: c["ecg"]["quick"].update(model_file="model.pkl"), "ecg.model_file", "a path ending in .skops"),
     # the top level holds sections only
     (lambda c: c.update(ecgg={}), "ecgg", "tracking, ecg, audio"),
 ])
@@ -92,7 +98,17 @@ def test_bad_ecg_config_names_key_and_allowed(raw, mutate, key, allowed):
 
 @pytest.mark.parametrize("mutate, key, allowed", [
     (lambda c: c["audio"]["data"].update(lenght=100), "audio.data.lenght", "length"),
-    (lambda c: c["audio"]["search"].update(front_ends=["cqt"]), "audio.search.front_ends", "raw, mel"),
+    (lambda c: c["audio"]["search"]["grid"].update(front_end=["cqt"]), "audio.search.grid.front_end",
+     "raw, mel"),
+    (lambda c: c["audio"]["search"]["grid"].pop("front_end"), "audio.search.grid.front_end",
+     "missing required key"),
+    (lambda c: c["audio"]["search"]["grid"].update(kernel_sise=[3]), "audio.search.grid.kernel_sise",
+     "front_end, activation"),
+    (lambda c: c["audio"]["search"]["grid"].update(kernel_size=[3, 0]), "audio.search.grid.kernel_size",
+     "kernel_size"),
+    (lambda c: c["audio"]["search"].update(scoring="auc"), "audio.search.scoring",
+     "accuracy, balanced_accuracy, f1_macro (audio); roc_auc (audio-tagging)"),
+    (lambda c: c["audio"]["quick"]["search"].update(scoring="roc"), "audio.search.scoring", "roc_auc"),
     (lambda c: c["audio"]["search"].update(n_jobs=0), "audio.search.n_jobs", "-1 (all cores)"),
     (lambda c: c["audio"]["model"].update(activation="relux"), "audio.model.activation", "'relu'"),
     (lambda c: c["audio"]["front_ends"]["mel"].update(filtres=[8]), "audio.front_ends.mel.filtres", "filters"),
@@ -128,7 +144,7 @@ def test_a_typo_in_one_workflow_never_breaks_the_other(raw):
     with pytest.raises(ConfigError, match=r"ecg\.search\.grid: missing required key"):
         resolve_config(bad_ecg, "ecg")
     for quick in (False, True):
-        assert resolve_config(bad_ecg, "audio", quick=quick)["search"]["front_ends"] == ["raw", "mel"]
+        assert resolve_config(bad_ecg, "audio", quick=quick)["search"]["grid"] == {"front_end": ["raw", "mel"]}
     # a file without an audio: section runs audio on the defaults
     no_audio = {k: v for k, v in raw.items() if k != "audio"}
     assert resolve_config(no_audio, "audio", quick=True)["data"]["data_dir"] == "shipped"
@@ -163,6 +179,64 @@ def test_the_0_1_layout_is_refused_with_where_each_key_moved(tmp_path, capsys):
     assert main(["ecg", "--quick", "--config", str(path)]) == 2
     err = capsys.readouterr().err
     assert "uses the 0.1 layout" in err and "`model:` to `ecg: model:`" in err
+
+
+def test_a_0_1_model_file_is_renamed_to_skops():
+    """A 0.1 config's model.joblib would get skops bytes, which ecg-monitor refuses as a pickle."""
+    old = {"model_file": "mlartifacts/ecg_model.joblib", "quick": {"model_file": "quick.pkl"}}
+    with pytest.raises(ConfigError) as err:
+        resolve_config(old, "ecg", source="mlflow.yml")
+    msg = str(err.value)
+    assert "`model_file:` to `ecg: model_file:`" in msg
+    assert "Rename `model_file: mlartifacts/ecg_model.joblib` to end in `.skops`" in msg
+    assert "mlartifacts/ecg_model.skops" in msg and "Rename `model_file: quick.pkl`" in msg
+    with pytest.raises(ConfigError) as err:
+        resolve_config({"model_file": "m.skops"}, "ecg", source="mlflow.yml")
+    assert "Rename" not in str(err.value)
+
+
+def test_the_earlier_audio_search_layout_says_where_front_ends_moved(raw, tmp_path, capsys):
+    import yaml
+
+    for quick in (False, True):
+        old = copy.deepcopy(raw)
+        section = old["audio"]["quick"] if quick else old["audio"]
+        section.setdefault("search", {}).pop("grid", None)
+        section["search"]["front_ends"] = ["raw", "mel"]
+        where = "audio: quick" if quick else "audio"
+        with pytest.raises(ConfigError) as err:
+            resolve_config(old, "audio", source="mlflow.yml")
+        msg = str(err.value)
+        assert msg.startswith("mlflow.yml uses the earlier audio: layout")
+        assert (f"move `{where}: search: front_ends: [raw, mel]` to "
+                f"`{where}: search: grid: front_end: [raw, mel]`") in msg
+        # a run reads its own section only
+        assert resolve_config(old, "ecg")["data"]["name"] == "mitdb:inter_patient"
+    path = tmp_path / "old.yml"
+    path.write_text(yaml.safe_dump(old))
+    assert main(["audio", "--quick", "--config", str(path)]) == 2
+    assert "search: grid: front_end:" in capsys.readouterr().err
+
+
+def test_audio_scoring_of_each_task(raw):
+    cfg = resolve_config(raw, "audio", source="mlflow.yml")
+    assert cfg["search"]["scoring"] == "auto"
+    assert audio_scoring(cfg, "audio") == "accuracy"
+    assert audio_scoring(cfg, "audio-tagging") == "roc_auc"
+    raw["audio"]["search"]["scoring"] = "balanced_accuracy"
+    cfg = resolve_config(raw, "audio", source="mlflow.yml")
+    assert audio_scoring(cfg, "audio") == "balanced_accuracy"
+    with pytest.raises(ConfigError) as err:
+        audio_scoring(cfg, "audio-tagging")
+    msg = str(err.value)
+    assert msg.startswith("mlflow.yml: audio.search.scoring: 'balanced_accuracy' does not score audio-tagging")
+    assert msg.endswith("allowed: auto (roc_auc), roc_auc")
+
+
+def test_the_default_tracking_uri_is_one_sqlite_file_in_the_working_directory(raw, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert default_tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+    assert resolve_config(raw, "audio")["tracking"]["uri"] == default_tracking_uri()
 
 
 def test_one_merge_rule():
@@ -253,7 +327,10 @@ def test_shipped_config_sections(raw):
     assert mit["model"]["class_weight"] == "balanced" and mit["model"]["early_stopping"] is True
     # the shipped audio: section, full and quick
     audio = load_config(DEFAULT_CONFIG, "audio")
-    assert audio["search"]["front_ends"] == ["raw", "mel"] and audio["data"]["length"] == 6561
+    assert audio["search"]["grid"] == {"front_end": ["raw", "mel"]} and audio["data"]["length"] == 6561
+    # both workflow sections search the same way
+    for workflow in ("ecg", "audio"):
+        assert {"grid", "cv", "scoring", "n_jobs", "backend"} <= set(raw[workflow]["search"]), workflow
     assert load_config(DEFAULT_CONFIG, "audio", quick=True)["data"]["data_dir"] == "shipped"
 
 

@@ -2,6 +2,7 @@
 ``fit_and_evaluate`` without MLflow, the patient-specific scheme, a failing tracking store,
 and the grid search on a Dask cluster."""
 
+import copy
 import subprocess
 import sys
 from pathlib import Path
@@ -219,6 +220,13 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
     assert {"gross_se_V", "gross_ppv_S", "test_accuracy"} <= set(parent[0].data.metrics)
     arts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
     assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt"} <= arts
+    # the child runs' ids are in what logging returned, not written into the result
+    assert logged.child_run_ids == {c.info.run_name.replace("record-", ""): c.info.run_id for c in children}
+    assert all("run_id" not in r for r in res.rows)
+    # compute, then log: logging leaves the result as it was computed
+    before = copy.deepcopy(res.rows)
+    again = ecg.log_result(res, cfg, cfg["tracking"])
+    assert res.rows == before and again.run_id != logged.run_id
 
 
 @pytest.mark.skipif(find_shared_data("mitdb") is None or

@@ -1,29 +1,9 @@
-"""pipelines/_report.py and pipelines/_plots.py: the printed tables and the plot files."""
+"""pipelines/_report.py: the printed tables, the artifact files and the local copy of a model."""
 
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
-
-pytest.importorskip("matplotlib")
-
-
-def test_one_plot_helper_per_plot(tmp_path):
-    from pipelines._plots import plot_confusion_matrix, plot_loss_curve, plot_per_tag_auc
-
-    history = [{"epoch": 1, "train_loss": 1.0, "valid_loss": None},
-               {"epoch": 2, "train_loss": 0.5, "valid_loss": 0.7}]
-    plot_loss_curve(history, "t", tmp_path / "loss.png")
-    plot_confusion_matrix(np.array([[3, 1], [0, 2]]), ["N", "V"], "t", tmp_path / "cm.png")
-    plot_per_tag_auc({"digit_0": 0.9, "speaker_theo": 0.8}, "t", tmp_path / "auc.png")
-    for name in ("loss.png", "cm.png", "auc.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    # the workflows use these helpers, not their own copies
-    import pipelines._report as report
-    import pipelines.audio as audio
-
-    assert report.plot_loss_curve is plot_loss_curve and report.plot_confusion_matrix is plot_confusion_matrix
-    assert not hasattr(audio, "_plot_history")
 
 
 def test_refit_params_are_json_or_repr():
@@ -57,3 +37,26 @@ def test_result_table_names_where_things_went():
     assert "MLflow: run r1 (experiment 'sk1dcnn-ecg', id 1)" in text
     assert "models:/m-1" in text and "/x/model.skops" in text and "sk1dcnn.persistence.load" in text
     assert "mlflow ui --backend-store-uri sqlite:///x/mlflow.db" in text
+
+
+def test_save_local_copy_writes_model_and_metrics(tmp_path, monkeypatch):
+    """The one writer of mlartifacts/local-*: what logging keeps when the tracking store fails."""
+    pytest.importorskip("skops")
+    import json
+
+    from pipelines._report import LOCAL_COPY_HINT, Logged, local_copy_line, save_local_copy
+    from sk1dcnn import CNN1DClassifier, persistence
+
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 1, 16)), np.arange(12) % 2
+    cnn = CNN1DClassifier(filters=(2,), hidden_layer_sizes=(4,), max_iter=1, random_state=0).fit(X, y)
+    folder = save_local_copy("r1", cnn, {"classes": [0, 1]}, {"metrics": {"accuracy": 0.5}})
+    assert folder.parent == tmp_path / "mlartifacts" and folder.name.startswith("local-")
+    assert folder.name.endswith("-r1")
+    saved = persistence.load(folder / "model.skops")
+    np.testing.assert_array_equal(saved["pipeline"].predict(X), cnn.predict(X))
+    assert saved["metadata"] == {"classes": [0, 1]}
+    assert json.loads((folder / "metrics.json").read_text()) == {"run_id": "r1", "metrics": {"accuracy": 0.5}}
+    line = local_copy_line(Logged("r1", "1", "http://x", local_copy=folder))
+    assert str(folder) in line and LOCAL_COPY_HINT in line

@@ -93,3 +93,22 @@ def test_log_history_steps_are_epochs(tmp_path):
     points = client.get_metric_history(run_id, "train_loss")
     assert [(p.step, p.value) for p in sorted(points, key=lambda p: p.step)] == [(1, 0.9), (2, 0.5)]
     assert client.get_metric_history(run_id, "valid_loss") == []  # None and NaN are skipped
+
+
+def test_a_new_sqlite_store_logs_no_info_lines(tmp_path):
+    """MLflow's "Creating initial MLflow database tables..." stays out of the workflows' output."""
+    import logging
+
+    from pipelines._tracking import Tracker
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("mlflow.store.db.utils")
+    logger.addHandler(handler)
+    try:
+        Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "t", (tmp_path / "art").as_uri())
+    finally:
+        logger.removeHandler(handler)
+    assert (tmp_path / "mlflow.db").is_file()
+    assert [r.getMessage() for r in records if r.levelno < logging.WARNING] == []
