@@ -372,15 +372,14 @@ def run(config, task="digits", *, out=print):
     if task == "tagging":
         data = load_tagging_data(config, fsdd)
         out(f"audio-tagging: {len(data.X_train)} train / {len(data.X_test)} test mixtures of {length} "
-            f"samples, {len(data.tags)} tags ({', '.join(data.tags)}); {config['search']['cv']}-fold CV, "
+            f"samples, {len(data.tags)} tags ({', '.join(data.tags)}); {config['search']['cv']}-fold CV; "
             f"scoring {scoring}")
     else:
         data = fsdd
-        grid = config["search"]["grid"]
-        others = "".join(f" x {k} {_short_list(v)}" for k, v in grid.items() if k != "front_end")
+        grid = " x ".join(f"{k} {_short_list(v)}" for k, v in config["search"]["grid"].items())
         out(f"audio: FSDD from {data.data_dir}: {len(data.y_train)} train / {len(data.y_test)} test clips "
-            f"of {length} samples; front ends {', '.join(grid['front_end'])}{others}, "
-            f"{config['search']['cv']}-fold CV by speaker, scoring {scoring}")
+            f"of {length} samples; grid {grid}; {config['search']['cv']}-fold CV by speaker; "
+            f"scoring {scoring}")
     result = fit_and_evaluate(config, data)
     logged = log_result(result, config, config["tracking"])
     m = result.metrics
