@@ -235,7 +235,7 @@ class Sequential:
         training : bool, default=False
             Batch statistics, dropout and the caches the backward pass needs.
         rng : numpy.random.Generator or None
-            Dropout, rrelu and augmentation draws (training only).
+            Dropout and rrelu draws (training only).
         upto : int or None
 
         Returns
