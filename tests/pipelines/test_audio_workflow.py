@@ -128,41 +128,17 @@ def test_grid_crosses_front_ends_with_cnn_parameters():
     assert isinstance(grid[0]["cnn__architecture"][0], list)
 
 
-def test_logging_failure_keeps_model_and_metrics_locally(tmp_path, monkeypatch):
+def test_logging_failure_keeps_model_and_metrics_locally(tmp_path, monkeypatch,
+                                                         run_with_tracking_failure):
     """As for ECG: a tracking store failing during logging loses nothing computed."""
-    pytest.importorskip("mlflow")
-    import json
-
-    import mlflow
-    from mlflow.exceptions import MlflowException
-    from mlflow.tracking import MlflowClient
-
-    from pipelines import _tracking, audio
-    from pipelines.config import TrackingServerError
-    from sk1dcnn import persistence
+    from pipelines import audio
 
     monkeypatch.chdir(tmp_path)
     cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={
         "tracking": {"uri": f"sqlite:///{tmp_path / 'mlflow.db'}", "experiment": "t"},
         "audio": {"search": {"grid": {"front_end": ["mel"]}}, "loso": False, "model": {"max_iter": 1}}})
-
-    def gone(self, *a, **k):
-        raise MlflowException("API request to endpoint /api/2.0/mlflow/runs/log-batch failed: "
-                              "Connection refused")
-
-    monkeypatch.setattr(_tracking.Tracker, "log_candidates", gone)
-    with pytest.raises(TrackingServerError) as err:
-        audio.run(cfg, out=lambda *a: None)
-    msg = str(err.value)
-    assert "Connection refused" in msg and cfg["tracking"]["uri"] in msg
-    folders = list((tmp_path / "mlartifacts").glob("local-*"))
-    assert len(folders) == 1 and str(folders[0]) in msg
-    saved = persistence.load(folders[0] / "model.skops")
-    doc = json.loads((folders[0] / "metrics.json").read_text())
+    saved, doc = run_with_tracking_failure(audio, cfg)
     assert saved["metadata"]["classes"] == list(range(10)) and doc["best_front_end"] == "mel"
     data = audio.load_data(cfg)
     accuracy = np.mean(saved["pipeline"].predict(data.X_test) == data.y_test)
     assert accuracy == pytest.approx(doc["metrics"]["test_accuracy"])
-    # the run is marked FAILED, and no run stays active in this process
-    assert mlflow.active_run() is None
-    assert MlflowClient(cfg["tracking"]["uri"]).get_run(doc["run_id"]).info.status == "FAILED"

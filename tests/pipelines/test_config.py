@@ -23,7 +23,8 @@ def _ecg(name):
     return {"ecg": {"data": {"name": name}}}
 
 
-@pytest.mark.parametrize("mutate, key, allowed", [
+#: (mutate the parsed mlflow.yml, the key the error names, what it lists as allowed)
+ECG_TYPOS = [
     (lambda c: c["ecg"]["search"].update(n_job=2), "ecg.search.n_job", "n_jobs"),
     (lambda c: c["ecg"]["model"].update(filtres=[8]), "ecg.model.filtres", "filters"),
     (lambda c: c["ecg"]["data"].update(nme="x"), "ecg.data.nme", "data_dir"),
@@ -86,17 +87,9 @@ def _ecg(name):
     (lambda c: c["ecg"]["quick"].update(model_file="model.pkl"), "ecg.model_file", "a path ending in .skops"),
     # the top level holds sections only
     (lambda c: c.update(ecgg={}), "ecgg", "tracking, ecg, audio"),
-])
-def test_bad_ecg_config_names_key_and_allowed(raw, mutate, key, allowed):
-    mutate(raw)
-    with pytest.raises(ConfigError) as err:
-        resolve_config(raw, "ecg", quick=True, source="mlflow.yml")
-    msg = str(err.value)
-    assert f"mlflow.yml: {key}:" in msg
-    assert allowed in msg
+]
 
-
-@pytest.mark.parametrize("mutate, key, allowed", [
+AUDIO_TYPOS = [
     (lambda c: c["audio"]["data"].update(lenght=100), "audio.data.lenght", "length"),
     (lambda c: c["audio"]["search"]["grid"].update(front_end=["cqt"]), "audio.search.grid.front_end",
      "raw, mel"),
@@ -119,11 +112,16 @@ def test_bad_ecg_config_names_key_and_allowed(raw, mutate, key, allowed):
      "n_mels"),
     (lambda c: c["audio"]["tagging"].update(n_train=1), "audio.tagging.n_train", "integer >= 2"),
     (lambda c: c["audio"].update(lsoo=True), "audio.lsoo", "loso"),
-])
-def test_bad_audio_config_names_key_and_allowed(raw, mutate, key, allowed):
+]
+
+
+@pytest.mark.parametrize("workflow, mutate, key, allowed",
+                         [("ecg", *case) for case in ECG_TYPOS]
+                         + [("audio", *case) for case in AUDIO_TYPOS])
+def test_bad_config_names_key_and_allowed(raw, workflow, mutate, key, allowed):
     mutate(raw)
     with pytest.raises(ConfigError) as err:
-        resolve_config(raw, "audio", quick=True, source="mlflow.yml")
+        resolve_config(raw, workflow, quick=True, source="mlflow.yml")
     msg = str(err.value)
     assert f"mlflow.yml: {key}:" in msg
     assert allowed in msg
