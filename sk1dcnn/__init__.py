@@ -1,11 +1,13 @@
 """sk1dcnn: 1D convolutional neural networks as scikit-learn estimators.
 
 A pure NumPy/SciPy engine (no deep-learning framework at run time) under
-:class:`CNN1DClassifier` and :class:`CNN1DRegressor`.
+:class:`CNN1DClassifier` and :class:`CNN1DRegressor`; :func:`relevance` shows which
+timepoints their predictions rest on.
 """
 
 from .estimators import CNN1DClassifier, CNN1DRegressor
+from .explain import relevance
 
 __version__ = "0.2.0"
 
-__all__ = ["CNN1DClassifier", "CNN1DRegressor", "__version__"]
+__all__ = ["CNN1DClassifier", "CNN1DRegressor", "relevance", "__version__"]
