@@ -25,7 +25,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._architecture import predict_chunk_size
 from ._validation import to_channels_last
-from .estimators import CNN1DClassifier, CNN1DRegressor, _BaseCNN1D
+from .estimators import CNN1DRegressor, _BaseCNN1D
 from .nn.network import Sequential
 
 __all__ = ["relevance"]
@@ -117,7 +117,7 @@ def relevance(estimator, X, target=None, method="gradient", *, channels="sum"):
     Xc = to_channels_last(Xv, estimator._dtype())
     net = _plain_copy(estimator.network_)
     split = _last_sequence_layer(net, name) + 1 if method == "gradcam" else None
-    weights = _output_weights(estimator, Xc, net, target)
+    weights = _output_weights(estimator, Xv, net, target)
 
     chunk = predict_chunk_size(net, Xc.dtype.itemsize)
     out = []
@@ -166,9 +166,9 @@ def _last_sequence_layer(net, name):
                      f"global pooling; this {name}'s network has none.")
 
 
-def _output_weights(estimator, Xc, net, target):
+def _output_weights(estimator, X, net, target):
     """(n, n_outputs) weights: the explained score of sample i is W[i] @ z_i."""
-    n = Xc.shape[0]
+    n = X.shape[0]
     n_out = net.output_shape[0]
     W = np.zeros((n, n_out))
     if isinstance(estimator, CNN1DRegressor):
@@ -185,8 +185,8 @@ def _output_weights(estimator, Xc, net, target):
         return W
     classes = estimator.classes_
     binary = n_out == 1 and not estimator._multilabel  # one logit, of classes_[1]
-    if target is None:
-        Z = _forward(net, Xc)
+    if target is None:  # the predicted class, from predict's own pass
+        Z = estimator._raw_forward(X)
         if binary:
             W[:, 0] = np.where(Z[:, 0] > 0, 1.0, -1.0)
         else:
@@ -198,22 +198,17 @@ def _output_weights(estimator, Xc, net, target):
                          f"{labels.shape}.")
     labels = np.broadcast_to(labels, (n,))
     lookup = {c: k for k, c in enumerate(classes.tolist())}
-    unknown = sorted({repr(t) for t in labels.tolist() if t not in lookup})
+    unknown = sorted({repr(t.item() if isinstance(t, np.generic) else t)
+                      for t in labels.tolist() if t not in lookup})
     if unknown:
-        raise ValueError(f"target {', '.join(unknown)} is not a class of this {type(estimator).__name__}; "
-                         f"classes_ is {classes.tolist()}.")
+        raise ValueError(f"target {', '.join(unknown)} is not a class of this "
+                         f"{type(estimator).__name__}; classes_ is {classes.tolist()}.")
     k = np.array([lookup[t] for t in labels.tolist()], dtype=int)
     if binary:
         W[:, 0] = np.where(k == 1, 1.0, -1.0)
     else:
         W[np.arange(n), k] = 1.0
     return W
-
-
-def _forward(net, Xc):
-    chunk = predict_chunk_size(net, Xc.dtype.itemsize)
-    return np.concatenate([net.forward(Xc[s:s + chunk], training=False)
-                           for s in range(0, Xc.shape[0], chunk)], axis=0)
 
 
 def _gradient(net, Xb, Wb, times_input):
@@ -233,4 +228,6 @@ def _gradcam(net, split, Xb, Wb):
     T, L = Xb.shape[1], A.shape[1]
     centres = (np.arange(L) + 0.5) * (T / L) - 0.5
     t = np.arange(T)
-    return np.stack([np.interp(t, centres, row) for row in cam]) if L > 1 else np.repeat(cam, T, axis=1)
+    if L == 1:
+        return np.repeat(cam, T, axis=1)
+    return np.stack([np.interp(t, centres, row) for row in cam])
