@@ -490,5 +490,7 @@ class ReSEBlock(ResidualBlock):
         return SqueezeExcitation(self.se_ratio)
 
 
+
+
 #: Registry of the layer classes defined here, merged into ``make_layer``'s.
 BLOCKS = {cls.__name__: cls for cls in (BatchNormalization, ResidualBlock, SqueezeExcitation, ReSEBlock)}

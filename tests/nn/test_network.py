@@ -141,9 +141,10 @@ def test_make_layer_names_what_is_wrong(spec, message):
 
 
 def test_too_short_input_names_the_layer_where_the_length_runs_out():
-    net = Sequential([Conv1D(2, 3, padding="same"), MaxPooling1D(4), MaxPooling1D(4), Flatten()])
+    net = Sequential([Conv1D(2, 3, padding="same"), MaxPooling1D(4), Conv1D(2, 3), Flatten()])
     with pytest.raises(ValueError, match=r"n_timepoints=10 is too short for this network: "
-                                         r"layer 2 MaxPooling1D\(pool_size=4\) gets length 2"):
+                                         r"layer 2 Conv1D\(filters=2, kernel_size=3, "
+                                         r"padding='valid'\) gets length 2"):
         net.build((10, 1), np.random.RandomState(0), np.float64)
 
 
