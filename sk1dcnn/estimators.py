@@ -273,6 +273,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         # 6. train (a converged checkpoint runs no epoch, but train() restores its best weights)
         train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
               validation, self._checkpoint_writer(fingerprint))
+        if not incremental:  # BatchNormalization: the training set's exact statistics
+            net.recompute_batchnorm_statistics(Xc, predict_chunk_size(net, Xc.dtype.itemsize))
         net.clear_cache()
         # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)

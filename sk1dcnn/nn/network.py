@@ -209,7 +209,8 @@ class Sequential:
             if not isinstance(layer, Conv1D):
                 steps.append(Step(i, 1, "layer"))
             elif (not training and isinstance(nxt, BatchNormalization)
-                    and layer.activation in (None, "identity")):
+                    and layer.activation in (None, "identity")
+                    and "_c_collect" not in vars(nxt)):  # not while collecting statistics
                 relu = (i + 2 < n and isinstance(layers[i + 2], Activation)
                         and layers[i + 2].activation == "relu")
                 steps.append(Step(i, 3 if relu else 2, "conv_bn"))
@@ -362,6 +363,88 @@ class Sequential:
         for layer in self.layers:
             _collect_state(layer, out, set())
         return out
+
+    def batchnorm_layers(self):
+        """Every BatchNormalization layer, nested ones included (in a fixed order).
+
+        Returns
+        -------
+        list of BatchNormalization
+        """
+        out = []
+        for layer in self.layers:
+            _collect_layers(layer, BatchNormalization, out, set())
+        return out
+
+    def recompute_batchnorm_statistics(self, X, chunk_size=256):
+        """Set every BatchNormalization's running statistics to the exact mean and
+        (biased) variance of its input over ``X``, in predict mode.
+
+        One pass over ``X`` per layer, in the order the forward pass meets them: each
+        pass runs the layers before it with their new statistics and stops at it, so
+        that afterwards ``forward(X, training=False)`` equals the training-mode
+        forward pass of the whole of ``X`` as one batch (without dropout), to rounding.
+        A pass stops at its layer, so the cost is about half a predict pass over ``X``
+        per layer.
+
+        Parameters
+        ----------
+        X : ndarray (N, L, C)
+            E.g. the training set.
+        chunk_size : int, default=256
+            Samples per forward pass (the statistics do not depend on it).
+
+        Returns
+        -------
+        int
+            The number of layers updated.
+        """
+        bns = self.batchnorm_layers()
+        if not bns or len(X) == 0:
+            return 0
+        done = set()
+        acc = {}
+
+        def collect(bn, Z):
+            if id(bn) in done:
+                return  # final statistics: normalise with them
+            if acc.setdefault("layer", bn) is not bn:
+                raise RuntimeError("BatchNormalization layers met in a different order.")
+            C = Z.shape[-1]
+            Zd = Z.reshape(-1, C).astype(np.float64)
+            n_b, mean_b = Zd.shape[0], Zd.mean(axis=0)
+            m2_b = np.einsum("ij,ij->j", Zd - mean_b, Zd - mean_b)
+            if "n" not in acc:
+                acc.update(n=n_b, mean=mean_b, m2=m2_b)
+            else:  # Chan et al.'s pairwise update of the mean and sum of squares
+                n = acc["n"] + n_b
+                delta = mean_b - acc["mean"]
+                acc["mean"] = acc["mean"] + delta * (n_b / n)
+                acc["m2"] = acc["m2"] + m2_b + delta * delta * (acc["n"] * n_b / n)
+                acc["n"] = n
+            raise _Collected
+
+        for bn in bns:
+            bn._c_collect = collect
+        try:
+            for _ in bns:
+                acc.clear()
+                for start in range(0, len(X), chunk_size):
+                    try:
+                        self.forward(X[start:start + chunk_size], training=False)
+                    except _Collected:
+                        pass
+                bn = acc.get("layer")
+                if bn is None:  # no pass reached the remaining layers
+                    break
+                bn.moving_mean[...] = acc["mean"]
+                bn.moving_variance[...] = acc["m2"] / acc["n"]
+                done.add(id(bn))
+        finally:
+            for bn in bns:
+                vars(bn).pop("_c_collect", None)
+            self.clear_cache()
+        return len(done)
 
     def clear_cache(self):
         """Drop buffers and what forward cached for backward (keeps pickles small)."""
@@ -746,6 +829,33 @@ class InceptionModule(_Nested):
 
 #: The blocks made of small networks join make_layer's registry.
 LAYERS.update({cls.__name__: cls for cls in (Residual, Concatenate, InceptionModule)})
+
+
+class _Collected(Exception):
+    """Stops a pass of recompute_batchnorm_statistics at the layer it collects for."""
+
+
+def _collect_layers(layer, cls, out, seen):
+    """Instances of ``cls`` in ``layer`` and in the layers and networks nested in it."""
+    if id(layer) in seen:
+        return
+    seen.add(id(layer))
+    if isinstance(layer, cls):
+        out.append(layer)
+    for name in sorted(vars(layer)):
+        if name.startswith("_c_"):
+            continue
+        value = vars(layer)[name]
+        items = list(value.values()) if isinstance(value, dict) else value
+        if isinstance(items, (Layer, Sequential)):
+            items = [items]
+        if isinstance(items, (list, tuple)):
+            for item in items:
+                if isinstance(item, Sequential):
+                    for sub in item.layers:
+                        _collect_layers(sub, cls, out, seen)
+                elif isinstance(item, Layer):
+                    _collect_layers(item, cls, out, seen)
 
 
 _STATE_NAMES = ("moving_mean", "moving_variance")

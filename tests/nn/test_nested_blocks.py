@@ -234,3 +234,48 @@ def test_same_padded_pooling_is_not_fused_with_the_convolution():
     net.build((3, 1), np.random.RandomState(0), np.float64)
     assert [step.kind for step in net.plan(training=True)] == ["conv", "layer", "conv", "layer",
                                                                 "layer"]
+
+
+# ------------------------------------------ BatchNormalization's exact statistics
+def _bn_nets():
+    from sk1dcnn.presets import fcn, inception_time, resnet
+    return {
+        "fcn": fcn(filters=(4, 6, 4)),
+        "resnet": resnet(filters=(3, 4, 4)),
+        "inception_time": inception_time(depth=6, filters=2, kernel_sizes=(6, 3, 2),
+                                         bottleneck=2),
+        "dense_bn": [{"layer": "Conv1D", "filters": 3, "kernel_size": 3, "activation": "relu"},
+                     "Flatten", {"layer": "Dense", "units": 4}, "BatchNormalization"],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_bn_nets()))
+@pytest.mark.parametrize("fuse", [True, False])
+def test_recomputed_batchnorm_statistics_make_predict_equal_the_training_pass(name, fuse):
+    """After recompute_batchnorm_statistics(X), the predict-mode output on X equals the
+    training-mode output of X as one batch (each BN normalised by its input's exact mean
+    and variance), whatever the chunks; before, the running averages did not."""
+    import copy
+
+    net = Sequential([make_layer(s) for s in _bn_nets()[name]]
+                     + [make_layer({"layer": "Dense", "units": 2})], fuse=fuse)
+    net.build((20, 1), np.random.RandomState(0), np.float64)
+    X = np.random.default_rng(0).standard_normal((30, 20, 1)) * 3 + 1
+    for start in range(0, 30, 8):  # a few training batches move the running averages
+        net.forward(X[start:start + 8], training=True)
+    one_batch = copy.deepcopy(net).forward(X, training=True)
+    assert np.abs(net.forward(X) - one_batch).max() > 1e-3
+    n_bn = len(net.batchnorm_layers())
+    assert net.recompute_batchnorm_statistics(X, chunk_size=7) == n_bn
+    np.testing.assert_allclose(net.forward(X), one_batch, rtol=1e-10, atol=1e-12)
+    snapshot = [a.copy() for a in net._state_arrays()]
+    net.recompute_batchnorm_statistics(X, chunk_size=30)  # one chunk: the same statistics
+    for a, b in zip(net._state_arrays(), snapshot):
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
+    assert not any("_c_collect" in vars(bn) for bn in net.batchnorm_layers())
+
+
+def test_recompute_without_batchnorm_is_a_no_op():
+    net = Sequential([Conv1D(2, 3), make_layer("Flatten")])
+    net.build((5, 1), np.random.RandomState(0), np.float64)
+    assert net.recompute_batchnorm_statistics(np.ones((3, 5, 1))) == 0
