@@ -197,3 +197,32 @@ def test_reference_presets_fit_tiny_and_very_short_series(name):
                               dtype="float64").fit(X, y)
         assert est.predict_proba(X).shape == (12, 3)
     assert clone(CNN1DClassifier(architecture=name)).get_params()["architecture"] == name
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_inception_time_ensemble_recipe_with_clone_and_grid_search():
+    """docs/architectures.md's recipe: soft voting over networks that differ only in
+    their seed (InceptionTime averages 5 networks' probabilities). It clones, and
+    GridSearchCV searches a parameter shared by every member through ``estimators``."""
+    from sklearn.ensemble import VotingClassifier
+    from sklearn.model_selection import GridSearchCV
+
+    def seeds(est, n=5):
+        return [(f"seed{s}", clone(est).set_params(random_state=s)) for s in range(n)]
+
+    small = inception_time(depth=3, filters=2, kernel_sizes=(4, 2), bottleneck=2)
+    base = CNN1DClassifier(architecture=small, max_iter=2, batch_size=6, dtype="float64")
+    rng = np.random.default_rng(0)
+    y = np.arange(18) % 2
+    X = rng.standard_normal((18, 16)) + y[:, None]
+    ensemble = VotingClassifier(seeds(base, 3), voting="soft").fit(X, y)
+    members = [est.predict_proba(X) for est in ensemble.estimators_]
+    np.testing.assert_allclose(ensemble.predict_proba(X), np.mean(members, axis=0), rtol=1e-12)
+    assert not np.allclose(members[0], members[1])  # the seeds differ
+    again = clone(ensemble).fit(X, y)  # every member seeded: the same ensemble
+    np.testing.assert_array_equal(again.predict_proba(X), ensemble.predict_proba(X))
+    grid = {"estimators": [seeds(clone(base).set_params(learning_rate_init=lr), 2)
+                           for lr in (1e-3, 1e-2)]}
+    search = GridSearchCV(VotingClassifier(seeds(base, 2), voting="soft"), grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 2
+    assert search.best_estimator_.predict_proba(X).shape == (18, 2)
