@@ -484,8 +484,17 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 def _forward_in_chunks(net, Xc, upto=None, clear_cache=True):
     """Inference on channels-last ``Xc`` in chunks sized by :func:`predict_chunk_size`."""
     chunk = predict_chunk_size(net, Xc.dtype.itemsize)
-    outs = [net.forward(Xc[start:start + chunk], training=False, upto=upto)
-            for start in range(0, Xc.shape[0], chunk)]
+    outs = []
+    for start in range(0, Xc.shape[0], chunk):
+        part = Xc[start:start + chunk]
+        if len(part) == 1:
+            # NumPy runs a one-row product as a matrix-vector product, which rounds
+            # differently from the same row inside a batch (matrix-matrix): a sample
+            # predicted alone goes through as a batch of two, for identical outputs
+            part = np.concatenate([part, part])
+            outs.append(net.forward(part, training=False, upto=upto)[:1])
+        else:
+            outs.append(net.forward(part, training=False, upto=upto))
     if clear_cache:  # not between epochs: training reuses the buffers
         net.clear_cache()
     if not outs:

@@ -42,6 +42,13 @@ _FRESH_OUTPUT = (Dense, GlobalAveragePooling1D, GlobalMaxPooling1D, MaxPooling1D
                  AveragePooling1D)
 
 
+def _fresh_output(layer):
+    """Does ``layer.forward`` return a new array? (A fused ReLU writes into a reused buffer.)"""
+    if isinstance(layer, Dense) and layer.activation == "relu":
+        return False
+    return isinstance(layer, _FRESH_OUTPUT)
+
+
 def make_layer(spec):
     """Build a layer from a spec.
 
@@ -258,7 +265,7 @@ class Sequential:
         self._last_steps = steps if n == len(self.layers) else None
         if steps:
             last = steps[-1]
-            if last.kind != "layer" or not isinstance(self.layers[last.start], _FRESH_OUTPUT):
+            if last.kind != "layer" or not _fresh_output(self.layers[last.start]):
                 X = X.copy()
         return X
 
