@@ -57,7 +57,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "dilation_rate": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "pool": [StrOptions({"max", "avg"}), None],
         "pool_size": [Interval(numbers.Integral, 1, None, closed="left")],
-        "global_pool": [StrOptions({"max", "avg"}), None],
+        "global_pool": [StrOptions({"max", "avg", "auto"}), None],
         "hidden_layer_sizes": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "activation": [StrOptions(set(ALL_ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
@@ -89,6 +89,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
         "clip_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "checkpoint_path": [str, os.PathLike, None],
+        "input_scaling": [StrOptions({"per_series", "global"}), None],
     }
 
     @abstractmethod
@@ -178,7 +179,9 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         X, y = validate_data(
             self, X, y, reset=first, allow_nd=True, multi_output=True,
             dtype=(np.float64, np.float32), y_numeric=isinstance(self, RegressorMixin),
+            ensure_all_finite="allow-nan",
         )
+        _refuse_nan(X, type(self).__name__)
         if X.ndim == 3 and X.shape[2] == 0:
             raise ValueError(f"X has 0 timepoints (shape {X.shape}); signals must have length >= 1.")
         if X.ndim == 3 and X.shape[1] == 0:
@@ -228,8 +231,37 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                     f"{self.n_timepoints_in_} timepoints (fitted on shape (n_samples, "
                     f"{self.n_channels_in_}, {self.n_timepoints_in_})); crop or pad the signals."
                 )
-        X = validate_data(self, X, reset=False, allow_nd=True, dtype=(np.float64, np.float32))
+        X = validate_data(self, X, reset=False, allow_nd=True, dtype=(np.float64, np.float32),
+                          ensure_all_finite="allow-nan")
+        _refuse_nan(X, type(self).__name__)
         return X
+
+    def _scale_input(self, X, stats):
+        """``input_scaling`` applied to validated X (the signal part only)."""
+        if self.input_scaling is None:
+            return X
+        k = getattr(self, "n_static_features", 0)  # static features are not scaled
+        X3 = X if X.ndim == 3 else X[:, None, :]
+        T = X3.shape[2] - k
+        sig = X3[:, :, :T].astype(np.float64)
+        if self.input_scaling == "per_series":
+            mean = sig.mean(axis=2, keepdims=True)
+            scale = sig.std(axis=2, keepdims=True)
+        else:
+            mean, scale = stats[0][None, :, None], stats[1][None, :, None]
+        scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
+        out = np.concatenate([(sig - mean) / scale, X3[:, :, T:]], axis=2)
+        out = out.astype(X.dtype, copy=False)
+        return out if X.ndim == 3 else out[:, 0, :]
+
+    def _input_stats(self, X):
+        """Per-channel mean and std of the training signals (``input_scaling='global'``)."""
+        if self.input_scaling != "global":
+            return None
+        k = getattr(self, "n_static_features", 0)
+        X3 = X if X.ndim == 3 else X[:, None, :]
+        sig = X3[:, :, :X3.shape[2] - k].astype(np.float64)
+        return sig.mean(axis=(0, 2)), sig.std(axis=(0, 2))
 
     # ----------------------------------------------------------------- fit
     def _fit(self, X, y, sample_weight=None, incremental=False, classes=None):
@@ -245,6 +277,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64,
                                              ensure_non_negative=True)
         augment = resolve_augment(self.augment)
+        stats = self._input_stats(X) if first else getattr(self, "_input_stats_", None)
+        X = self._scale_input(X, stats)
         # 2. encode the targets
         targets = self._encode_targets(y, first, classes)
         sample_weight = self._weigh_samples(sample_weight, y, targets)
@@ -276,6 +310,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         net.clear_cache()
         # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
+        self._input_stats_ = stats
         if (not incremental and not state.converged and not state.interrupted
                 and state.epoch_of_fit >= self.max_iter):
             warnings.warn(
@@ -412,7 +447,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
     # ------------------------------------------------------------- predict
     def _raw_forward(self, X, upto=None):
-        X = self._check_X_predict(X)
+        X = self._scale_input(self._check_X_predict(X), getattr(self, "_input_stats_", None))
         Xc = to_channels_last(X, self._dtype())
         return _forward_in_chunks(self.network_, Xc, upto=upto)
 
@@ -469,6 +504,19 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         C, T = input_shape
         net = build_network(self.get_params(), (T, C), n_outputs, np.random.RandomState(0))
         return net.summary()
+
+
+def _refuse_nan(X, name):
+    """Missing values get a named error that points at the transformer that fills them."""
+    if not hasattr(X, "dtype") or not np.isnan(X).any():
+        return
+    rows = np.isnan(X.reshape(X.shape[0], -1)).any(axis=1)
+    raise ValueError(
+        f"Input X contains NaN: {int(np.isnan(X).sum())} values in {int(rows.sum())} of "
+        f"{X.shape[0]} signals. {name} does not accept missing values. For NaN-padded "
+        "unequal lengths or gaps, put sk1dcnn.preprocessing.FillMissing() in front of it "
+        "(make_pipeline(FillMissing(), estimator)); see docs/results-ucr.md."
+    )
 
 
 def _forward_in_chunks(net, Xc, upto=None, clear_cache=True):
@@ -629,7 +677,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
     }
 
     def __init__(self, filters=(16, 32, 64), kernel_size=5, strides=1, padding="same",
-                 dilation_rate=1, pool="max", pool_size=2, global_pool=None,
+                 dilation_rate=1, pool="max", pool_size=2, global_pool="auto",
                  hidden_layer_sizes=(64,), activation="relu", dropout=0.0, loss="log_loss",
                  architecture=None, augment=None, *, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate="constant", learning_rate_init=1e-3,
@@ -637,7 +685,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None):
+                 class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None,
+                 input_scaling="per_series"):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -654,6 +703,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
         self.class_weight = class_weight
+        self.input_scaling = input_scaling
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -878,7 +928,8 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None):
+                 n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None,
+                 input_scaling=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -894,6 +945,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
             clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
+        self.input_scaling = input_scaling
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
