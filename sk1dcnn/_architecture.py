@@ -55,7 +55,8 @@ def hidden_layers(params, input_shape=None):
         or ``filters, kernel_size, strides, padding, dilation_rate, activation,
         pool, pool_size, global_pool, hidden_layer_sizes, dropout``.
     input_shape : (n_timepoints, n_channels) or None
-        Needed by ``global_pool="auto"`` (the pooling depends on the length).
+        Used by ``global_pool="auto"``, whose pooling depends on the length;
+        without it, 'auto' gives the plain Flatten it is on short series.
 
     Returns
     -------
@@ -102,7 +103,7 @@ def _reduction(global_pool, conv=(), input_shape=None):
     """From (channels, time) to a vector: global pooling, or Flatten to keep positions."""
     if global_pool == "auto":
         if input_shape is None:
-            raise ValueError("global_pool='auto' needs the input shape to size its pooling.")
+            return [Flatten()]
         # the conv blocks' output length, from a throwaway build (fresh layers)
         probe = Sequential([copy.deepcopy(layer) for layer in conv])
         probe.build(input_shape, np.random.RandomState(0), np.float32)
