@@ -659,15 +659,16 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         state resumes from the last completed epoch and reaches the same
         weights as an uninterrupted fit. A checkpoint written for other data
         or parameters is ignored with a warning.
-    input_scaling : {'per_series', 'global'} or None, default='per_series'
+    input_scaling : {'global', 'per_series'} or None, default='global'
         Scaling of X inside the estimator, at fit and predict (static
-        features, if any, are left as they are). 'per_series' z-normalises each
-        signal and channel on its own (the UCR archive's normalisation; a
-        constant signal becomes zeros), so the scale and offset of the input
-        do not matter. 'global' standardises each channel with the mean and
-        standard deviation of the training set (keeps the amplitude
-        differences between signals). None feeds X as it is. X must not
-        contain NaN: see :class:`sk1dcnn.preprocessing.FillMissing`.
+        features, if any, are left as they are). 'global' standardises each
+        channel with the mean and standard deviation of the training set, so
+        the units of the input do not matter and the amplitude differences
+        between signals are kept. 'per_series' z-normalises each signal and
+        channel on its own (the UCR archive's normalisation; a constant signal
+        becomes zeros): use it when each series' offset and scale are
+        nuisances. None feeds X as it is. X must not contain NaN: see
+        :class:`sk1dcnn.preprocessing.FillMissing`.
 
     Attributes
     ----------
@@ -710,7 +711,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
                  class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None,
-                 input_scaling="per_series"):
+                 input_scaling="global"):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -935,9 +936,8 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
         Half mean squared error (the two names are the same loss).
     global_pool : {'auto', 'avg', 'max'} or None, default=None
         As in :class:`CNN1DClassifier`, whose default is 'auto'.
-    input_scaling : {'per_series', 'global'} or None, default=None
-        As in :class:`CNN1DClassifier`, whose default is 'per_series'. None
-        here: a regression target often depends on the amplitude.
+    input_scaling : {'global', 'per_series'} or None, default=None
+        As in :class:`CNN1DClassifier`, whose default is 'global'.
 
     See :class:`CNN1DClassifier` for the other parameters and the attributes
     (``classes_`` excepted).

@@ -67,7 +67,7 @@ def test_constant_series_do_not_become_nan():
 
 
 def test_defaults():
-    assert CNN1DClassifier().input_scaling == "per_series"
+    assert CNN1DClassifier().input_scaling == "global"
     assert CNN1DClassifier().global_pool == "auto"
     assert CNN1DRegressor().input_scaling is None  # targets are not rescaled either
     with pytest.raises(InvalidParameterError, match="input_scaling"):
