@@ -162,6 +162,18 @@ def save_cache(cache, path):
     os.replace(tmp, path)
 
 
+def _claimed(cache, key):
+    """Is another live process of this machine measuring ``key`` right now?"""
+    pid = cache.get("claims", {}).get(key)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return False
+    return True
+
+
 def _warm_up_minirocket():
     """Load numba's compiled kernels before timing (compile/load time is not fit time)."""
     rng = np.random.default_rng(0)
@@ -183,8 +195,11 @@ def run(methods, sets, seeds, protocol, data_dir, cache_path, log=print):
             data = None
             for method in methods:
                 key = _key(method, name, seed, protocol)
-                if key in cache["results"] or method in skipped:
+                cache = load_cache(cache_path)
+                if key in cache["results"] or method in skipped or _claimed(cache, key):
                     continue
+                cache.setdefault("claims", {})[key] = os.getpid()  # parallel runs skip it
+                save_cache(cache, cache_path)
                 if data is None:
                     data = load_panel_set(name, data_dir)
                 X_train, y_train, X_test, y_test = data
