@@ -9,6 +9,7 @@ estimator's parameters as a mapping (``est.get_params()``) and read only the
 keys they need.
 """
 
+import copy
 import numbers
 
 import numpy as np
@@ -38,7 +39,13 @@ PREDICT_MIN_CHUNK = 32
 PREDICT_MAX_CHUNK_BYTES = 256 * 2**20
 
 
-def hidden_layers(params):
+#: ``global_pool="auto"``: a time axis of 32 positions or more is average-pooled down to
+#: this many (up to twice as many) positions before the Flatten, so the head keeps coarse positions (aligned beats)
+#: while its parameter count stays bounded on long series.
+AUTO_HEAD_POSITIONS = 16
+
+
+def hidden_layers(params, input_shape=None):
     """Every layer but the output Dense, from the estimator's parameters.
 
     Parameters
@@ -47,6 +54,9 @@ def hidden_layers(params):
         The estimator's parameters (``est.get_params()``). Read: ``architecture``,
         or ``filters, kernel_size, strides, padding, dilation_rate, activation,
         pool, pool_size, global_pool, hidden_layer_sizes, dropout``.
+    input_shape : (n_timepoints, n_channels) or None
+        Used by ``global_pool="auto"``, whose pooling depends on the length;
+        without it, 'auto' gives the plain Flatten it is on short series.
 
     Returns
     -------
@@ -60,7 +70,8 @@ def hidden_layers(params):
         if len(architecture) == 0:
             raise ValueError("architecture is an empty list; give at least one layer spec.")
         return [make_layer(spec) for spec in architecture]
-    return _conv_blocks(params) + _reduction(params["global_pool"]) + _dense_head(params)
+    conv = _conv_blocks(params)
+    return conv + _reduction(params["global_pool"], conv, input_shape) + _dense_head(params)
 
 
 def _conv_blocks(params):
@@ -88,8 +99,18 @@ def _conv_blocks(params):
     return layers
 
 
-def _reduction(global_pool):
+def _reduction(global_pool, conv=(), input_shape=None):
     """From (channels, time) to a vector: global pooling, or Flatten to keep positions."""
+    if global_pool == "auto":
+        if input_shape is None:
+            return [Flatten()]
+        # the conv blocks' output length, from a throwaway build (fresh layers)
+        probe = Sequential([copy.deepcopy(layer) for layer in conv])
+        probe.build(input_shape, np.random.RandomState(0), np.float32)
+        length = probe.output_shape[0]
+        if length >= 2 * AUTO_HEAD_POSITIONS:  # leaves 16 to 31 positions
+            return [AveragePooling1D(length // AUTO_HEAD_POSITIONS), Flatten()]
+        return [Flatten()]
     if global_pool == "avg":
         return [GlobalAveragePooling1D()]
     if global_pool == "max":
@@ -139,7 +160,7 @@ def build_network(params, input_shape, n_outputs, rng):
         When the signal is too short for the network: the message names the
         layer where the length runs out.
     """
-    layers = hidden_layers(params)
+    layers = hidden_layers(params, input_shape)
     layers.append(Dense(n_outputs, kernel_initializer="glorot_uniform"))
     net = Sequential(layers)
     net.build(input_shape, rng, np.dtype(params["dtype"]).type)

@@ -26,6 +26,7 @@ from .signal import resample_signal as _resample_signal
 __all__ = [
     "BandpassFilter",
     "CropOrPad",
+    "FillMissing",
     "Resampler",
     "SeriesStandardScaler",
 ]
@@ -264,6 +265,100 @@ class CropOrPad(_SeriesTransformer):
 
     def _transform(self, X):
         return crop_or_pad(X, self.length, mode=self.mode, pad_value=self.pad_value)
+
+
+class FillMissing(_SeriesTransformer):
+    """Fill missing values (NaN): NaN-padded unequal lengths and gaps inside a series.
+
+    The estimators refuse NaN; put this transformer in front of them, e.g.
+    ``make_pipeline(FillMissing(), CNN1DClassifier())``. Each series (one
+    sample, one channel) is handled on its own:
+
+    * its **length** is the position of its last observed value: the NaN after
+      it are padding (the UCR archive writes unequal lengths this way);
+    * **gaps** (NaN before that position) are filled by linear interpolation
+      between the nearest observed values (``gaps="linear"``, leading NaN take
+      the first observed value) or with ``fill_value`` (``gaps="constant"``);
+    * the **padding** becomes, by ``padding``: the observed part stretched to
+      the full length by linear interpolation ("resample"), its last value
+      repeated ("edge"), or ``fill_value`` ("constant").
+
+    A series with no observed value becomes ``fill_value`` everywhere.
+
+    Parameters
+    ----------
+    padding : {"resample", "edge", "constant"}, default="resample"
+        What replaces the trailing NaN of shorter series.
+    gaps : {"linear", "constant"}, default="linear"
+        What replaces NaN inside a series.
+    fill_value : float, default=0.0
+        The value of "constant" and of all-NaN series.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Set by ``fit``: n_timepoints for 2-D X, n_channels for 3-D X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, np.nan, 3.0, np.nan], [0.0, 2.0, 4.0, 6.0]])
+    >>> FillMissing(padding="edge").fit_transform(X)
+    array([[1., 2., 3., 3.],
+           [0., 2., 4., 6.]])
+    >>> FillMissing().fit_transform(X)  # the observed 1, 2, 3 stretched over 4 points
+    array([[1.        , 1.66666667, 2.33333333, 3.        ],
+           [0.        , 2.        , 4.        , 6.        ]])
+    """
+
+    _parameter_constraints: dict = {
+        "padding": [StrOptions({"resample", "edge", "constant"})],
+        "gaps": [StrOptions({"linear", "constant"})],
+        "fill_value": [Real],
+    }
+
+    def __init__(self, padding="resample", gaps="linear", fill_value=0.0):
+        self.padding = padding
+        self.gaps = gaps
+        self.fill_value = fill_value
+
+    def _validate_X(self, X, reset):
+        X = validate_data(self, X, allow_nd=True, dtype=(np.float64, np.float32), reset=reset,
+                          ensure_all_finite="allow-nan")
+        if X.ndim not in (2, 3):
+            raise ValueError(
+                "X must be 2-D (n_samples, n_timepoints) or 3-D "
+                f"(n_samples, n_channels, n_timepoints), got {X.ndim}-D with shape {X.shape}"
+            )
+        return X
+
+    def _transform(self, X):
+        rows = X.reshape(-1, X.shape[-1])
+        out = np.array(rows, dtype=X.dtype, copy=True)
+        missing = np.isnan(rows)
+        T = rows.shape[1]
+        t = np.arange(T, dtype=np.float64)
+        for i in np.flatnonzero(missing.any(axis=1)):  # complete series stay as they are
+            seen = np.flatnonzero(~missing[i])
+            if seen.size == 0:
+                out[i] = self.fill_value
+                continue
+            n = seen[-1] + 1  # the series' own length
+            if self.gaps == "linear":
+                core = np.interp(t[:n], seen, rows[i, seen])
+            else:
+                core = np.where(missing[i, :n], self.fill_value, rows[i, :n])
+            if self.padding == "resample" and n < T:
+                out[i] = np.interp(np.linspace(0.0, n - 1, T), t[:n], core)
+            else:
+                out[i, :n] = core
+                out[i, n:] = core[-1] if self.padding == "edge" else self.fill_value
+        return out.reshape(X.shape)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
 
 
 def __getattr__(name):

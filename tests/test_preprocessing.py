@@ -1,5 +1,7 @@
 """sk1dcnn.preprocessing: the generic transformers on (n_samples, n_channels, n_timepoints)."""
 
+import re
+
 import numpy as np
 import pytest
 from scipy import signal
@@ -9,10 +11,11 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import InvalidParameterError
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sk1dcnn.preprocessing import BandpassFilter, CropOrPad, Resampler, SeriesStandardScaler
+from sk1dcnn.preprocessing import (
+    BandpassFilter, CropOrPad, FillMissing, Resampler, SeriesStandardScaler)
 from sk1dcnn.signal import crop_or_pad, resample_signal
 
-ALL = [BandpassFilter(), Resampler(), SeriesStandardScaler(), CropOrPad(length=50)]
+ALL = [BandpassFilter(), Resampler(), SeriesStandardScaler(), CropOrPad(length=50), FillMissing()]
 
 
 @pytest.fixture
@@ -124,6 +127,60 @@ def test_crop_or_pad(mode, length, expected):
 
 
 # --------------------------------------------------------------------------- #
+# FillMissing
+# --------------------------------------------------------------------------- #
+NAN = np.nan
+#: a series of length 4 padded to 6, with a gap; a complete one; an empty one
+X_MISSING = np.array([[1.0, NAN, 5.0, 7.0, NAN, NAN],
+                      [0.0, 1.0, 2.0, 3.0, 4.0, 5.0],
+                      [NAN] * 6])
+
+
+@pytest.mark.parametrize("padding, gaps, expected_first", [
+    ("edge", "linear", [1.0, 3.0, 5.0, 7.0, 7.0, 7.0]),
+    ("constant", "linear", [1.0, 3.0, 5.0, 7.0, -1.0, -1.0]),
+    ("constant", "constant", [1.0, -1.0, 5.0, 7.0, -1.0, -1.0]),
+    # the length-4 series [1, 3, 5, 7] stretched over 6 points: np.interp oracle
+    ("resample", "linear", np.interp(np.linspace(0, 3, 6), [0, 1, 2, 3], [1.0, 3.0, 5.0, 7.0])),
+])
+def test_fill_missing(padding, gaps, expected_first):
+    out = FillMissing(padding=padding, gaps=gaps, fill_value=-1.0).fit_transform(X_MISSING)
+    np.testing.assert_allclose(out[0], expected_first, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(out[1], X_MISSING[1])  # complete series untouched
+    np.testing.assert_array_equal(out[2], np.full(6, -1.0))  # nothing observed
+    assert not np.isnan(out).any()
+
+
+def test_fill_missing_leading_gap_and_channels():
+    X = np.array([[[NAN, NAN, 2.0, 4.0]], [[1.0, 2.0, 3.0, 4.0]]])
+    X = np.concatenate([X, X[:, :, ::-1]], axis=1)  # channel 1: NaN at the end
+    out = FillMissing(padding="edge").fit_transform(X)
+    assert out.shape == X.shape
+    np.testing.assert_array_equal(out[0, 0], [2.0, 2.0, 2.0, 4.0])  # leading NaN: first value
+    np.testing.assert_array_equal(out[0, 1], [4.0, 2.0, 2.0, 2.0])  # trailing NaN: last value
+    np.testing.assert_array_equal(out[1], X[1])
+
+
+def test_fill_missing_feeds_the_estimator_that_refuses_nan():
+    from sk1dcnn import CNN1DClassifier
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(12, 20))
+    X[::3, 15:] = NAN  # unequal lengths
+    X[1, 4] = NAN  # a gap
+    y = np.arange(12) % 2
+    msg = ("Input X contains NaN: 21 values in 5 of 12 signals. CNN1DClassifier does not "
+           "accept missing values.")
+    with pytest.raises(ValueError, match=re.escape(msg)):
+        CNN1DClassifier(max_iter=1).fit(X, y)
+    pipe = make_pipeline(FillMissing(), CNN1DClassifier(max_iter=1, random_state=0)).fit(X, y)
+    assert pipe.predict(X).shape == (12,)
+    fitted = CNN1DClassifier(max_iter=1).fit(np.nan_to_num(X), y)
+    with pytest.raises(ValueError, match=re.escape("Input X contains NaN: 21 values")):
+        fitted.predict(X)
+
+
+# --------------------------------------------------------------------------- #
 # sklearn API
 # --------------------------------------------------------------------------- #
 @pytest.mark.parametrize("est", ALL, ids=lambda e: type(e).__name__)
@@ -149,7 +206,7 @@ def test_transform_without_fit_and_ndim(est, X3):
 
 # BandpassFilter is left out on purpose: the common checks fit 2-5 timepoint
 # signals, which sosfiltfilt cannot filter (it raises the named "too short" error).
-@parametrize_with_checks([Resampler(), SeriesStandardScaler(), CropOrPad(length=3)])
+@parametrize_with_checks([Resampler(), SeriesStandardScaler(), CropOrPad(length=3), FillMissing()])
 def test_sklearn_common_checks(estimator, check):
     check(estimator)
 
