@@ -13,6 +13,9 @@ beats
 splits
     Inter-patient and patient-specific splits (``INTER_PATIENT_TRAIN``,
     ``INTER_PATIENT_TEST``, ``patient_specific_split``).
+ec57
+    Beat-classification scores as ANSI/AAMI EC57 reports them (``ec57_report``,
+    ``EC57Report``).
 rpeaks
     Pan-Tompkins style R-peak detection and its scoring (``detect_r_peaks``,
     ``evaluate_r_peaks``).
@@ -23,6 +26,7 @@ pipelines (``BandpassFilter``, ``Resampler``, ...) are in :mod:`sk1dcnn.preproce
 """
 
 from .beats import extract_beats, load_mitdb_beats
+from .ec57 import EC57Report, ec57_report
 from .labels import AAMI_CLASSES, AAMI_MAPPING, to_aami
 from .records import MITDB_FS, ECGRecord, import_wfdb, load_wfdb_record, wfdb_record_base
 from .rpeaks import detect_r_peaks, evaluate_r_peaks
@@ -34,8 +38,10 @@ __all__ = [
     "INTER_PATIENT_TEST",
     "INTER_PATIENT_TRAIN",
     "MITDB_FS",
+    "EC57Report",
     "ECGRecord",
     "detect_r_peaks",
+    "ec57_report",
     "evaluate_r_peaks",
     "extract_beats",
     "import_wfdb",
