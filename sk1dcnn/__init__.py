@@ -7,7 +7,9 @@ timepoints their predictions rest on.
 
 from .estimators import CNN1DClassifier, CNN1DRegressor
 from .explain import relevance
+from .static import join_static, split_static
 
 __version__ = "0.2.0"
 
-__all__ = ["CNN1DClassifier", "CNN1DRegressor", "relevance", "__version__"]
+__all__ = ["CNN1DClassifier", "CNN1DRegressor", "__version__", "join_static", "relevance",
+           "split_static"]
