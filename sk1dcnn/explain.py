@@ -114,7 +114,10 @@ def relevance(estimator, X, target=None, method="gradient", *, channels="sum"):
     X = _check_signals(estimator, X)
     name = type(estimator).__name__
     Xv = estimator._check_X_predict(X)
-    Xc = to_channels_last(Xv, estimator._dtype())
+    # the network sees the scaled input (input_scaling); gradients are carried back to X
+    Xs = estimator._scale_input(Xv, getattr(estimator, "_input_stats_", None))
+    Xc = to_channels_last(Xs, estimator._dtype())
+    Xraw = to_channels_last(Xv, np.float64)
     net = _plain_copy(estimator.network_)
     split = _last_sequence_layer(net, name) + 1 if method == "gradcam" else None
     weights = _output_weights(estimator, Xv, net, target)
@@ -123,8 +126,12 @@ def relevance(estimator, X, target=None, method="gradient", *, channels="sum"):
     out = []
     for start in range(0, Xc.shape[0], chunk):
         Xb, Wb = Xc[start:start + chunk], weights[start:start + chunk]
-        out.append(_gradcam(net, split, Xb, Wb) if method == "gradcam"
-                   else _gradient(net, Xb, Wb, times_input=method == "gradient*input"))
+        if method == "gradcam":
+            out.append(_gradcam(net, split, Xb, Wb))
+            continue
+        raw = Xraw[start:start + chunk]
+        dX = _through_scaling(estimator, raw, _gradient(net, Xb, Wb, times_input=False))
+        out.append(dX * raw if method == "gradient*input" else dX)
     R = np.concatenate(out, axis=0) if out else np.empty((0,) + Xc.shape[1:])
     if method == "gradcam":
         return R
@@ -215,6 +222,36 @@ def _gradient(net, Xb, Wb, times_input):
     net.forward(Xb, training=False)
     dX = net.backward(Wb.astype(Xb.dtype), need_dX=True).astype(np.float64)
     return dX * Xb if times_input else dX
+
+
+def _through_scaling(estimator, raw, dX):
+    """The gradient ``dX`` (n, T, C) of the scaled input carried back to the raw input.
+
+    'global' divides each channel by a constant; 'per_series' standardises each
+    series, whose backward pass is ``(g - mean(g) - z * mean(g * z)) / std``
+    (means over time). Static feature columns are not scaled and keep ``dX``.
+    """
+    scaling = getattr(estimator, "input_scaling", None)
+    if scaling is None:
+        return dX
+    k = getattr(estimator, "n_static_features", 0)
+    T = raw.shape[1] - k
+    g, x = dX[:, :T, :], raw[:, :T, :]
+    if scaling == "global":
+        mean, std = (np.asarray(a, dtype=np.float64) for a in estimator._input_stats_)
+        mean, std = mean[None, None, :], std[None, None, :]
+    else:
+        mean, std = x.mean(axis=1, keepdims=True), x.std(axis=1, keepdims=True)
+    # the same guard as the estimator's scaling: a flat channel is centred, not divided
+    divided = std > 1e-12 * np.maximum(1.0, np.abs(mean))
+    std = np.where(divided, std, 1.0)
+    if scaling == "per_series":
+        z = (x - mean) / std
+        centred = g - g.mean(axis=1, keepdims=True)
+        g = np.where(divided, (centred - z * (g * z).mean(axis=1, keepdims=True)) / std, centred)
+    else:
+        g = g / std
+    return np.concatenate([g, dX[:, T:, :]], axis=1)
 
 
 def _gradcam(net, split, Xb, Wb):

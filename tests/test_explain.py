@@ -117,7 +117,8 @@ def _gradcam_oracle(est, X, split, W):
     gradient by finite differences through the plain head."""
     net = est.network_
     from sk1dcnn._validation import to_channels_last
-    A = net.forward(to_channels_last(X, np.float64), training=False, upto=split)
+    Xs = est._scale_input(X, getattr(est, "_input_stats_", None))  # what the network sees
+    A = net.forward(to_channels_last(Xs, np.float64), training=False, upto=split)
     cams = []
     for i in range(A.shape[0]):
         a = A[i:i + 1].copy()
@@ -247,3 +248,28 @@ def test_gradcam_needs_a_feature_map():
             "method='gradcam' needs a convolutional feature map that enters Flatten or global "
             "pooling; this CNN1DClassifier's network has none.")):
         relevance(dense_only, X, method="gradcam")
+
+
+@pytest.mark.parametrize("input_scaling", ["per_series", "global", None])
+def test_gradient_is_carried_back_through_input_scaling_and_static_columns(input_scaling):
+    # the network sees the scaled signal; relevance is the gradient of the raw input
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 24)) * 3 + 5
+    y = np.arange(30) % 2
+    est = CNN1DClassifier(filters=(4,), kernel_size=3, hidden_layer_sizes=(5,), max_iter=3,
+                          dtype="float64", random_state=0, input_scaling=input_scaling,
+                          n_static_features=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X, y)
+    R = relevance(est, X[:1], target=[est.classes_[1]])
+
+    def score(x):
+        return est._raw_forward(x[None])[0, 0]  # binary: one logit for the positive class
+
+    h, num = 1e-6, np.empty(24)
+    for t in range(24):
+        e = np.zeros(24)
+        e[t] = h
+        num[t] = (score(X[0] + e) - score(X[0] - e)) / (2 * h)
+    np.testing.assert_allclose(R[0], num, rtol=1e-5, atol=1e-8)
