@@ -29,6 +29,8 @@ __all__ = ["ECGData", "ECGResult", "Logged", "PatientResult", "build_pipeline", 
 
 _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
+#: pre-RR, post-RR, local and running average RR, and three ratios (sk1dcnn.ecg.rr)
+N_RR_FEATURES = 7
 
 
 @dataclass
@@ -58,12 +60,24 @@ class ECGData:
 def load_data(ds, random_state=0):
     """Load the data set described by a validated ``ecg: data:`` config section.
 
-    For ``mitdb:patient_specific`` the returned data holds every beat of the
-    records read (``X_train``/``y_train``, record in ``groups_train``) and, in
-    ``info["splits"]``, the ``(train_idx, test_idx)`` of each patient;
-    ``X_test``/``y_test`` are the test beats of all patients together.
+    MIT-BIH beats are 2-D: ``(n_beats, n_timepoints)`` of one lead (picked by
+    name, ``data.lead``), with the 7 RR-interval features of
+    :func:`sk1dcnn.ecg.rr_features` joined as the last columns when
+    ``data.rr_features`` is true (:func:`sk1dcnn.join_static`).
+
+    * ``mitdb:de_chazal``: DS1 -> DS2 (de Chazal et al. 2004), 22 + 22 records,
+      the paced records in neither.
+    * ``mitdb:inter_patient``: the same split restricted to the ten records
+      shipped with sk1dcnn (train 101 106 118 119 208 209, test 100 200 232 233).
+    * ``mitdb:patient_specific``: every beat of the records read
+      (``X_train``/``y_train``, record in ``groups_train``) and, in
+      ``info["splits"]``, the ``(train_idx, test_idx)`` of each patient;
+      ``X_test``/``y_test`` are the test beats of all patients together.
+
+    The ``data.classes`` filter applies to the training beats only: the test
+    beats keep every AAMI class, and EC57 scoring (:func:`sk1dcnn.ecg.ec57_report`)
+    treats Q beats as EC57 says.
     """
-    import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
     if ds["kind"] == "mitdb" and ds["sub"] == "patient_specific":
@@ -73,15 +87,79 @@ def load_data(ds, random_state=0):
         where = ds["data_dir"] or "shipped or $SK1DCNN_DATA"
         return ECGData(ds["name"], "ucr", X_tr, y_tr, X_te, y_te,
                        info={"source": where, "n_timepoints": X_tr.shape[-1]})
-    # mitdb:inter_patient
-    kw = dict(data_dir=ds["data_dir"], before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X_tr, y_tr, g_tr, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TRAIN, **kw))
-    X_te, y_te, g_te, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TEST, **kw))
-    where = ds["data_dir"] or str(datasets.shipped_data_dir("mitdb")) + " (5-minute excerpts)"
+    import sk1dcnn.ecg as mitdb
+
+    train, test = {"inter_patient": (mitdb.INTER_PATIENT_TRAIN, mitdb.INTER_PATIENT_TEST),
+                   "de_chazal": (mitdb.DE_CHAZAL_DS1, mitdb.DE_CHAZAL_DS2)}[ds["sub"]]
+    folder = _mitdb_folder(ds, train + test)
+    X_tr, y_tr, g_tr, _ = _keep_classes(ds, *_load_mitdb(train, folder, ds))
+    X_te, y_te, g_te, _ = _load_mitdb(test, folder, ds)
     return ECGData(ds["name"], "mitdb", X_tr, y_tr, X_te, y_te, g_tr, g_te, fs=mitdb.MITDB_FS,
-                   info={"source": where, "train_records": " ".join(mitdb.INTER_PATIENT_TRAIN),
-                         "test_records": " ".join(mitdb.INTER_PATIENT_TEST),
-                         "n_timepoints": X_tr.shape[-1], **_classes_info(ds)})
+                   info={"source": _source(ds, folder), "train_records": " ".join(train),
+                         "test_records": " ".join(test), "n_timepoints": X_tr.shape[-1] - _n_static(ds),
+                         "n_static_features": _n_static(ds), **_classes_info(ds)})
+
+
+def _n_static(ds):
+    return N_RR_FEATURES if ds.get("rr_features") else 0
+
+
+def _source(ds, folder):
+    if ds["data_dir"] is None:
+        return f"{folder} (5-minute excerpts)"
+    return str(folder)
+
+
+def _mitdb_folder(ds, records):
+    """The folder of the records; a clear error when the shipped excerpts lack some."""
+    from sk1dcnn import datasets
+
+    folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
+    available = {p.stem for p in folder.glob("*.hea")}
+    missing = [r for r in records if r not in available]
+    if missing:
+        where = ("the ten 5-minute excerpts shipped with sk1dcnn" if ds["data_dir"] is None
+                 else str(folder))
+        raise ConfigError(
+            f"ecg.data.data_dir: {ds['name']} needs MIT-BIH record(s) {' '.join(missing)}, which are not "
+            f"in {where}; allowed: 'shared' (--data-dir shared: the full records in $SK1DCNN_DATA/mitdb), "
+            "a folder with the full MIT-BIH database, or --dataset mitdb:inter_patient (the shipped "
+            "records only)")
+    return folder
+
+
+def _lead_index(rec, names, ds):
+    """The channel of ``ds["lead"]`` (by header name), or ``ds["channel"]`` when lead is null."""
+    if ds.get("lead") is None:
+        return int(ds["channel"])
+    if ds["lead"] not in names:
+        raise ConfigError(f"ecg.data.lead: record {rec} has no lead {ds['lead']!r} (its leads: "
+                          f"{', '.join(names)}); allowed: a lead every record has, e.g. MLII, or null "
+                          "(use ecg.data.channel)")
+    return names.index(ds["lead"])
+
+
+def _load_mitdb(records, folder, ds):
+    """Beats of several records: X (n, T[+7]) of one lead [+ RR features], y, record, position."""
+    from sk1dcnn import join_static
+    from sk1dcnn.ecg import extract_beats, load_wfdb_record, rr_features, to_aami
+
+    parts = []
+    for rec in records:
+        r = load_wfdb_record(Path(folder) / str(rec))
+        ch = _lead_index(rec, list(r.channel_names), ds)
+        X, y, pos = extract_beats(r.signal, r.fs, r.ann_samples, r.ann_symbols, before=ds["before"],
+                                  after=ds["after"], channel=ch)
+        X = X[:, 0, :]
+        if ds.get("rr_features"):
+            # RR intervals from every annotated beat of the record, also those whose
+            # window runs off the record's edges (they still time their neighbours)
+            peaks = r.ann_samples[to_aami(r.ann_symbols) != ""]
+            feats = rr_features(peaks, r.fs)
+            X = join_static(X, feats[np.searchsorted(peaks, pos)])
+        parts.append((X, y, np.full(len(y), str(rec)), pos))
+    X, y, ids, pos = (np.concatenate(p) for p in zip(*parts))
+    return X, y, ids, pos
 
 
 def _keep_classes(ds, X, y, *rest):
@@ -97,48 +175,49 @@ def _classes_info(ds):
 
 
 def _load_patient_specific(ds, random_state=0):
-    """Kiranyaz et al. (2016): per patient, common beats + own first 5 minutes -> the next 25."""
+    """Kiranyaz et al. (2016): per patient, common beats + own first 5 minutes -> the next 25.
+
+    Patients: ``data.records`` or every non-paced record in the folder; the
+    common beats come from the non-paced records 100-124 other than the patient.
+    """
     import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
-    if ds["data_dir"] is None:
-        shipped = datasets.shipped_data_dir("mitdb")
-        raise ConfigError(
-            f"ecg.data.data_dir: {ds['name']} trains on the first {ds['train_minutes']:g} minutes of "
-            f"each record and tests on the rest, but the 5-minute MIT-BIH excerpts shipped in {shipped} "
-            "have no test part; allowed: 'shared' (--data-dir shared: the full 30-minute records in "
-            "$SK1DCNN_DATA/mitdb) or a folder with full MIT-BIH records")
-    folder = Path(ds["data_dir"])
+    folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
     available = sorted(p.stem for p in folder.glob("*.hea"))
-    patients = ds["records"] or available
+    patients = ds["records"] or [r for r in available if r not in mitdb.PACED_RECORDS]
     missing = [r for r in patients if r not in available]
     if missing:
         raise FileNotFoundError(f"MIT-BIH record(s) {', '.join(missing)} not found in {folder} "
                                 f"(found: {', '.join(available) or 'none'})")
-    # the paper's common beats come from records 100-124
-    common = [r for r in available if r.isdigit() and 100 <= int(r) <= 124]
+    # the paper's common beats come from records 100-124; EC57 leaves the paced ones out
+    common = [r for r in available if r.isdigit() and 100 <= int(r) <= 124 and r not in mitdb.PACED_RECORDS]
     records = sorted(set(patients) | set(common))
-    kw = dict(data_dir=folder, before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X, y, rec, pos = _keep_classes(ds, *mitdb.load_mitdb_beats(records, **kw))
+    X, y, rec, pos = _load_mitdb(records, folder, ds)
     splits = {}
     for patient in patients:
         try:
-            splits[patient] = mitdb.patient_specific_split(
+            tr, te = mitdb.patient_specific_split(
                 y, rec, pos, patient, train_minutes=ds["train_minutes"], common_records=common,
                 n_common_per_class=ds["n_common_per_class"], random_state=random_state)
         except ValueError as exc:  # a record no longer than the training segment
             raise ConfigError(f"ecg.data.data_dir: {exc}; allowed: a folder with the full "
-                              "30-minute MIT-BIH records, or 'shared'") from None
+                              "30-minute MIT-BIH records, or 'shared' (or ecg.data.train_minutes "
+                              "below the records' length)") from None
+        if ds.get("classes") is not None:  # the training beats only, as for the other splits
+            tr = tr[np.isin(y[tr], ds["classes"])]
+        splits[patient] = (tr, te)
     test = np.concatenate([te for _, te in splits.values()])
     n_common = {p: int(np.sum(rec[tr] != p)) for p, (tr, _) in splits.items()}
     return ECGData(ds["name"], "mitdb", X, y, X[test], y[test], rec, rec[test], fs=mitdb.MITDB_FS,
-                   info={"source": str(folder), "patients": patients, "common_records": " ".join(common),
+                   info={"source": _source(ds, folder), "patients": patients,
+                         "common_records": " ".join(common),
                          "splits": splits, "n_common": n_common, "positions": pos,
                          "train_minutes": float(ds["train_minutes"]),
                          "train_records": f"common beats from {' '.join(common)} + own first "
                                           f"{ds['train_minutes']:g} min",
-                         "test_records": " ".join(patients), "n_timepoints": X.shape[-1],
-                         **_classes_info(ds)})
+                         "test_records": " ".join(patients), "n_timepoints": X.shape[-1] - _n_static(ds),
+                         "n_static_features": _n_static(ds), **_classes_info(ds)})
 
 
 def _auto_steps(kind, fs):
@@ -150,7 +229,19 @@ def _auto_steps(kind, fs):
 
 
 def build_pipeline(cfg, data):
-    """``Pipeline([*preprocessing, ("cnn", CNN1DClassifier(**model))])`` from a config."""
+    """``Pipeline([*preprocessing, ("cnn", CNN1DClassifier(**model))])`` from a config.
+
+    With static features (RR intervals, ``data.info["n_static_features"]`` = k > 0)
+    the preprocessing applies to the signal columns only::
+
+        Pipeline([("features", ColumnTransformer([("signal", Pipeline(preprocessing), <signal columns>),
+                                                  ("static", "passthrough", <last k columns>)])),
+                  ("cnn", CNN1DClassifier(n_static_features=k, **model))])
+
+    and a grid key ``<step>__<param>`` is ``features__signal__<step>__<param>``
+    (:func:`pipeline_grid`).
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
     from sk1dcnn import CNN1DClassifier
@@ -161,14 +252,47 @@ def build_pipeline(cfg, data):
     steps = [(name, preprocessing_step(name, params)) for item in steps_cfg
              for name, params in item.items()]
     model = {"random_state": cfg["random_state"], **cfg["model"]}
-    pipe = Pipeline([*steps, ("cnn", CNN1DClassifier(**model))])
+    k = int(data.info.get("n_static_features", 0))
+    if k:
+        if "n_static_features" not in CNN1DClassifier().get_params():
+            raise ConfigError(f"{cfg['source']}: ecg.data.rr_features: this sk1dcnn's CNN1DClassifier "
+                              "has no n_static_features; allowed: false")
+        n_signal = int(data.info["n_timepoints"])
+        signal = Pipeline(steps) if steps else "passthrough"
+        features = ColumnTransformer([("signal", signal, list(range(n_signal))),
+                                      ("static", "passthrough", list(range(n_signal, n_signal + k)))])
+        pipe = Pipeline([("features", features), ("cnn", CNN1DClassifier(n_static_features=k, **model))])
+    else:
+        pipe = Pipeline([*steps, ("cnn", CNN1DClassifier(**model))])
     known = pipe.get_params()
-    for key in cfg["search"]["grid"]:
+    for key in pipeline_grid(cfg, data):
         if key not in known:
             allowed = ", ".join(k for k in known if "__" in k)
             raise ConfigError(f"{cfg['source']}: ecg.search.grid.{key}: not a parameter of the pipeline "
                               f"{[n for n, _ in pipe.steps]}; allowed: {allowed}")
     return pipe
+
+
+def pipeline_grid(cfg, data):
+    """The configured grid in the pipeline's parameter names (see :func:`build_pipeline`)."""
+    grid = cfg["search"]["grid"]
+    if not data.info.get("n_static_features"):
+        return grid
+    return {key if key.startswith("cnn__") else f"features__signal__{key}": values
+            for key, values in grid.items()}
+
+
+def _scoring(name):
+    """A scoring name of ``ecg: search: scoring:`` as GridSearchCV's ``scoring``.
+
+    ``f1_sv``: the mean F1 of the S and V classes, the two classes the
+    arrhythmia protocols are judged on (Se and +P of SVEB and VEB).
+    """
+    if name != "f1_sv":
+        return name
+    from sklearn.metrics import f1_score, make_scorer
+
+    return make_scorer(f1_score, labels=["S", "V"], average="macro", zero_division=0)
 
 
 def make_cv(cfg, data):
@@ -240,8 +364,10 @@ def model_metadata(cfg, data, classes):
             "sk1dcnn_version": sk1dcnn.__version__}
     if data.kind == "mitdb":
         ds = cfg["data"]
+        k = int(data.info.get("n_static_features", 0))
         meta.update(fs=float(data.fs), before=float(ds["before"]), after=float(ds["after"]),
-                    channel=int(ds["channel"]), normal_class=_NORMAL)
+                    channel=int(ds["channel"]), lead=ds.get("lead"), normal_class=_NORMAL,
+                    input_ndim=2, n_static_features=k, static_features="rr" if k else "none")
     return meta
 
 
@@ -273,7 +399,8 @@ def fit_and_evaluate(config, data):
     cv = make_cv(config, data)
     labels = data.labels
     t0 = time.perf_counter()
-    gs = grid_search(pipe, search["grid"], data.X_train, data.y_train, cv=cv, scoring=search["scoring"],
+    gs = grid_search(pipe, pipeline_grid(config, data), data.X_train, data.y_train, cv=cv,
+                     scoring=_scoring(search["scoring"]),
                      search=search, groups=data.groups_train, source=config["source"])
     search_time = time.perf_counter() - t0
 
@@ -349,15 +476,16 @@ def _nanmean_cols(values, fn=np.nanmean):
         return tuple(float(v) for v in fn(values, axis=0))
 
 
-def _choose_params(cfg, pipe, X_tr, y_tr):
+def _choose_params(cfg, data, pipe, X_tr, y_tr):
     """The grid's only candidate, or the one GridSearchCV picks on the patient's training beats."""
     from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
     search = cfg["search"]
-    candidates = list(ParameterGrid(search["grid"]))
+    grid = pipeline_grid(cfg, data)
+    candidates = list(ParameterGrid(grid))
     if len(candidates) == 1:
         return candidates[0], None
-    gs = grid_search(pipe, search["grid"], X_tr, y_tr, scoring=search["scoring"], search=search,
+    gs = grid_search(pipe, grid, X_tr, y_tr, scoring=_scoring(search["scoring"]), search=search,
                      cv=StratifiedKFold(search["cv"], shuffle=True, random_state=cfg["random_state"]),
                      source=cfg["source"])
     return gs.best_params_, float(gs.best_score_)
@@ -375,7 +503,7 @@ def _fit_and_evaluate_patients(cfg, data):
     splits = data.info["splits"]
     seeds = cfg["seeds"]
     X, y = data.X_train, data.y_train
-    chosen = {p: _choose_params(cfg, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
+    chosen = {p: _choose_params(cfg, data, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
     jobs = [(patient, seed) for patient in splits for seed in seeds]
     fits = Parallel(n_jobs=cfg["search"]["n_jobs"])(
         delayed(fit_clone)(pipe, X[splits[p][0]], y[splits[p][0]], params=chosen[p][0], seed=seed,

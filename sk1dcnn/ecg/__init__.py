@@ -11,8 +11,9 @@ records
 beats
     Beat windows around annotations (``extract_beats``, ``load_mitdb_beats``).
 splits
-    Inter-patient and patient-specific splits (``INTER_PATIENT_TRAIN``,
-    ``INTER_PATIENT_TEST``, ``patient_specific_split``).
+    Inter-patient and patient-specific splits (``DE_CHAZAL_DS1``, ``DE_CHAZAL_DS2``,
+    ``PACED_RECORDS``, ``MITDB_RECORDS``, ``INTER_PATIENT_TRAIN``, ``INTER_PATIENT_TEST``,
+    ``patient_specific_split``).
 rpeaks
     Pan-Tompkins style R-peak detection and its scoring (``detect_r_peaks``,
     ``evaluate_r_peaks``).
@@ -26,14 +27,19 @@ from .beats import extract_beats, load_mitdb_beats
 from .labels import AAMI_CLASSES, AAMI_MAPPING, to_aami
 from .records import MITDB_FS, ECGRecord, import_wfdb, load_wfdb_record, wfdb_record_base
 from .rpeaks import detect_r_peaks, evaluate_r_peaks
-from .splits import INTER_PATIENT_TEST, INTER_PATIENT_TRAIN, patient_specific_split
+from .splits import (DE_CHAZAL_DS1, DE_CHAZAL_DS2, INTER_PATIENT_TEST, INTER_PATIENT_TRAIN, MITDB_RECORDS,
+                     PACED_RECORDS, patient_specific_split)
 
 __all__ = [
     "AAMI_CLASSES",
     "AAMI_MAPPING",
+    "DE_CHAZAL_DS1",
+    "DE_CHAZAL_DS2",
     "INTER_PATIENT_TEST",
     "INTER_PATIENT_TRAIN",
     "MITDB_FS",
+    "MITDB_RECORDS",
+    "PACED_RECORDS",
     "ECGRecord",
     "detect_r_peaks",
     "evaluate_r_peaks",
