@@ -14,6 +14,9 @@ splits
     Inter-patient and patient-specific splits (``DE_CHAZAL_DS1``, ``DE_CHAZAL_DS2``,
     ``PACED_RECORDS``, ``MITDB_RECORDS``, ``INTER_PATIENT_TRAIN``, ``INTER_PATIENT_TEST``,
     ``patient_specific_split``).
+ec57
+    Beat-classification scores as ANSI/AAMI EC57 reports them (``ec57_report``,
+    ``EC57Report``).
 rpeaks
     Pan-Tompkins style R-peak detection and its scoring (``detect_r_peaks``,
     ``evaluate_r_peaks``).
@@ -24,6 +27,7 @@ pipelines (``BandpassFilter``, ``Resampler``, ...) are in :mod:`sk1dcnn.preproce
 """
 
 from .beats import extract_beats, load_mitdb_beats
+from .ec57 import EC57Report, ec57_report
 from .labels import AAMI_CLASSES, AAMI_MAPPING, to_aami
 from .records import MITDB_FS, ECGRecord, import_wfdb, load_wfdb_record, wfdb_record_base
 from .rpeaks import detect_r_peaks, evaluate_r_peaks
@@ -40,8 +44,10 @@ __all__ = [
     "MITDB_FS",
     "MITDB_RECORDS",
     "PACED_RECORDS",
+    "EC57Report",
     "ECGRecord",
     "detect_r_peaks",
+    "ec57_report",
     "evaluate_r_peaks",
     "extract_beats",
     "import_wfdb",
