@@ -338,6 +338,7 @@ class ECGResult:
     timings: dict                 # best_cv_score, search_time_s, refit_time_s, n_epochs
     metadata: dict                # how the model's beats are cut (model_metadata)
     compute_time_s: float = 0.0
+    ec57: list = None             # MIT-BIH: one sk1dcnn.ecg.EC57Report per seed, first seed first
 
 
 @dataclass
@@ -354,6 +355,7 @@ class PatientResult:
     confusion_matrix: np.ndarray
     histories: dict               # patient -> history_ of its first-seed model
     compute_time_s: float = 0.0
+    ec57: list = None             # one sk1dcnn.ecg.EC57Report per seed (all patients' test beats)
 
 
 def model_metadata(cfg, data, classes):
@@ -428,7 +430,8 @@ def fit_and_evaluate(config, data):
         timings={"best_cv_score": float(gs.best_score_), "search_time_s": search_time,
                  "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_},
         metadata=model_metadata(config, data, cnn.classes_),
-        compute_time_s=time.perf_counter() - t_start)
+        compute_time_s=time.perf_counter() - t_start,
+        ec57=[_ec57(data.y_test, f.y_pred, data.groups_test) for f in fits] if data.kind == "mitdb" else None)
 
 
 def _seed_summary(rows):
@@ -543,9 +546,116 @@ def _fit_and_evaluate_patients(cfg, data):
     p_all = np.concatenate([by_job[(p, seeds[0])].y_pred for p in splits])
     metrics, report, cm = evaluate(y_all, p_all, labels)
     histories = {p: list(by_job[(p, seeds[0])].model.named_steps["cnn"].history_) for p in splits}
-    return PatientResult(data=data, labels=labels, rows=rows, gross=gross, gross_per_seed=gross_per_seed,
+    rec_all = np.concatenate([data.groups_train[te] for _, te in splits.values()])
+    ec57 = [_ec57(y_all, np.concatenate([by_job[(p, seed)].y_pred for p in splits]), rec_all)
+            for seed in seeds]
+    return PatientResult(ec57=ec57, data=data, labels=labels, rows=rows, gross=gross,
+                         gross_per_seed=gross_per_seed,
                          metrics=metrics, report=report, confusion_matrix=cm, histories=histories,
                          compute_time_s=time.perf_counter() - t_start)
+
+
+# --------------------------------------------------------------------------- #
+# EC57 scoring and the published figures it is compared with
+# --------------------------------------------------------------------------- #
+#: de Chazal, O'Dwyer and Reilly (2004), DS2, gross (%): linear discriminants on RR and morphology.
+DE_CHAZAL_2004 = {"S": {"Se": 75.9, "+P": 38.5}, "V": {"Se": 77.7, "+P": 81.9}}
+#: Kiranyaz, Ince and Gabbouj (2016), 44 records, gross (%): patient-specific 1-D CNN.
+KIRANYAZ_2016 = {"V": {"Se": 95.0, "+P": 89.5}, "S": {"Se": 64.6, "+P": 62.1}}
+#: The records 200-234 (24 of the 44 non-paced), the subset the patient-specific papers compare on.
+RECORDS_200 = tuple(str(r) for r in range(200, 235))
+_EC57_STATS = ("Se", "+P", "Sp", "Acc")
+
+
+def _ec57(y_true, y_pred, groups):
+    from sk1dcnn.ecg import ec57_report
+
+    return ec57_report(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), groups)
+
+
+def ec57_gross(reports, records=None):
+    """Mean over seeds of the EC57 gross statistics, in %.
+
+    Parameters
+    ----------
+    reports : list of EC57Report
+        One per seed.
+    records : collection of str or None
+        Sum the confusion matrices of these records only (e.g. :data:`RECORDS_200`);
+        None: all records.
+
+    Returns
+    -------
+    stats : dict
+        ``{cls: {"Se", "+P", "FPR", "Sp", "Acc", and "<stat>_std"}}`` for N, S, V, F
+        (NaN where undefined in every seed), plus ``"n_records"`` and ``"n_beats"``.
+    """
+    from sk1dcnn.ecg import ec57_report
+    from sk1dcnn.ecg.ec57 import EC57_CLASSES, EC57_METRICS, _stats
+
+    per_seed = []
+    n_records = n_beats = 0
+    for rep in reports:
+        if records is None:
+            cm, n_records = rep.confusion, max(len(rep.per_record), 1)
+        else:
+            chosen = [v["confusion"] for r, v in rep.per_record.items() if r in set(records)]
+            cm = np.sum(chosen, axis=0) if chosen else ec57_report([], []).confusion
+            n_records = len(chosen)
+        n_beats = int(np.sum(cm))
+        per_seed.append(_stats(cm))
+    out = {"n_records": n_records, "n_beats": n_beats}
+    for cls in EC57_CLASSES:
+        vals = np.array([[100 * st[cls][m] for m in EC57_METRICS] for st in per_seed])
+        mean, std = _nanmean_cols(vals), _nanmean_cols(vals, np.nanstd)
+        out[cls] = {**dict(zip(EC57_METRICS, mean)), **{f"{m}_std": v for m, v in zip(EC57_METRICS, std)}}
+    return out
+
+
+def _fmt_pct(v):
+    return "    -" if v is None or not np.isfinite(v) else f"{v:5.1f}"
+
+
+def ec57_table(reports, title, anchor=None, anchor_name=None, records=None, classes=("N", "S", "V", "F")):
+    """Text table of :func:`ec57_gross` (mean +- std over seeds) beside a published anchor."""
+    g = ec57_gross(reports, records)
+    n = len(reports)
+    lines = [f"{title}: EC57 gross over {g['n_records']} records ({g['n_beats']} beats), "
+             + (f"mean of {n} seeds" if n > 1 else "1 seed") + ", %",
+             f"  {'class':>5} " + " ".join(f"{m:>12}" for m in _EC57_STATS)
+             + (f"   {anchor_name}" if anchor else "")]
+    for c in classes:
+        cells = " ".join(f"{_fmt_pct(g[c][m])} +- {_fmt_pct(g[c][m + '_std']).strip():>4}" if n > 1
+                         else f"{_fmt_pct(g[c][m]):>12}" for m in _EC57_STATS)
+        ref = ""
+        if anchor and c in anchor:
+            ref = "   " + "  ".join(f"{k} {v:.1f}" for k, v in anchor[c].items())
+        lines.append(f"  {c:>5} {cells}{ref}")
+    return "\n".join(lines)
+
+
+def ec57_metrics(reports, prefix="ec57_", records=None):
+    """MLflow metrics: the first seed's gross statistics (all records only) and the mean over
+    seeds (``<prefix>mean_...``), as fractions."""
+    out = dict(reports[0].metrics(prefix)) if records is None else {}
+    g = ec57_gross(reports, records)
+    keys = {"Se": "Se", "+P": "PP", "FPR": "FPR", "Sp": "Sp", "Acc": "Acc"}
+    for c in ("N", "S", "V", "F"):
+        for m, k in keys.items():
+            if np.isfinite(g[c][m]):
+                out[f"{prefix}mean_{c}_{k}"] = g[c][m] / 100
+    return out
+
+
+def write_ec57_artifacts(adir, reports, seeds):
+    """``ec57_per_record.csv`` (first seed, per record + gross) and ``ec57_gross_seeds.csv``."""
+    (Path(adir) / "ec57_per_record.csv").write_text(reports[0].to_csv(), encoding="utf-8")
+    rows = ["seed,class,Se,+P,FPR,Sp,Acc,TP,FN,FP,TN"]
+    for seed, rep in zip(seeds, reports):
+        for c, st in rep.gross.items():
+            rows.append(f"{seed},{c}," + ",".join(f"{st[m]:.6f}" for m in ("Se", "+P", "FPR", "Sp", "Acc"))
+                        + "," + ",".join(str(st[k]) for k in ("TP", "FN", "FP", "TN")))
+    (Path(adir) / "ec57_gross_seeds.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- #
@@ -632,8 +742,12 @@ def log_result(result, config, tracking):
                 tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
                                                                          "f1_macro")}, step=seed)
             tracker.log_metrics({f"seeds_{k}": v for k, v in result.seed_summary.items()})
+        if result.ec57:
+            tracker.log_metrics({f"test_{k}": v for k, v in ec57_metrics(result.ec57).items()})
         with _report.artifact_dir() as adir:
             _report.write_artifacts(adir, result, config)
+            if result.ec57:
+                write_ec57_artifacts(adir, result.ec57, [seed for seed, _ in result.seed_rows])
             tracker.log_artifacts(adir)
         model_uri = None
         if config["log_model"]:
@@ -667,8 +781,11 @@ def _log_patients(result, config, tracking, t0):
             for c in _PS_CLASSES:
                 se, ppv = _se_ppv(result.gross_per_seed[seed][c])
                 tracker.log_metrics({f"seeds/gross_se_{c}": se, f"seeds/gross_ppv_{c}": ppv}, step=seed)
+        tracker.log_metrics(ec57_metrics(result.ec57))
+        tracker.log_metrics(ec57_metrics(result.ec57, records=RECORDS_200, prefix="ec57_200_"))
         with _report.artifact_dir() as adir:
             _report.write_patient_artifacts(adir, result, config)
+            write_ec57_artifacts(adir, result.ec57, seeds)
             tracker.log_artifacts(adir)
         wall = result.compute_time_s + time.perf_counter() - t0
         tracker.log_metrics({"wall_time_s": wall})
@@ -703,10 +820,62 @@ def run(config, *, out=print):
     if isinstance(result, PatientResult):
         logged = log_result(result, config, config["tracking"])
         out(_report.patient_table(config, result, logged))
+        out(summary_text(config, result))
         return result, logged
     model_file = None
     if config["model_file"] is not None:
         model_file = save_model_file(result, config["model_file"])
     logged = log_result(result, config, config["tracking"])
     out(_report.result_table(config, result, logged, model_file))
+    if result.ec57:
+        out(summary_text(config, result))
     return result, logged
+
+
+#: What the full protocols reached (docs/results-ecg.md), printed beside the quick run's figures.
+FULL_PROTOCOL = {
+    "mitdb:de_chazal": None,
+    "mitdb:patient_specific": None,
+}
+
+
+def _full_line(name):
+    full = FULL_PROTOCOL.get(name)
+    if not full:
+        return f"  full protocol: python -m pipelines ecg --dataset {name} (see docs/results-ecg.md)"
+    return (f"  full protocol ({name}, {full['what']}): " + ", ".join(
+        f"{c} Se {v['Se']:.1f} +P {v['+P']:.1f}" for c, v in full["gross"].items())
+        + f"  [python -m pipelines ecg --dataset {name}, {full['wall']}]")
+
+
+def summary_text(config, result):
+    """The EC57 tables printed after a MIT-BIH run, beside the published figures, and for the
+    shipped-data runs what they can and cannot show."""
+    data = result.data
+    lines = [""]
+    if isinstance(result, PatientResult):
+        sub = [r for r in data.info["patients"] if r in RECORDS_200]
+        lines.append(ec57_table(result.ec57, "Patient-specific test beats", KIRANYAZ_2016,
+                                "Kiranyaz et al. 2016 (44 records)", classes=("V", "S")))
+        if 0 < len(sub) < len(data.info["patients"]):
+            lines.append(ec57_table(result.ec57, f"  the {len(sub)} records 200-234", records=sub,
+                                    classes=("V", "S")))
+        if config["quick"] or data.info["train_minutes"] != 5.0:
+            lines.append(_full_line("mitdb:patient_specific"))
+        return "\n".join(lines)
+    anchor = DE_CHAZAL_2004 if data.name in ("mitdb:de_chazal", "mitdb:inter_patient") else None
+    lines.append(ec57_table(result.ec57, f"Test records ({data.info['test_records']})", anchor,
+                            "de Chazal et al. 2004 (DS2)"))
+    if data.name != "mitdb:de_chazal":
+        n_tr = {c: int(np.sum(data.y_train == c)) for c in ("S", "V", "F")}
+        n_te = {c: int(np.sum(data.y_test == c)) for c in ("S", "V", "F")}
+        top_s = max(set(data.groups_test.tolist()),
+                    key=lambda r: np.sum((data.groups_test == r) & (data.y_test == "S")))
+        lines.append(f"  what this shows: {len(data.y_train)} training beats from 5-minute excerpts, with "
+                     + ", ".join(f"{n_tr[c]} {c}" for c in n_tr) + f"; the test beats hold "
+                     + ", ".join(f"{n_te[c]} {c}" for c in n_te)
+                     + f" ({int(np.sum((data.groups_test == top_s) & (data.y_test == 'S')))} of the S beats "
+                     f"in record {top_s}). Too few S and F training beats for the S and F figures to mean "
+                     "much; V and N are the ones to read.")
+        lines.append(_full_line("mitdb:de_chazal"))
+    return "\n".join(lines)
