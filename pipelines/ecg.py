@@ -369,7 +369,8 @@ def model_metadata(cfg, data, classes):
         k = int(data.info.get("n_static_features", 0))
         meta.update(fs=float(data.fs), before=float(ds["before"]), after=float(ds["after"]),
                     channel=int(ds["channel"]), lead=ds.get("lead"), normal_class=_NORMAL,
-                    input_ndim=2, n_static_features=k, static_features="rr" if k else "none")
+                    input_ndim=2, n_static_features=k, static_features="rr" if k else "none",
+                    train_records=str(data.info.get("train_records", "")))
     return meta
 
 
