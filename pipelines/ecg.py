@@ -116,7 +116,7 @@ def _mitdb_folder(ds, records):
 
     folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
     available = {p.stem for p in folder.glob("*.hea")}
-    missing = [r for r in records if r not in available]
+    missing = sorted(r for r in records if r not in available)
     if missing:
         where = ("the ten 5-minute excerpts shipped with sk1dcnn" if ds["data_dir"] is None
                  else str(folder))
@@ -184,6 +184,13 @@ def _load_patient_specific(ds, random_state=0):
     from sk1dcnn import datasets
 
     folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
+    if ds["data_dir"] is None and ds["train_minutes"] >= 5:
+        raise ConfigError(
+            f"ecg.data.data_dir: {ds['name']} trains on the first {ds['train_minutes']:g} minutes of "
+            f"each record and tests on the rest, but the 5-minute MIT-BIH excerpts shipped in {folder} "
+            "have no test part; allowed: 'shared' (--data-dir shared: the full 30-minute records in "
+            "$SK1DCNN_DATA/mitdb), a folder with full MIT-BIH records, or ecg.data.train_minutes below 5 "
+            "(e.g. 2.5: a shortened scheme on the excerpts)")
     available = sorted(p.stem for p in folder.glob("*.hea"))
     patients = ds["records"] or [r for r in available if r not in mitdb.PACED_RECORDS]
     missing = [r for r in patients if r not in available]
