@@ -1,4 +1,4 @@
-"""ECG: MIT-BIH records, heartbeat windows, AAMI labels, record splits and R-peak detection.
+"""ECG: MIT-BIH records, heartbeat windows, AAMI labels, RR features, EC57 scores, splits and R peaks.
 
 Modules
 -------
@@ -6,13 +6,17 @@ labels
     The AAMI EC57 classes and the MIT-BIH symbol map (``AAMI_CLASSES``,
     ``AAMI_MAPPING``, ``to_aami``).
 records
-    WFDB records as plain arrays (``MITDB_FS``, ``ECGRecord``, ``load_wfdb_record``,
-    ``wfdb_record_base``, ``import_wfdb``).
+    WFDB records as plain arrays, leads picked by name (``MITDB_FS``,
+    ``MITDB_RECORDS``, ``PACED_RECORDS``, ``ECGRecord``, ``load_wfdb_record``,
+    ``lead_indices``, ``list_records``, ``wfdb_record_base``, ``import_wfdb``).
 beats
     Beat windows around annotations (``extract_beats``, ``load_mitdb_beats``).
+rr
+    Causal RR-interval features of each beat (``rr_features``,
+    ``RRFeatureStream``, ``RR_FEATURE_NAMES``).
 splits
-    Inter-patient and patient-specific splits (``DE_CHAZAL_DS1``, ``DE_CHAZAL_DS2``,
-    ``PACED_RECORDS``, ``MITDB_RECORDS``, ``INTER_PATIENT_TRAIN``, ``INTER_PATIENT_TEST``,
+    Inter-patient and patient-specific splits (``DE_CHAZAL_DS1``,
+    ``DE_CHAZAL_DS2``, ``INTER_PATIENT_TRAIN``, ``INTER_PATIENT_TEST``,
     ``patient_specific_split``).
 ec57
     Beat-classification scores as ANSI/AAMI EC57 reports them (``ec57_report``,
@@ -29,10 +33,26 @@ pipelines (``BandpassFilter``, ``Resampler``, ...) are in :mod:`sk1dcnn.preproce
 from .beats import extract_beats, load_mitdb_beats
 from .ec57 import EC57Report, ec57_report
 from .labels import AAMI_CLASSES, AAMI_MAPPING, to_aami
-from .records import MITDB_FS, ECGRecord, import_wfdb, load_wfdb_record, wfdb_record_base
+from .records import (
+    MITDB_FS,
+    MITDB_RECORDS,
+    PACED_RECORDS,
+    ECGRecord,
+    import_wfdb,
+    lead_indices,
+    list_records,
+    load_wfdb_record,
+    wfdb_record_base,
+)
 from .rpeaks import detect_r_peaks, evaluate_r_peaks
-from .splits import (DE_CHAZAL_DS1, DE_CHAZAL_DS2, INTER_PATIENT_TEST, INTER_PATIENT_TRAIN, MITDB_RECORDS,
-                     PACED_RECORDS, patient_specific_split)
+from .rr import RR_FEATURE_NAMES, RRFeatureStream, rr_features
+from .splits import (
+    DE_CHAZAL_DS1,
+    DE_CHAZAL_DS2,
+    INTER_PATIENT_TEST,
+    INTER_PATIENT_TRAIN,
+    patient_specific_split,
+)
 
 __all__ = [
     "AAMI_CLASSES",
@@ -44,6 +64,8 @@ __all__ = [
     "MITDB_FS",
     "MITDB_RECORDS",
     "PACED_RECORDS",
+    "RR_FEATURE_NAMES",
+    "RRFeatureStream",
     "EC57Report",
     "ECGRecord",
     "detect_r_peaks",
@@ -51,9 +73,12 @@ __all__ = [
     "evaluate_r_peaks",
     "extract_beats",
     "import_wfdb",
+    "lead_indices",
+    "list_records",
     "load_mitdb_beats",
     "load_wfdb_record",
     "patient_specific_split",
+    "rr_features",
     "to_aami",
     "wfdb_record_base",
 ]

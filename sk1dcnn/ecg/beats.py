@@ -2,7 +2,8 @@
 
 The first 5 minutes of ten MIT-BIH records ship inside the package
 (``sk1dcnn/data/mitdb``, see ``sk1dcnn/data/SOURCE.md``); pass a folder of full
-records to :func:`load_mitdb_beats` for more.
+records to :func:`load_mitdb_beats` for more. Leads are picked by their name in
+the header (MLII by default), and RR-interval features can come with the beats.
 """
 
 from pathlib import Path
@@ -11,9 +12,9 @@ import numpy as np
 
 from ..datasets import shipped_data_dir
 from ..signal import resample_signal
+from . import rr as _rr
 from .labels import to_aami
-from .records import load_wfdb_record
-from .splits import INTER_PATIENT_TEST, INTER_PATIENT_TRAIN
+from .records import lead_indices, list_records, load_wfdb_record
 
 __all__ = ["extract_beats", "load_mitdb_beats"]
 
@@ -105,27 +106,45 @@ def _mitdb_dir(data_dir):
 
 
 def load_mitdb_beats(
-    records=INTER_PATIENT_TRAIN + INTER_PATIENT_TEST,
+    records=None,
     data_dir=None,
     *,
     before=0.25,
     after=0.45,
-    channel=0,
+    lead="MLII",
+    channel=None,
     target_fs=None,
+    rr_features=False,
 ):
     """Load beat windows from several MIT-BIH records and concatenate them.
 
     Parameters
     ----------
-    records : sequence of str, default=all ten records
+    records : sequence of str or None, default=None
         Record names, e.g. ``("100", "200")`` or
-        :data:`sk1dcnn.ecg.splits.INTER_PATIENT_TRAIN`.
+        :data:`sk1dcnn.ecg.splits.DE_CHAZAL_DS1`. None reads every record in
+        ``data_dir`` except the paced ones (:data:`~sk1dcnn.ecg.records.PACED_RECORDS`,
+        left out as EC57 says); see :func:`~sk1dcnn.ecg.records.list_records`.
+        Records named explicitly are read even when paced.
     data_dir : str or path-like, default=None
         Folder with ``<record>.hea/.dat/.atr``. None uses the 5-minute
         excerpts shipped with the package; pass a folder of the full
         30-minute records, e.g. ``sk1dcnn.datasets.find_shared_data("mitdb")``.
-    before, after, channel, target_fs
-        Passed to :func:`extract_beats` (channel 0 is MLII in these records).
+    before, after, target_fs
+        Passed to :func:`extract_beats`.
+    lead : str, sequence of str or "all", default="MLII"
+        Lead(s) by the name in each record's header (see
+        :func:`~sk1dcnn.ecg.records.lead_indices`): ``"MLII"`` is the right
+        lead in every record, including 114, whose leads are swapped;
+        ``"all"`` gives both leads as two channels, MLII first.
+    channel : int, sequence of int or None, default=None
+        Select channels by position instead (ignores ``lead``). Position 0 is
+        not MLII in records 102, 104 and 114.
+    rr_features : bool, default=False
+        Also return the RR-interval features of each beat
+        (:func:`sk1dcnn.ecg.rr.rr_features`), computed from all beat
+        annotations of its record (edge beats without a full window
+        included), so that they are the same as a monitor's.
 
     Returns
     -------
@@ -136,10 +155,19 @@ def load_mitdb_beats(
         Record name of each beat (use as ``groups`` for group-aware CV).
     positions : ndarray of shape (n_beats,)
         Sample index of each beat in its record (at 360 Hz).
+    rr : ndarray of shape (n_beats, 7)
+        Only with ``rr_features=True``: columns
+        :data:`sk1dcnn.ecg.rr.RR_FEATURE_NAMES`. Join them to ``X`` with
+        :func:`sk1dcnn.join_static` for an estimator with
+        ``n_static_features=7``.
     """
-    if isinstance(records, str):
-        records = (records,)
     folder = _mitdb_dir(data_dir)
+    if records is None:
+        records = list_records(folder)
+        if not records:
+            raise FileNotFoundError(f"no WFDB record (.hea with .dat and .atr) in {folder}")
+    elif isinstance(records, str):
+        records = (records,)
     parts = []
     for rec in records:
         path = folder / str(rec)
@@ -150,10 +178,15 @@ def load_mitdb_beats(
                 f"Shipped excerpts: {', '.join(shipped)}"
             )
         r = load_wfdb_record(path)
+        chans = channel if channel is not None else lead_indices(r.channel_names, lead, record=str(rec))
         X, y, pos = extract_beats(
             r.signal, r.fs, r.ann_samples, r.ann_symbols,
-            before=before, after=after, channel=channel, target_fs=target_fs,
+            before=before, after=after, channel=chans, target_fs=target_fs,
         )
-        parts.append((X, y, np.full(len(y), str(rec)), pos))
-    X, y, ids, pos = (np.concatenate(p) for p in zip(*parts))
-    return X, y, ids, pos
+        part = [X, y, np.full(len(y), str(rec)), pos]
+        if rr_features:
+            beats = r.ann_samples[to_aami(r.ann_symbols) != ""]
+            feats = _rr.rr_features(beats, r.fs)
+            part.append(feats[np.searchsorted(beats, pos)])
+        parts.append(part)
+    return tuple(np.concatenate(p) for p in zip(*parts))

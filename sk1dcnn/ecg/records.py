@@ -9,10 +9,34 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["MITDB_FS", "ECGRecord", "import_wfdb", "load_wfdb_record", "wfdb_record_base"]
+__all__ = [
+    "MITDB_FS",
+    "MITDB_RECORDS",
+    "PACED_RECORDS",
+    "ECGRecord",
+    "import_wfdb",
+    "lead_indices",
+    "list_records",
+    "load_wfdb_record",
+    "wfdb_record_base",
+]
 
 #: Sampling rate of the MIT-BIH Arrhythmia Database, in Hz.
 MITDB_FS = 360.0
+
+#: The 48 records of the MIT-BIH Arrhythmia Database.
+MITDB_RECORDS = tuple(
+    str(r)
+    for r in (
+        100, 101, 102, 103, 104, 105, 106, 107, 108, 109, 111, 112, 113, 114, 115, 116,
+        117, 118, 119, 121, 122, 123, 124, 200, 201, 202, 203, 205, 207, 208, 209, 210,
+        212, 213, 214, 215, 217, 219, 220, 221, 222, 223, 228, 230, 231, 232, 233, 234,
+    )
+)
+
+#: Records with paced beats. ANSI/AAMI EC57 leaves them out of the reported
+#: results, and both MIT-BIH protocols (inter-patient and patient-specific) do.
+PACED_RECORDS = ("102", "104", "107", "217")
 
 
 def import_wfdb():
@@ -115,3 +139,72 @@ def load_wfdb_record(path, *, sampfrom=0, sampto=None, annotator="atr"):
         keep = (samples >= sampfrom) & (samples < end)
         samples, symbols = samples[keep] - sampfrom, symbols[keep]
     return ECGRecord(signal, float(rec.fs), tuple(rec.sig_name), samples, symbols)
+
+
+def lead_indices(channel_names, lead="MLII", *, record=None):
+    """Positions of the leads named by ``lead`` in a record's ``channel_names``.
+
+    The MIT-BIH records do not all have MLII first (102 and 104 have V5, V2;
+    114 has V5, MLII), so leads are picked by the name in the header.
+
+    Parameters
+    ----------
+    channel_names : sequence of str
+        The record's lead names in signal order, e.g. ``("MLII", "V1")``.
+    lead : str, sequence of str or "all", default="MLII"
+        A lead name, several names (channels in that order), or ``"all"``:
+        every lead, with MLII first when the record has it (so channel 0 is
+        MLII and channel 1 the record's other lead, whatever its name).
+    record : str, default=None
+        Record name for the error message.
+
+    Returns
+    -------
+    indices : list of int
+
+    Raises
+    ------
+    ValueError
+        If a named lead is not in the record; the message lists its leads.
+    """
+    names = [str(c) for c in channel_names]
+    if isinstance(lead, str) and lead == "all":
+        first = [names.index("MLII")] if "MLII" in names else []
+        return first + [i for i in range(len(names)) if i not in first]
+    wanted = [lead] if isinstance(lead, str) else list(lead)
+    if not wanted:
+        raise ValueError("lead must name at least one lead")
+    missing = [w for w in wanted if w not in names]
+    if missing:
+        where = f"record {record!r}" if record is not None else "the record"
+        raise ValueError(f"lead {missing[0]!r} not in {where}, whose leads are {tuple(names)}")
+    return [names.index(w) for w in wanted]
+
+
+def list_records(data_dir, *, paced=False):
+    """Names of the WFDB records (``<name>.hea`` with ``.dat`` and ``.atr``) in a folder, sorted.
+
+    Parameters
+    ----------
+    data_dir : str or path-like
+        The folder, e.g. ``sk1dcnn.datasets.find_shared_data("mitdb")``.
+    paced : bool, default=False
+        Include the paced MIT-BIH records (:data:`PACED_RECORDS`). EC57 leaves
+        them out.
+
+    Returns
+    -------
+    records : list of str
+        Numeric names in numeric order, then the others alphabetically.
+    """
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"record folder not found: {folder}")
+    names = [
+        p.stem
+        for p in folder.glob("*.hea")
+        if p.with_suffix(".dat").is_file() and p.with_suffix(".atr").is_file()
+    ]
+    if not paced:
+        names = [n for n in names if n not in PACED_RECORDS]
+    return sorted(names, key=lambda n: (not n.isdigit(), int(n) if n.isdigit() else 0, n))

@@ -6,25 +6,30 @@ from sklearn.utils import check_random_state
 from .labels import AAMI_CLASSES
 from .records import MITDB_FS
 
-__all__ = ["DE_CHAZAL_DS1", "DE_CHAZAL_DS2", "INTER_PATIENT_TEST", "INTER_PATIENT_TRAIN", "MITDB_RECORDS",
-           "PACED_RECORDS", "patient_specific_split"]
+__all__ = [
+    "DE_CHAZAL_DS1",
+    "DE_CHAZAL_DS2",
+    "INTER_PATIENT_TEST",
+    "INTER_PATIENT_TRAIN",
+    "patient_specific_split",
+]
+
+#: de Chazal et al. (2004) inter-patient training set DS1: 22 full MIT-BIH
+#: records (the paced 102, 104, 107 and 217 are in neither set).
+DE_CHAZAL_DS1 = (
+    "101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122",
+    "124", "201", "203", "205", "207", "208", "209", "215", "220", "223", "230",
+)
+#: de Chazal et al. (2004) inter-patient test set DS2: the other 22 non-paced records.
+DE_CHAZAL_DS2 = (
+    "100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210",
+    "212", "213", "214", "219", "221", "222", "228", "231", "232", "233", "234",
+)
 
 #: Inter-patient split (de Chazal et al. 2004, DS1/DS2) restricted to the ten
-#: MIT-BIH records we have. No record is in both.
+#: MIT-BIH excerpts shipped with the package. No record is in both.
 INTER_PATIENT_TRAIN = ("101", "106", "118", "119", "208", "209")
 INTER_PATIENT_TEST = ("100", "200", "232", "233")
-
-#: de Chazal, O'Dwyer and Reilly (IEEE TBME 51(7), 2004): the 22 training
-#: records (DS1) of the inter-patient protocol.
-DE_CHAZAL_DS1 = ("101", "106", "108", "109", "112", "114", "115", "116", "118", "119", "122", "124",
-                 "201", "203", "205", "207", "208", "209", "215", "220", "223", "230")
-#: ... and its 22 test records (DS2). No patient is in both; the paced records are in neither.
-DE_CHAZAL_DS2 = ("100", "103", "105", "111", "113", "117", "121", "123", "200", "202", "210", "212",
-                 "213", "214", "219", "221", "222", "228", "231", "232", "233", "234")
-#: The four records with paced beats, left out of both protocols as ANSI/AAMI EC57 recommends.
-PACED_RECORDS = ("102", "104", "107", "217")
-#: All 48 records of the MIT-BIH Arrhythmia Database (44 non-paced + 4 paced).
-MITDB_RECORDS = tuple(sorted(DE_CHAZAL_DS1 + DE_CHAZAL_DS2 + PACED_RECORDS))
 
 
 def patient_specific_split(

@@ -1,11 +1,12 @@
 """sk1dcnn.ecg.beats: beat windows around annotations."""
 
 import importlib.util
+import re
 
 import numpy as np
 import pytest
 
-from sk1dcnn.datasets import shipped_data_dir
+from sk1dcnn.datasets import find_shared_data, shipped_data_dir
 from sk1dcnn.ecg.beats import extract_beats, load_mitdb_beats
 from sk1dcnn.ecg.labels import AAMI_CLASSES
 from sk1dcnn.ecg.records import load_wfdb_record
@@ -63,3 +64,40 @@ def test_load_mitdb_beats_shipped():
     np.testing.assert_array_equal(X[first, 0], rec.signal[0, p - 90 : p + 162])
     with pytest.raises(FileNotFoundError, match="Shipped excerpts"):
         load_mitdb_beats(["999"])
+
+
+@needs_wfdb
+def test_load_mitdb_beats_picks_the_lead_by_name():
+    rec = load_wfdb_record(shipped_data_dir("mitdb", "100"))
+    assert rec.channel_names == ("MLII", "V5")
+    X, _, _, pos = load_mitdb_beats(["100"])
+    X5, _, _, _ = load_mitdb_beats(["100"], lead="V5")
+    Xall, _, _, _ = load_mitdb_beats(["100"], lead="all")
+    Xc, _, _, _ = load_mitdb_beats(["100"], channel=1)
+    p = pos[3]
+    np.testing.assert_array_equal(X[3, 0], rec.signal[0, p - 90 : p + 162])
+    np.testing.assert_array_equal(X5[3, 0], rec.signal[1, p - 90 : p + 162])
+    np.testing.assert_array_equal(Xall, np.concatenate([X, X5], axis=1))
+    np.testing.assert_array_equal(Xc, X5)
+    with pytest.raises(ValueError, match=re.escape("lead 'V1' not in record '100', whose leads are ('MLII', 'V5')")):
+        load_mitdb_beats(["100"], lead="V1")
+
+
+@needs_wfdb
+def test_load_mitdb_beats_reads_every_record_present_by_default():
+    X, y, ids, pos = load_mitdb_beats()
+    assert list(dict.fromkeys(ids)) == [
+        "100", "101", "106", "118", "119", "200", "208", "209", "232", "233"
+    ]
+
+
+@needs_wfdb
+@pytest.mark.skipif(find_shared_data("mitdb") is None, reason="full MIT-BIH records not present")
+def test_record_114_gives_mlii_although_its_leads_are_swapped():
+    folder = find_shared_data("mitdb")
+    rec = load_wfdb_record(folder / "114", sampto=20 * 360)
+    assert rec.channel_names == ("V5", "MLII")
+    X, y, ids, pos = load_mitdb_beats(["114"], data_dir=folder)
+    p = pos[0]
+    assert p + 162 <= 20 * 360
+    np.testing.assert_array_equal(X[0, 0], rec.signal[1, p - 90 : p + 162])

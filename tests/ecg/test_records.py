@@ -1,6 +1,7 @@
 """sk1dcnn.ecg.records: WFDB (MIT-BIH) records as plain arrays."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +71,50 @@ def test_the_0_1_name_of_the_wfdb_importer_is_the_same_function():
     from sk1dcnn.ecg import records
 
     assert records._import_wfdb is records.import_wfdb
+
+
+def test_lead_indices_by_name():
+    from sk1dcnn.ecg.records import lead_indices
+
+    assert lead_indices(("MLII", "V1")) == [0]
+    assert lead_indices(("V5", "MLII")) == [1]
+    assert lead_indices(("V5", "MLII"), ("MLII", "V5")) == [1, 0]
+    assert lead_indices(("V5", "MLII"), "all") == [1, 0]
+    assert lead_indices(("V5", "V2"), "all") == [0, 1]
+    with pytest.raises(ValueError, match=re.escape("lead 'MLII' not in record '102', whose leads are ('V5', 'V2')")):
+        lead_indices(("V5", "V2"), record="102")
+
+
+def test_list_records_leaves_out_the_paced_ones(tmp_path):
+    from sk1dcnn.ecg.records import PACED_RECORDS, list_records
+
+    for name in ("100", "102", "217", "99", "x1", "233"):
+        for ext in (".hea", ".dat", ".atr"):
+            (tmp_path / name).with_suffix(ext).write_text("")
+    (tmp_path / "300.hea").write_text("")  # no signal or annotations: not a record to read
+    assert list_records(tmp_path) == ["99", "100", "233", "x1"]
+    assert list_records(tmp_path, paced=True) == ["99", "100", "102", "217", "233", "x1"]
+    assert set(PACED_RECORDS) == {"102", "104", "107", "217"}
+    assert list_records(shipped_data_dir("mitdb")) == [
+        "100", "101", "106", "118", "119", "200", "208", "209", "232", "233"
+    ]
+    with pytest.raises(FileNotFoundError, match="record folder not found"):
+        list_records(tmp_path / "nope")
+
+
+@needs_wfdb
+@pytest.mark.skipif(SHARED_MITDB is None, reason="full MIT-BIH records not present")
+def test_every_shared_record_reads_and_has_mlii_by_name():
+    from sk1dcnn.ecg.records import MITDB_RECORDS, PACED_RECORDS, lead_indices, list_records
+
+    present = list_records(SHARED_MITDB, paced=True)
+    assert set(present) <= set(MITDB_RECORDS)
+    for name in present:
+        rec = load_wfdb_record(SHARED_MITDB / name, sampto=3600)
+        assert rec.signal.shape == (2, 3600) and rec.fs == MITDB_FS
+        if name in ("102", "104"):  # V5, V2: no MLII
+            assert "MLII" not in rec.channel_names and name in PACED_RECORDS
+            continue
+        (i,) = lead_indices(rec.channel_names, record=name)
+        assert rec.channel_names[i] == "MLII"
+        assert i == (1 if name == "114" else 0)
