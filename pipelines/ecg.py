@@ -128,38 +128,25 @@ def _mitdb_folder(ds, records):
     return folder
 
 
-def _lead_index(rec, names, ds):
-    """The channel of ``ds["lead"]`` (by header name), or ``ds["channel"]`` when lead is null."""
-    if ds.get("lead") is None:
-        return int(ds["channel"])
-    if ds["lead"] not in names:
-        raise ConfigError(f"ecg.data.lead: record {rec} has no lead {ds['lead']!r} (its leads: "
-                          f"{', '.join(names)}); allowed: a lead every record has, e.g. MLII, or null "
-                          "(use ecg.data.channel)")
-    return names.index(ds["lead"])
-
-
 def _load_mitdb(records, folder, ds):
-    """Beats of several records: X (n, T[+7]) of one lead [+ RR features], y, record, position."""
-    from sk1dcnn import join_static
-    from sk1dcnn.ecg import extract_beats, load_wfdb_record, rr_features, to_aami
+    """Beats of several records: X (n, T[+7]) of one lead [+ RR features], y, record, position.
 
-    parts = []
-    for rec in records:
-        r = load_wfdb_record(Path(folder) / str(rec))
-        ch = _lead_index(rec, list(r.channel_names), ds)
-        X, y, pos = extract_beats(r.signal, r.fs, r.ann_samples, r.ann_symbols, before=ds["before"],
-                                  after=ds["after"], channel=ch)
-        X = X[:, 0, :]
-        if ds.get("rr_features"):
-            # RR intervals from every annotated beat of the record, also those whose
-            # window runs off the record's edges (they still time their neighbours)
-            peaks = r.ann_samples[to_aami(r.ann_symbols) != ""]
-            feats = rr_features(peaks, r.fs)
-            X = join_static(X, feats[np.searchsorted(peaks, pos)])
-        parts.append((X, y, np.full(len(y), str(rec)), pos))
-    X, y, ids, pos = (np.concatenate(p) for p in zip(*parts))
-    return X, y, ids, pos
+    :func:`sk1dcnn.ecg.load_mitdb_beats` cuts the beats (the lead by name, e.g.
+    MLII, also in record 114 whose leads are swapped) and computes the RR features
+    from every annotated beat of each record; they are joined as the last columns.
+    """
+    from sk1dcnn.ecg import load_mitdb_beats
+
+    rr = bool(ds.get("rr_features"))
+    lead = ds.get("lead")
+    out = load_mitdb_beats(records, folder, before=ds["before"], after=ds["after"], lead=lead or "MLII",
+                           channel=None if lead else int(ds["channel"]), rr_features=rr)
+    X = out[0][:, 0, :]
+    if rr:
+        from sk1dcnn import join_static
+
+        X = join_static(X, out[4])
+    return X, out[1], out[2], out[3]
 
 
 def _keep_classes(ds, X, y, *rest):

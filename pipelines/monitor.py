@@ -15,8 +15,9 @@ Models trained with RR-interval features (``ecg: data: rr_features: true``)
 get them online, from the detected R peaks: a beat is classified once the
 next R peak has been detected (post-RR needs it: one beat of delay, the
 last beat of each chunk waits for the next chunk), and the averages use past
-beats only (:func:`sk1dcnn.ecg.rr_features`, the one definition used for
-training and test too).
+beats only (:class:`sk1dcnn.ecg.RRFeatureStream`, equal to
+:func:`sk1dcnn.ecg.rr_features`, the one definition used for training and
+test too).
 
 When the record has reference annotations (``.atr``) the monitor scores
 itself against them: R-peak Se/+P, per-class Se/+P of the beats, and the
@@ -33,7 +34,7 @@ import numpy as np
 
 from .config import default_tracking_uri
 
-__all__ = ["DEFAULT_MODEL_FILE", "OnlineRR", "alert_scores", "load_model", "monitor", "reference_runs"]
+__all__ = ["DEFAULT_MODEL_FILE", "alert_scores", "load_model", "monitor", "reference_runs"]
 
 DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.skops"
 _MARGIN_S = 3.0  # context around each chunk for the detector's filters and the beat windows
@@ -136,43 +137,6 @@ def _channel(meta, names, rec_path):
     return names.index(lead)
 
 
-class OnlineRR:
-    """RR-interval features of each beat as soon as the next R peak is known.
-
-    Feed R peaks in time order with :meth:`add`; it returns the features of
-    the beats whose next peak has now arrived (the newest beat waits: one
-    beat of delay). :meth:`flush` returns the last beat's at the end of the
-    record. The features are those of :func:`sk1dcnn.ecg.rr_features`, which
-    uses past beats and the next R peak only, computed over the peaks seen
-    so far.
-    """
-
-    def __init__(self, fs):
-        self.fs = float(fs)
-        self.peaks = []          # every R peak so far (record samples)
-        self.done = 0            # beats whose features were returned
-
-    def add(self, peaks):
-        """Append peaks (after the last one); return the features of the beats now complete,
-        shape (n_complete, 7), in order."""
-        self.peaks.extend(int(p) for p in peaks)
-        return self._emit(len(self.peaks) - 1)
-
-    def flush(self):
-        """The features of every beat not yet returned (the last one: no next peak)."""
-        return self._emit(len(self.peaks))
-
-    def _emit(self, upto):
-        from sk1dcnn.ecg import rr_features
-
-        if upto <= self.done:
-            return np.empty((0, 7))
-        feats = rr_features(np.asarray(self.peaks[:upto + 1], dtype=np.int64), self.fs)
-        out = feats[self.done:upto]
-        self.done = upto
-        return out
-
-
 def _hms(seconds):
     h, rem = divmod(seconds, 3600)
     mnt, s = divmod(rem, 60)
@@ -193,7 +157,7 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
         ``classification`` (per-class Se/PPV of the matched beats) and
         ``alert_scores`` (alert precision and sensitivity, see the module docstring).
     """
-    from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
+    from sk1dcnn.ecg import RRFeatureStream, detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
     from sk1dcnn.signal import resample_signal
 
     wfdb = import_wfdb()
@@ -211,7 +175,7 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
     normal = str(meta["normal_class"])
     classes = [str(c) for c in m.classes]
     duration = n_samples / fs_rec
-    rr = OnlineRR(fs_rec) if int(meta["n_static_features"]) else None
+    rr = RRFeatureStream(fs_rec) if int(meta["n_static_features"]) else None
 
     out_csv = Path(out_csv) if out_csv else Path(f"{rec_path.name}_beats.csv")
     out(f"ecg-monitor: record {rec_path} ({duration / 60:.1f} min at {fs_rec:g} Hz, lead "
@@ -276,7 +240,9 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
             inside = (peaks - n_before >= 0) & (peaks + n_after <= sig.shape[0])
             if rr is not None:
                 # every detected beat times its neighbours, also one whose window is cut off
-                feats = rr.add(abs_rec[in_chunk])
+                # beat i's features come out with peak i+1 (RRFeatureStream: one beat late)
+                done = [rr.update(p) for p in abs_rec[in_chunk]]
+                feats = np.array([f for f in done if f is not None]).reshape(-1, 7)
                 keep_all = in_chunk
             else:
                 keep_all = in_chunk & inside
@@ -300,7 +266,7 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
             emit(writer, abs_rec, pred, proba)
         if rr is not None and pending_X:  # the record's last beat: no next R peak
             t0, c0 = time.perf_counter(), time.process_time()
-            feats = rr.flush()
+            feats = rr.finish()[None, :]
             ok = np.array([ins for _, ins in pending_pos], dtype=bool)
             abs_last = np.array([p for p, _ in pending_pos], dtype=np.int64)[ok]
             proba, pred = classify(np.array(pending_X).reshape(len(pending_X), -1)[ok], abs_last, feats[ok])

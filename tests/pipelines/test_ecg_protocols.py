@@ -107,18 +107,6 @@ def test_patient_specific_uses_the_44_non_paced_records():
         "118", "119", "121", "122", "123", "124"]
 
 
-def test_lead_is_chosen_by_name(tmp_path):
-    """Record 114 has its leads swapped; a header that lacks the lead is refused by name."""
-    from pipelines.ecg import _lead_index
-
-    ds = {"lead": "MLII", "channel": 0}
-    assert _lead_index("114", ["V5", "MLII"], ds) == 1
-    assert _lead_index("100", ["MLII", "V5"], ds) == 0
-    assert _lead_index("102", ["V5", "V2"], {"lead": None, "channel": 1}) == 1
-    with pytest.raises(ConfigError, match=r"record 102 has no lead 'MLII' \(its leads: V5, V2\)"):
-        _lead_index("102", ["V5", "V2"], ds)
-
-
 @needs_full_records
 def test_record_114_reads_mlii():
     from pipelines.ecg import _load_mitdb
