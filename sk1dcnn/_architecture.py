@@ -18,9 +18,10 @@ from .nn.layers import (
     AveragePooling1D, Conv1D, Dense, Dropout, Flatten, GlobalAveragePooling1D,
     GlobalMaxPooling1D, MaxPooling1D)
 from .nn.network import Sequential, make_layer
+from .nn.static import JoinStatic, SplitStatic
 from .presets import get_preset
 
-__all__ = ["RELU_LIKE", "hidden_layers", "build_network", "predict_chunk_size"]
+__all__ = ["RELU_LIKE", "hidden_layers", "with_static", "build_network", "predict_chunk_size"]
 
 #: Activations whose layers start from He initialisation (the rest: Glorot).
 RELU_LIKE = {"relu", "relu6", "leaky_relu", "prelu", "rrelu", "elu", "swish", "softplus"}
@@ -115,15 +116,44 @@ def _initializer(activation):
     return "he_uniform" if activation in RELU_LIKE else "glorot_uniform"
 
 
+#: Layers that turn the sequence into a vector: the static features join after the first.
+_VECTORIZING = (Flatten, GlobalAveragePooling1D, GlobalMaxPooling1D)
+
+
+def with_static(layers, n_static):
+    """``layers`` with the static features split off the input and joined after the conv stack.
+
+    A :class:`~sk1dcnn.nn.static.SplitStatic` goes first and a
+    :class:`~sk1dcnn.nn.static.JoinStatic` right after the first Flatten or
+    global pooling layer, so the dense head sees the convolved signal and the
+    static features side by side.
+
+    Raises
+    ------
+    ValueError
+        If no layer turns the sequence into a vector.
+    """
+    at = next((i for i, layer in enumerate(layers) if isinstance(layer, _VECTORIZING)), None)
+    if at is None:
+        raise ValueError(
+            f"n_static_features={n_static} joins the static features after the layer that "
+            "turns the sequence into a vector, but the architecture has none: add a Flatten, "
+            "GlobalAveragePooling1D or GlobalMaxPooling1D layer."
+        )
+    return [SplitStatic(n_static), *layers[: at + 1], JoinStatic(n_static), *layers[at + 1:]]
+
+
 def build_network(params, input_shape, n_outputs, rng):
     """The hidden layers plus a linear output Dense, built for ``input_shape``.
 
     Parameters
     ----------
     params : mapping
-        The estimator's parameters, as for :func:`hidden_layers` (plus ``dtype``).
+        The estimator's parameters, as for :func:`hidden_layers` (plus ``dtype``
+        and ``n_static_features``: see :func:`with_static`).
     input_shape : (n_timepoints, n_channels)
-        The engine's channels-last shape of one sample.
+        The engine's channels-last shape of one sample (static feature columns
+        included).
     n_outputs : int
         Units of the output layer (its activation is the loss's canonical link).
     rng : numpy.random.RandomState
@@ -140,6 +170,9 @@ def build_network(params, input_shape, n_outputs, rng):
         layer where the length runs out.
     """
     layers = hidden_layers(params)
+    n_static = params.get("n_static_features", 0)
+    if n_static:
+        layers = with_static(layers, n_static)
     layers.append(Dense(n_outputs, kernel_initializer="glorot_uniform"))
     net = Sequential(layers)
     net.build(input_shape, rng, np.dtype(params["dtype"]).type)

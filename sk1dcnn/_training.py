@@ -92,6 +92,7 @@ class TrainingConfig:
     verbose: bool = False
     incremental: bool = False  # partial_fit: one epoch, no convergence test
     clip_norm: float = None  # rescale gradients whose global L2 norm exceeds it
+    n_static: int = 0  # trailing static-feature columns: never augmented
 
 
 @dataclass
@@ -277,7 +278,11 @@ def _train_step(run, xb, yb, wb, wsum):
     """
     cfg, net = run.cfg, run.net
     if cfg.augment:
-        xb = apply_augment(xb, run.rng, cfg.augment)
+        if cfg.n_static:  # the signal only; the static features stay as they are
+            L = xb.shape[1] - cfg.n_static
+            xb = np.concatenate([apply_augment(xb[:, :L], run.rng, cfg.augment), xb[:, L:]], axis=1)
+        else:
+            xb = apply_augment(xb, run.rng, cfg.augment)
     Z = net.forward(xb, training=True, rng=run.rng)
     loss, dZ = run.loss_fn(Z, yb, (wb / wsum).astype(Z.dtype, copy=False))
     net.backward(dZ)

@@ -49,6 +49,9 @@ _OUT_ACTIVATION_NAMES = {
 class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     """Shared machinery of the two estimators. Not public."""
 
+    #: What models pickled before the parameter existed read (no static features).
+    n_static_features = 0
+
     _parameter_constraints: dict = {
         "filters": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
         "kernel_size": ["array-like", Interval(numbers.Integral, 1, None, closed="left")],
@@ -62,6 +65,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "activation": [StrOptions(set(ALL_ACTIVATIONS))],
         "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
         "architecture": [list, StrOptions(set(PRESETS)), None],
+        "n_static_features": [Interval(numbers.Integral, 0, None, closed="left")],
         "augment": ["boolean", dict, None],
         "solver": [StrOptions({"sgd", "adam"})],
         "alpha": [Interval(numbers.Real, 0, None, closed="left")],
@@ -183,6 +187,13 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             raise ValueError(f"X has 0 timepoints (shape {X.shape}); signals must have length >= 1.")
         if X.ndim == 3 and X.shape[1] == 0:
             raise ValueError(f"X has 0 channels (shape {X.shape}); signals need at least 1 channel.")
+        k = self.n_static_features
+        if k and k >= X.shape[-1]:
+            raise ValueError(
+                f"n_static_features={k} must be less than the number of columns of X "
+                f"({X.shape[-1]}): X holds the signal's timepoints, then the {k} static "
+                "features (see sk1dcnn.join_static)."
+            )
         if not first:
             shape = (X.shape[1], X.shape[2]) if X.ndim == 3 else (1, X.shape[1])
             if X.ndim != self._fit_ndim or shape != (self.n_channels_in_, self.n_timepoints_in_):
@@ -308,6 +319,12 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
 
     def _continued_state(self, incremental):
         """Copies of the fitted network, state and generator (warm_start, partial_fit)."""
+        fitted_k = getattr(self.network_.layers[0], "n_static", 0) if self.network_.layers else 0
+        if fitted_k != self.n_static_features:
+            raise ValueError(
+                f"n_static_features={self.n_static_features}, but {type(self).__name__} was "
+                f"fitted with {fitted_k}; warm_start and partial_fit need the same."
+            )
         net = copy.deepcopy(self.network_)
         state = copy.deepcopy(self._state)
         if not incremental:
@@ -337,6 +354,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping and not incremental, augment=augment,
             verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
+            n_static=self.n_static_features,
         )
 
     def _split_validation(self, Xc, Y, y, sample_weight, net, targets, rng):
@@ -428,6 +446,10 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         ndarray of shape (n_samples, n_embedding)
             With the flat-parameter architecture, ``n_embedding`` is the last entry
             of ``hidden_layer_sizes`` (or the pooled channel count without a dense head).
+            With ``n_static_features=k`` the dense head has seen the static
+            features; without a dense head the embedding is the pooled (or
+            flattened) signal features followed by the ``k`` static features
+            as given.
         """
         E = self._raw_forward(X, upto=len(self.network_.layers) - 1)
         return E.reshape(E.shape[0], -1).astype(np.float64)
@@ -547,7 +569,18 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         Label-preserving augmentation of each training batch (never at
         predict): True for ``{"time_shift": 0.1, "amplitude_scale": 0.1, "noise": 0.05}``,
         or a dict with any of those keys (shift as a fraction of the length,
-        scale and noise standard deviations).
+        scale and noise standard deviations). The signal only, never the
+        static features.
+    n_static_features : int, default=0
+        Number of static (per-example) features carried in the last columns
+        of X, beside the signal (e.g. the RR intervals of a heartbeat): 2-D X
+        is ``(n_samples, n_timepoints + k)``; for 3-D X they are the last
+        ``k`` timepoints of channel 0 (those of the other channels are
+        ignored). The network convolves the signal only and joins the static
+        features after the global pooling or Flatten, before the dense head
+        (also with ``architecture=``, which must have such a layer). Build X
+        with :func:`sk1dcnn.join_static`; one array travels through
+        ``Pipeline``, ``GridSearchCV``, ``clone``, pickle and skops.
     solver : {'adam', 'sgd'}, default='adam'
     alpha : float, default=1e-4
         L2 penalty on the kernels (not biases), scaled as in ``MLPClassifier``.
@@ -605,6 +638,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         As set by scikit-learn's ``validate_data``: ``X.shape[1]`` (timepoints
         for 2D X, channels for 3D X).
     n_channels_in_, n_timepoints_in_ : int
+        ``n_timepoints_in_`` is X's last axis: it counts the static feature
+        columns too.
     n_outputs_, n_layers_ : int
     out_activation_ : str
     loss_ : float
@@ -631,7 +666,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
     def __init__(self, filters=(16, 32, 64), kernel_size=5, strides=1, padding="same",
                  dilation_rate=1, pool="max", pool_size=2, global_pool=None,
                  hidden_layer_sizes=(64,), activation="relu", dropout=0.0, loss="log_loss",
-                 architecture=None, augment=None, *, solver="adam", alpha=1e-4,
+                 architecture=None, augment=None, *, n_static_features=0, solver="adam", alpha=1e-4,
                  batch_size="auto", learning_rate="constant", learning_rate_init=1e-3,
                  lr_decay_rate=0.5, lr_decay_steps=10, power_t=0.5, max_iter=200, shuffle=True,
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
@@ -654,6 +689,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
         self.class_weight = class_weight
+        self.n_static_features = n_static_features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -872,7 +908,8 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
     def __init__(self, filters=(16, 32, 64), kernel_size=5, strides=1, padding="same",
                  dilation_rate=1, pool="max", pool_size=2, global_pool=None,
                  hidden_layer_sizes=(64,), activation="relu", dropout=0.0,
-                 loss="squared_error", architecture=None, augment=None, *, solver="adam",
+                 loss="squared_error", architecture=None, augment=None, *, n_static_features=0,
+                 solver="adam",
                  alpha=1e-4, batch_size="auto", learning_rate="constant",
                  learning_rate_init=1e-3, lr_decay_rate=0.5, lr_decay_steps=10, power_t=0.5,
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
@@ -894,6 +931,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
             clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
+        self.n_static_features = n_static_features
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -71,6 +71,9 @@ ESTIMATOR_TYPES = (
     "sk1dcnn.nn.blocks.ReSEBlock",
     "sk1dcnn.nn.blocks.ResidualBlock",
     "sk1dcnn.nn.blocks.SqueezeExcitation",
+    # static features split off the input and joined after the convolutions
+    "sk1dcnn.nn.static.JoinStatic",
+    "sk1dcnn.nn.static.SplitStatic",
     # what survives between warm_start fits and partial_fit calls
     "sk1dcnn._training.TrainingState",
     "sk1dcnn.nn.optim.AdamOptimizer",

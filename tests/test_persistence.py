@@ -64,6 +64,7 @@ def _fitted_variants(tmp_path):
         pf.partial_fit(X3, YS, classes=["abnormal", "normal"])
         out["partial_fit"] = pf.partial_fit(X3, YS)
         out["multilabel"] = CNN1DClassifier(**TINY).fit(X3, np.c_[Y3 == 0, Y3 != 1].astype(int))
+        out["static_features"] = CNN1DClassifier(**TINY, n_static_features=3).fit(X3, Y3)
         out["regressor_es_path"] = CNN1DRegressor(
             **TINY, early_stopping=True, checkpoint_path=pathlib.Path(tmp_path) / "r.ckpt",
         ).fit(X3, RNG.normal(size=24))

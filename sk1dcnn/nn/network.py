@@ -26,6 +26,7 @@ from .layers import (
     MaxPooling1D,
     TooShortError,
 )
+from .static import SplitStatic, link_static
 
 #: make_layer's registry: the engine's layers and the blocks of sk1dcnn.nn.blocks
 LAYERS = {**LAYERS, **BLOCKS}
@@ -166,6 +167,7 @@ class Sequential:
                     f"n_timepoints={input_shape[0]} is too short for this network: "
                     f"layer {i} {exc}."
                 ) from None
+        link_static(self.layers)  # checks where static features are split and joined
         self.fuse = self._fuse  # blocks built their sub-layers: tell them
         return shape
 
@@ -244,6 +246,7 @@ class Sequential:
             Never aliases a reused buffer: it stays valid after the next pass.
         """
         n = len(self.layers[:upto])
+        link_static(self.layers)
         steps = self.plan(n, training)
         self._set_phases(steps, training)
         for k, step in enumerate(steps):
@@ -291,8 +294,11 @@ class Sequential:
         if any(step.kind == "conv_bn" for step in steps):
             raise RuntimeError("backward() after a predict-mode forward pass (BatchNormalization "
                                "folded into the convolution): run forward(training=True).")
+        # No input gradient for the first layer with weights, unless asked: a
+        # SplitStatic before it only splits the input.
+        first = 1 if self.layers and isinstance(self.layers[0], SplitStatic) else 0
         for step in reversed(steps):
-            need = need_dX or step.start > 0
+            need = need_dX or step.start > first
             if step.kind == "layer":
                 dY = self.layers[step.start].backward(dY, need_dX=need)
             elif step.kind == "conv":
