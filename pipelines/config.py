@@ -70,6 +70,11 @@ ECG_DEFAULTS = {
     "data": {"data_dir": None, "channel": 0, "before": 0.25, "after": 0.45,
              # mitdb only: keep the beats of these AAMI classes (null = all)
              "classes": None,
+             # mitdb only: the lead by its header name (null: by position, channel);
+             # RR-interval features (sk1dcnn.ecg.rr) joined to each beat
+             "lead": "MLII", "rr_features": False,
+             # mitdb inter-patient only: share of the training N beats kept (drawn per record)
+             "subsample_normal": None,
              # mitdb:patient_specific only (Kiranyaz et al. 2016)
              "records": None, "train_minutes": 5.0, "n_common_per_class": 75},
     "preprocessing": "auto",
@@ -135,8 +140,8 @@ _FRONT_ENDS = ("raw", "mel")
 AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
                   "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
-_MITDB_SPLITS = ("inter_patient", "patient_specific")
-_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro")
+_MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific")
+_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv")  # f1_sv: MIT-BIH, F1 of S and V
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 #: Keys replaced whole by :func:`merge`, never merged key by key.
 _ATOMIC = ("grid",)
@@ -597,6 +602,17 @@ def _validate_data(source, ds, check_paths=True):
                   f"got {classes!r}", "null (all), or a subset of " + _fmt(AAMI_CLASSES))
         if kind != "mitdb":
             _fail(source, "ecg.data.classes", f"is for MIT-BIH data sets, not {ds['name']}", "null")
+    if ds["lead"] is not None and (not isinstance(ds["lead"], str) or not ds["lead"]):
+        _fail(source, "ecg.data.lead", f"must be a lead name or null, got {ds['lead']!r}",
+              "null (use channel), or a lead name from the record headers, e.g. MLII, V1, V5")
+    if not isinstance(ds["rr_features"], bool):
+        _fail(source, "ecg.data.rr_features", f"must be true or false, got {ds['rr_features']!r}",
+              "true, false")
+    sn = ds["subsample_normal"]
+    if sn is not None and (not isinstance(sn, (int, float)) or isinstance(sn, bool) or not 0 < sn <= 1):
+        _fail(source, "ecg.data.subsample_normal", f"must be a fraction in (0, 1] or null, got {sn!r}")
+    if ds["rr_features"] and kind != "mitdb":
+        _fail(source, "ecg.data.rr_features", f"is for MIT-BIH data sets, not {ds['name']}", "false")
     recs = ds["records"]
     if recs is not None:
         if (not isinstance(recs, list) or not recs

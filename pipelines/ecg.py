@@ -29,6 +29,8 @@ __all__ = ["ECGData", "ECGResult", "Logged", "PatientResult", "build_pipeline", 
 
 _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
+#: pre-RR, post-RR, local and running average RR, and three ratios (sk1dcnn.ecg.rr)
+N_RR_FEATURES = 7
 
 
 @dataclass
@@ -58,12 +60,24 @@ class ECGData:
 def load_data(ds, random_state=0):
     """Load the data set described by a validated ``ecg: data:`` config section.
 
-    For ``mitdb:patient_specific`` the returned data holds every beat of the
-    records read (``X_train``/``y_train``, record in ``groups_train``) and, in
-    ``info["splits"]``, the ``(train_idx, test_idx)`` of each patient;
-    ``X_test``/``y_test`` are the test beats of all patients together.
+    MIT-BIH beats are 2-D: ``(n_beats, n_timepoints)`` of one lead (picked by
+    name, ``data.lead``), with the 7 RR-interval features of
+    :func:`sk1dcnn.ecg.rr_features` joined as the last columns when
+    ``data.rr_features`` is true (:func:`sk1dcnn.join_static`).
+
+    * ``mitdb:de_chazal``: DS1 -> DS2 (de Chazal et al. 2004), 22 + 22 records,
+      the paced records in neither.
+    * ``mitdb:inter_patient``: the same split restricted to the ten records
+      shipped with sk1dcnn (train 101 106 118 119 208 209, test 100 200 232 233).
+    * ``mitdb:patient_specific``: every beat of the records read
+      (``X_train``/``y_train``, record in ``groups_train``) and, in
+      ``info["splits"]``, the ``(train_idx, test_idx)`` of each patient;
+      ``X_test``/``y_test`` are the test beats of all patients together.
+
+    The ``data.classes`` filter applies to the training beats only: the test
+    beats keep every AAMI class, and EC57 scoring (:func:`sk1dcnn.ecg.ec57_report`)
+    treats Q beats as EC57 says.
     """
-    import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
     if ds["kind"] == "mitdb" and ds["sub"] == "patient_specific":
@@ -73,15 +87,66 @@ def load_data(ds, random_state=0):
         where = ds["data_dir"] or "shipped or $SK1DCNN_DATA"
         return ECGData(ds["name"], "ucr", X_tr, y_tr, X_te, y_te,
                        info={"source": where, "n_timepoints": X_tr.shape[-1]})
-    # mitdb:inter_patient
-    kw = dict(data_dir=ds["data_dir"], before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X_tr, y_tr, g_tr, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TRAIN, **kw))
-    X_te, y_te, g_te, _ = _keep_classes(ds, *mitdb.load_mitdb_beats(mitdb.INTER_PATIENT_TEST, **kw))
-    where = ds["data_dir"] or str(datasets.shipped_data_dir("mitdb")) + " (5-minute excerpts)"
+    import sk1dcnn.ecg as mitdb
+
+    train, test = {"inter_patient": (mitdb.INTER_PATIENT_TRAIN, mitdb.INTER_PATIENT_TEST),
+                   "de_chazal": (mitdb.DE_CHAZAL_DS1, mitdb.DE_CHAZAL_DS2)}[ds["sub"]]
+    folder = _mitdb_folder(ds, train + test)
+    X_tr, y_tr, g_tr, _ = _subsample_normal(ds, random_state, *_keep_classes(ds, *_load_mitdb(train, folder, ds)))
+    X_te, y_te, g_te, _ = _load_mitdb(test, folder, ds)
     return ECGData(ds["name"], "mitdb", X_tr, y_tr, X_te, y_te, g_tr, g_te, fs=mitdb.MITDB_FS,
-                   info={"source": where, "train_records": " ".join(mitdb.INTER_PATIENT_TRAIN),
-                         "test_records": " ".join(mitdb.INTER_PATIENT_TEST),
-                         "n_timepoints": X_tr.shape[-1], **_classes_info(ds)})
+                   info={"source": _source(ds, folder), "train_records": " ".join(train),
+                         "test_records": " ".join(test), "n_timepoints": X_tr.shape[-1] - _n_static(ds),
+                         "n_static_features": _n_static(ds), **_classes_info(ds)})
+
+
+def _n_static(ds):
+    return N_RR_FEATURES if ds.get("rr_features") else 0
+
+
+def _source(ds, folder):
+    if ds["data_dir"] is None:
+        return f"{folder} (5-minute excerpts)"
+    return str(folder)
+
+
+def _mitdb_folder(ds, records):
+    """The folder of the records; a clear error when the shipped excerpts lack some."""
+    from sk1dcnn import datasets
+
+    folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
+    available = {p.stem for p in folder.glob("*.hea")}
+    missing = sorted(r for r in records if r not in available)
+    if missing:
+        where = ("the ten 5-minute excerpts shipped with sk1dcnn" if ds["data_dir"] is None
+                 else str(folder))
+        raise ConfigError(
+            f"ecg.data.data_dir: {ds['name']} needs MIT-BIH record(s) {' '.join(missing)}, which are not "
+            f"in {where}; allowed: 'shared' (--data-dir shared: the full records in $SK1DCNN_DATA/mitdb), "
+            "a folder with the full MIT-BIH database, or --dataset mitdb:inter_patient (the shipped "
+            "records only)")
+    return folder
+
+
+def _load_mitdb(records, folder, ds):
+    """Beats of several records: X (n, T[+7]) of one lead [+ RR features], y, record, position.
+
+    :func:`sk1dcnn.ecg.load_mitdb_beats` cuts the beats (the lead by name, e.g.
+    MLII, also in record 114 whose leads are swapped) and computes the RR features
+    from every annotated beat of each record; they are joined as the last columns.
+    """
+    from sk1dcnn.ecg import load_mitdb_beats
+
+    rr = bool(ds.get("rr_features"))
+    lead = ds.get("lead")
+    out = load_mitdb_beats(records, folder, before=ds["before"], after=ds["after"], lead=lead or "MLII",
+                           channel=None if lead else int(ds["channel"]), rr_features=rr)
+    X = out[0][:, 0, :]
+    if rr:
+        from sk1dcnn import join_static
+
+        X = join_static(X, out[4])
+    return X, out[1], out[2], out[3]
 
 
 def _keep_classes(ds, X, y, *rest):
@@ -93,52 +158,80 @@ def _keep_classes(ds, X, y, *rest):
 
 
 def _classes_info(ds):
-    return {} if ds.get("classes") is None else {"classes_kept": " ".join(ds["classes"])}
+    out = {} if ds.get("classes") is None else {"classes_kept": " ".join(ds["classes"])}
+    if ds.get("subsample_normal") is not None:
+        out["subsample_normal"] = float(ds["subsample_normal"])
+    return out
+
+
+def _subsample_normal(ds, random_state, X, y, groups, *rest):
+    """Keep a share ``data.subsample_normal`` of each training record's N beats (all other beats).
+
+    N beats are ~90% of DS1 and alike within a record: a fifth of them trains a
+    network nearly as well, five times faster, with milder class weights.
+    """
+    frac = ds.get("subsample_normal")
+    if frac is None or frac >= 1:
+        return (X, y, groups, *rest)
+    rng = np.random.default_rng(random_state)
+    keep = y != _NORMAL
+    for rec in np.unique(groups):
+        idx = np.flatnonzero((groups == rec) & ~keep)
+        keep[rng.choice(idx, size=int(round(frac * idx.size)), replace=False)] = True
+    return (X[keep], y[keep], groups[keep], *(a[keep] for a in rest))
 
 
 def _load_patient_specific(ds, random_state=0):
-    """Kiranyaz et al. (2016): per patient, common beats + own first 5 minutes -> the next 25."""
+    """Kiranyaz et al. (2016): per patient, common beats + own first 5 minutes -> the next 25.
+
+    Patients: ``data.records`` or every non-paced record in the folder; the
+    common beats come from the non-paced records 100-124 other than the patient.
+    """
     import sk1dcnn.ecg as mitdb
     from sk1dcnn import datasets
 
-    if ds["data_dir"] is None:
-        shipped = datasets.shipped_data_dir("mitdb")
+    folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
+    if ds["data_dir"] is None and ds["train_minutes"] >= 5:
         raise ConfigError(
             f"ecg.data.data_dir: {ds['name']} trains on the first {ds['train_minutes']:g} minutes of "
-            f"each record and tests on the rest, but the 5-minute MIT-BIH excerpts shipped in {shipped} "
+            f"each record and tests on the rest, but the 5-minute MIT-BIH excerpts shipped in {folder} "
             "have no test part; allowed: 'shared' (--data-dir shared: the full 30-minute records in "
-            "$SK1DCNN_DATA/mitdb) or a folder with full MIT-BIH records")
-    folder = Path(ds["data_dir"])
+            "$SK1DCNN_DATA/mitdb), a folder with full MIT-BIH records, or ecg.data.train_minutes below 5 "
+            "(e.g. 2.5: a shortened scheme on the excerpts)")
     available = sorted(p.stem for p in folder.glob("*.hea"))
-    patients = ds["records"] or available
+    patients = ds["records"] or [r for r in available if r not in mitdb.PACED_RECORDS]
     missing = [r for r in patients if r not in available]
     if missing:
         raise FileNotFoundError(f"MIT-BIH record(s) {', '.join(missing)} not found in {folder} "
                                 f"(found: {', '.join(available) or 'none'})")
-    # the paper's common beats come from records 100-124
-    common = [r for r in available if r.isdigit() and 100 <= int(r) <= 124]
+    # the paper's common beats come from records 100-124; EC57 leaves the paced ones out
+    common = [r for r in available if r.isdigit() and 100 <= int(r) <= 124 and r not in mitdb.PACED_RECORDS]
     records = sorted(set(patients) | set(common))
-    kw = dict(data_dir=folder, before=ds["before"], after=ds["after"], channel=ds["channel"])
-    X, y, rec, pos = _keep_classes(ds, *mitdb.load_mitdb_beats(records, **kw))
+    X, y, rec, pos = _load_mitdb(records, folder, ds)
     splits = {}
     for patient in patients:
         try:
-            splits[patient] = mitdb.patient_specific_split(
+            tr, te = mitdb.patient_specific_split(
                 y, rec, pos, patient, train_minutes=ds["train_minutes"], common_records=common,
                 n_common_per_class=ds["n_common_per_class"], random_state=random_state)
         except ValueError as exc:  # a record no longer than the training segment
             raise ConfigError(f"ecg.data.data_dir: {exc}; allowed: a folder with the full "
-                              "30-minute MIT-BIH records, or 'shared'") from None
+                              "30-minute MIT-BIH records, or 'shared' (or ecg.data.train_minutes "
+                              "below the records' length)") from None
+        if ds.get("classes") is not None:  # the training beats only, as for the other splits
+            tr = tr[np.isin(y[tr], ds["classes"])]
+        splits[patient] = (tr, te)
     test = np.concatenate([te for _, te in splits.values()])
     n_common = {p: int(np.sum(rec[tr] != p)) for p, (tr, _) in splits.items()}
     return ECGData(ds["name"], "mitdb", X, y, X[test], y[test], rec, rec[test], fs=mitdb.MITDB_FS,
-                   info={"source": str(folder), "patients": patients, "common_records": " ".join(common),
+                   info={"source": _source(ds, folder), "patients": patients,
+                         "common_records": " ".join(common),
                          "splits": splits, "n_common": n_common, "positions": pos,
                          "train_minutes": float(ds["train_minutes"]),
                          "train_records": f"common beats from {' '.join(common)} + own first "
                                           f"{ds['train_minutes']:g} min",
-                         "test_records": " ".join(patients), "n_timepoints": X.shape[-1],
-                         **_classes_info(ds)})
+                         "test_records": " ".join(patients), "n_timepoints": X.shape[-1] - _n_static(ds),
+                         "n_static_features": _n_static(ds), **_classes_info(ds)})
 
 
 def _auto_steps(kind, fs):
@@ -150,7 +243,19 @@ def _auto_steps(kind, fs):
 
 
 def build_pipeline(cfg, data):
-    """``Pipeline([*preprocessing, ("cnn", CNN1DClassifier(**model))])`` from a config."""
+    """``Pipeline([*preprocessing, ("cnn", CNN1DClassifier(**model))])`` from a config.
+
+    With static features (RR intervals, ``data.info["n_static_features"]`` = k > 0)
+    the preprocessing applies to the signal columns only::
+
+        Pipeline([("features", ColumnTransformer([("signal", Pipeline(preprocessing), <signal columns>),
+                                                  ("static", "passthrough", <last k columns>)])),
+                  ("cnn", CNN1DClassifier(n_static_features=k, **model))])
+
+    and a grid key ``<step>__<param>`` is ``features__signal__<step>__<param>``
+    (:func:`pipeline_grid`).
+    """
+    from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import Pipeline
 
     from sk1dcnn import CNN1DClassifier
@@ -161,14 +266,47 @@ def build_pipeline(cfg, data):
     steps = [(name, preprocessing_step(name, params)) for item in steps_cfg
              for name, params in item.items()]
     model = {"random_state": cfg["random_state"], **cfg["model"]}
-    pipe = Pipeline([*steps, ("cnn", CNN1DClassifier(**model))])
+    k = int(data.info.get("n_static_features", 0))
+    if k:
+        if "n_static_features" not in CNN1DClassifier().get_params():
+            raise ConfigError(f"{cfg['source']}: ecg.data.rr_features: this sk1dcnn's CNN1DClassifier "
+                              "has no n_static_features; allowed: false")
+        n_signal = int(data.info["n_timepoints"])
+        signal = Pipeline(steps) if steps else "passthrough"
+        features = ColumnTransformer([("signal", signal, list(range(n_signal))),
+                                      ("static", "passthrough", list(range(n_signal, n_signal + k)))])
+        pipe = Pipeline([("features", features), ("cnn", CNN1DClassifier(n_static_features=k, **model))])
+    else:
+        pipe = Pipeline([*steps, ("cnn", CNN1DClassifier(**model))])
     known = pipe.get_params()
-    for key in cfg["search"]["grid"]:
+    for key in pipeline_grid(cfg, data):
         if key not in known:
             allowed = ", ".join(k for k in known if "__" in k)
             raise ConfigError(f"{cfg['source']}: ecg.search.grid.{key}: not a parameter of the pipeline "
                               f"{[n for n, _ in pipe.steps]}; allowed: {allowed}")
     return pipe
+
+
+def pipeline_grid(cfg, data):
+    """The configured grid in the pipeline's parameter names (see :func:`build_pipeline`)."""
+    grid = cfg["search"]["grid"]
+    if not data.info.get("n_static_features"):
+        return grid
+    return {key if key.startswith("cnn__") else f"features__signal__{key}": values
+            for key, values in grid.items()}
+
+
+def _scoring(name):
+    """A scoring name of ``ecg: search: scoring:`` as GridSearchCV's ``scoring``.
+
+    ``f1_sv``: the mean F1 of the S and V classes, the two classes the
+    arrhythmia protocols are judged on (Se and +P of SVEB and VEB).
+    """
+    if name != "f1_sv":
+        return name
+    from sklearn.metrics import f1_score, make_scorer
+
+    return make_scorer(f1_score, labels=["S", "V"], average="macro", zero_division=0)
 
 
 def make_cv(cfg, data):
@@ -214,6 +352,7 @@ class ECGResult:
     timings: dict                 # best_cv_score, search_time_s, refit_time_s, n_epochs
     metadata: dict                # how the model's beats are cut (model_metadata)
     compute_time_s: float = 0.0
+    ec57: list = None             # MIT-BIH: one sk1dcnn.ecg.EC57Report per seed, first seed first
 
 
 @dataclass
@@ -230,6 +369,7 @@ class PatientResult:
     confusion_matrix: np.ndarray
     histories: dict               # patient -> history_ of its first-seed model
     compute_time_s: float = 0.0
+    ec57: list = None             # one sk1dcnn.ecg.EC57Report per seed (all patients' test beats)
 
 
 def model_metadata(cfg, data, classes):
@@ -240,8 +380,11 @@ def model_metadata(cfg, data, classes):
             "sk1dcnn_version": sk1dcnn.__version__}
     if data.kind == "mitdb":
         ds = cfg["data"]
+        k = int(data.info.get("n_static_features", 0))
         meta.update(fs=float(data.fs), before=float(ds["before"]), after=float(ds["after"]),
-                    channel=int(ds["channel"]), normal_class=_NORMAL)
+                    channel=int(ds["channel"]), lead=ds.get("lead"), normal_class=_NORMAL,
+                    input_ndim=2, n_static_features=k, static_features="rr" if k else "none",
+                    train_records=str(data.info.get("train_records", "")))
     return meta
 
 
@@ -273,7 +416,8 @@ def fit_and_evaluate(config, data):
     cv = make_cv(config, data)
     labels = data.labels
     t0 = time.perf_counter()
-    gs = grid_search(pipe, search["grid"], data.X_train, data.y_train, cv=cv, scoring=search["scoring"],
+    gs = grid_search(pipe, pipeline_grid(config, data), data.X_train, data.y_train, cv=cv,
+                     scoring=_scoring(search["scoring"]),
                      search=search, groups=data.groups_train, source=config["source"])
     search_time = time.perf_counter() - t0
 
@@ -301,7 +445,8 @@ def fit_and_evaluate(config, data):
         timings={"best_cv_score": float(gs.best_score_), "search_time_s": search_time,
                  "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_},
         metadata=model_metadata(config, data, cnn.classes_),
-        compute_time_s=time.perf_counter() - t_start)
+        compute_time_s=time.perf_counter() - t_start,
+        ec57=[_ec57(data.y_test, f.y_pred, data.groups_test) for f in fits] if data.kind == "mitdb" else None)
 
 
 def _seed_summary(rows):
@@ -349,15 +494,16 @@ def _nanmean_cols(values, fn=np.nanmean):
         return tuple(float(v) for v in fn(values, axis=0))
 
 
-def _choose_params(cfg, pipe, X_tr, y_tr):
+def _choose_params(cfg, data, pipe, X_tr, y_tr):
     """The grid's only candidate, or the one GridSearchCV picks on the patient's training beats."""
     from sklearn.model_selection import ParameterGrid, StratifiedKFold
 
     search = cfg["search"]
-    candidates = list(ParameterGrid(search["grid"]))
+    grid = pipeline_grid(cfg, data)
+    candidates = list(ParameterGrid(grid))
     if len(candidates) == 1:
         return candidates[0], None
-    gs = grid_search(pipe, search["grid"], X_tr, y_tr, scoring=search["scoring"], search=search,
+    gs = grid_search(pipe, grid, X_tr, y_tr, scoring=_scoring(search["scoring"]), search=search,
                      cv=StratifiedKFold(search["cv"], shuffle=True, random_state=cfg["random_state"]),
                      source=cfg["source"])
     return gs.best_params_, float(gs.best_score_)
@@ -375,7 +521,7 @@ def _fit_and_evaluate_patients(cfg, data):
     splits = data.info["splits"]
     seeds = cfg["seeds"]
     X, y = data.X_train, data.y_train
-    chosen = {p: _choose_params(cfg, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
+    chosen = {p: _choose_params(cfg, data, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
     jobs = [(patient, seed) for patient in splits for seed in seeds]
     fits = Parallel(n_jobs=cfg["search"]["n_jobs"])(
         delayed(fit_clone)(pipe, X[splits[p][0]], y[splits[p][0]], params=chosen[p][0], seed=seed,
@@ -415,9 +561,116 @@ def _fit_and_evaluate_patients(cfg, data):
     p_all = np.concatenate([by_job[(p, seeds[0])].y_pred for p in splits])
     metrics, report, cm = evaluate(y_all, p_all, labels)
     histories = {p: list(by_job[(p, seeds[0])].model.named_steps["cnn"].history_) for p in splits}
-    return PatientResult(data=data, labels=labels, rows=rows, gross=gross, gross_per_seed=gross_per_seed,
+    rec_all = np.concatenate([data.groups_train[te] for _, te in splits.values()])
+    ec57 = [_ec57(y_all, np.concatenate([by_job[(p, seed)].y_pred for p in splits]), rec_all)
+            for seed in seeds]
+    return PatientResult(ec57=ec57, data=data, labels=labels, rows=rows, gross=gross,
+                         gross_per_seed=gross_per_seed,
                          metrics=metrics, report=report, confusion_matrix=cm, histories=histories,
                          compute_time_s=time.perf_counter() - t_start)
+
+
+# --------------------------------------------------------------------------- #
+# EC57 scoring and the published figures it is compared with
+# --------------------------------------------------------------------------- #
+#: de Chazal, O'Dwyer and Reilly (2004), DS2, gross (%): linear discriminants on RR and morphology.
+DE_CHAZAL_2004 = {"S": {"Se": 75.9, "+P": 38.5}, "V": {"Se": 77.7, "+P": 81.9}}
+#: Kiranyaz, Ince and Gabbouj (2016), 44 records, gross (%): patient-specific 1-D CNN.
+KIRANYAZ_2016 = {"V": {"Se": 95.0, "+P": 89.5}, "S": {"Se": 64.6, "+P": 62.1}}
+#: The records 200-234 (24 of the 44 non-paced), the subset the patient-specific papers compare on.
+RECORDS_200 = tuple(str(r) for r in range(200, 235))
+_EC57_STATS = ("Se", "+P", "Sp", "Acc")
+
+
+def _ec57(y_true, y_pred, groups):
+    from sk1dcnn.ecg import ec57_report
+
+    return ec57_report(np.asarray(y_true).astype(str), np.asarray(y_pred).astype(str), groups)
+
+
+def ec57_gross(reports, records=None):
+    """Mean over seeds of the EC57 gross statistics, in %.
+
+    Parameters
+    ----------
+    reports : list of EC57Report
+        One per seed.
+    records : collection of str or None
+        Sum the confusion matrices of these records only (e.g. :data:`RECORDS_200`);
+        None: all records.
+
+    Returns
+    -------
+    stats : dict
+        ``{cls: {"Se", "+P", "FPR", "Sp", "Acc", and "<stat>_std"}}`` for N, S, V, F
+        (NaN where undefined in every seed), plus ``"n_records"`` and ``"n_beats"``.
+    """
+    from sk1dcnn.ecg import ec57_report
+    from sk1dcnn.ecg.ec57 import EC57_CLASSES, EC57_METRICS, _stats
+
+    per_seed = []
+    n_records = n_beats = 0
+    for rep in reports:
+        if records is None:
+            cm, n_records = rep.confusion, max(len(rep.per_record), 1)
+        else:
+            chosen = [v["confusion"] for r, v in rep.per_record.items() if r in set(records)]
+            cm = np.sum(chosen, axis=0) if chosen else ec57_report([], []).confusion
+            n_records = len(chosen)
+        n_beats = int(np.sum(cm))
+        per_seed.append(_stats(cm))
+    out = {"n_records": n_records, "n_beats": n_beats}
+    for cls in EC57_CLASSES:
+        vals = np.array([[100 * st[cls][m] for m in EC57_METRICS] for st in per_seed])
+        mean, std = _nanmean_cols(vals), _nanmean_cols(vals, np.nanstd)
+        out[cls] = {**dict(zip(EC57_METRICS, mean)), **{f"{m}_std": v for m, v in zip(EC57_METRICS, std)}}
+    return out
+
+
+def _fmt_pct(v):
+    return "    -" if v is None or not np.isfinite(v) else f"{v:5.1f}"
+
+
+def ec57_table(reports, title, anchor=None, anchor_name=None, records=None, classes=("N", "S", "V", "F")):
+    """Text table of :func:`ec57_gross` (mean +- std over seeds) beside a published anchor."""
+    g = ec57_gross(reports, records)
+    n = len(reports)
+    lines = [f"{title}: EC57 gross over {g['n_records']} records ({g['n_beats']} beats), "
+             + (f"mean of {n} seeds" if n > 1 else "1 seed") + ", %",
+             f"  {'class':>5} " + " ".join(f"{m:>12}" for m in _EC57_STATS)
+             + (f"   {anchor_name}" if anchor else "")]
+    for c in classes:
+        cells = " ".join(f"{_fmt_pct(g[c][m])} +- {_fmt_pct(g[c][m + '_std']).strip():>4}" if n > 1
+                         else f"{_fmt_pct(g[c][m]):>12}" for m in _EC57_STATS)
+        ref = ""
+        if anchor and c in anchor:
+            ref = "   " + "  ".join(f"{k} {v:.1f}" for k, v in anchor[c].items())
+        lines.append(f"  {c:>5} {cells}{ref}")
+    return "\n".join(lines)
+
+
+def ec57_metrics(reports, prefix="ec57_", records=None):
+    """MLflow metrics: the first seed's gross statistics (all records only) and the mean over
+    seeds (``<prefix>mean_...``), as fractions."""
+    out = dict(reports[0].metrics(prefix)) if records is None else {}
+    g = ec57_gross(reports, records)
+    keys = {"Se": "Se", "+P": "PP", "FPR": "FPR", "Sp": "Sp", "Acc": "Acc"}
+    for c in ("N", "S", "V", "F"):
+        for m, k in keys.items():
+            if np.isfinite(g[c][m]):
+                out[f"{prefix}mean_{c}_{k}"] = g[c][m] / 100
+    return out
+
+
+def write_ec57_artifacts(adir, reports, seeds):
+    """``ec57_per_record.csv`` (first seed, per record + gross) and ``ec57_gross_seeds.csv``."""
+    (Path(adir) / "ec57_per_record.csv").write_text(reports[0].to_csv(), encoding="utf-8")
+    rows = ["seed,class,Se,+P,FPR,Sp,Acc,TP,FN,FP,TN"]
+    for seed, rep in zip(seeds, reports):
+        for c, st in rep.gross.items():
+            rows.append(f"{seed},{c}," + ",".join(f"{st[m]:.6f}" for m in ("Se", "+P", "FPR", "Sp", "Acc"))
+                        + "," + ",".join(str(st[k]) for k in ("TP", "FN", "FP", "TN")))
+    (Path(adir) / "ec57_gross_seeds.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- #
@@ -504,8 +757,12 @@ def log_result(result, config, tracking):
                 tracker.log_metrics({f"seeds/test_{k}": m[k] for k in ("accuracy", "balanced_accuracy",
                                                                          "f1_macro")}, step=seed)
             tracker.log_metrics({f"seeds_{k}": v for k, v in result.seed_summary.items()})
+        if result.ec57:
+            tracker.log_metrics({f"test_{k}": v for k, v in ec57_metrics(result.ec57).items()})
         with _report.artifact_dir() as adir:
             _report.write_artifacts(adir, result, config)
+            if result.ec57:
+                write_ec57_artifacts(adir, result.ec57, [seed for seed, _ in result.seed_rows])
             tracker.log_artifacts(adir)
         model_uri = None
         if config["log_model"]:
@@ -539,8 +796,11 @@ def _log_patients(result, config, tracking, t0):
             for c in _PS_CLASSES:
                 se, ppv = _se_ppv(result.gross_per_seed[seed][c])
                 tracker.log_metrics({f"seeds/gross_se_{c}": se, f"seeds/gross_ppv_{c}": ppv}, step=seed)
+        tracker.log_metrics(ec57_metrics(result.ec57))
+        tracker.log_metrics(ec57_metrics(result.ec57, records=RECORDS_200, prefix="ec57_200_"))
         with _report.artifact_dir() as adir:
             _report.write_patient_artifacts(adir, result, config)
+            write_ec57_artifacts(adir, result.ec57, seeds)
             tracker.log_artifacts(adir)
         wall = result.compute_time_s + time.perf_counter() - t0
         tracker.log_metrics({"wall_time_s": wall})
@@ -575,10 +835,64 @@ def run(config, *, out=print):
     if isinstance(result, PatientResult):
         logged = log_result(result, config, config["tracking"])
         out(_report.patient_table(config, result, logged))
+        out(summary_text(config, result))
         return result, logged
     model_file = None
     if config["model_file"] is not None:
         model_file = save_model_file(result, config["model_file"])
     logged = log_result(result, config, config["tracking"])
     out(_report.result_table(config, result, logged, model_file))
+    if result.ec57:
+        out(summary_text(config, result))
     return result, logged
+
+
+#: What the full protocols reached (docs/results-ecg.md), printed beside the quick run's figures.
+FULL_PROTOCOL = {
+    "mitdb:de_chazal": None,
+    "mitdb:patient_specific": None,
+}
+
+
+def _full_line(name):
+    full = FULL_PROTOCOL.get(name)
+    if not full:
+        return f"  full protocol: python -m pipelines ecg --dataset {name} (see docs/results-ecg.md)"
+    return (f"  full protocol ({name}, {full['what']}): " + ", ".join(
+        f"{c} Se {v['Se']:.1f} +P {v['+P']:.1f}" for c, v in full["gross"].items())
+        + f"  [python -m pipelines ecg --dataset {name}, {full['wall']}]")
+
+
+def summary_text(config, result):
+    """The EC57 tables printed after a MIT-BIH run, beside the published figures, and for the
+    shipped-data runs what they can and cannot show."""
+    data = result.data
+    lines = [""]
+    if isinstance(result, PatientResult):
+        sub = [r for r in data.info["patients"] if r in RECORDS_200]
+        lines.append(ec57_table(result.ec57, "Patient-specific test beats", KIRANYAZ_2016,
+                                "Kiranyaz et al. 2016 (44 records)", classes=("V", "S")))
+        if 0 < len(sub) < len(data.info["patients"]):
+            lines.append(ec57_table(result.ec57, f"  the {len(sub)} records 200-234", records=sub,
+                                    classes=("V", "S")))
+        if config["quick"] or data.info["train_minutes"] != 5.0:
+            lines.append(_full_line("mitdb:patient_specific"))
+        return "\n".join(lines)
+    anchor = DE_CHAZAL_2004 if data.name in ("mitdb:de_chazal", "mitdb:inter_patient") else None
+    lines.append(ec57_table(result.ec57, f"Test records ({data.info['test_records']})", anchor,
+                            "de Chazal et al. 2004 (DS2)"))
+    if data.name != "mitdb:de_chazal":
+        n_tr = {c: int(np.sum(data.y_train == c)) for c in ("S", "V", "F") if c in set(data.y_train)}
+        n_te = {c: int(np.sum(data.y_test == c)) for c in ("S", "V", "F")}
+        top_s = max(set(data.groups_test.tolist()),
+                    key=lambda r: np.sum((data.groups_test == r) & (data.y_test == "S")))
+        lines.append(f"  what this shows: {len(data.y_train)} training beats from 5-minute excerpts, with "
+                     + ", ".join(f"{n_tr[c]} {c}" for c in n_tr) + f"; the test beats hold "
+                     + ", ".join(f"{n_te[c]} {c}" for c in n_te)
+                     + f" ({int(np.sum((data.groups_test == top_s) & (data.y_test == 'S')))} of the S beats "
+                     f"in record {top_s})"
+                     + ("" if "F" in n_tr else "; F beats are left out of training (data.classes)")
+                     + ". Too few S training beats for the S figures to mean much; V and N are the ones "
+                     "to read.")
+        lines.append(_full_line("mitdb:de_chazal"))
+    return "\n".join(lines)

@@ -10,6 +10,20 @@ on the record length.
 A run of ``min_run`` (3) or more consecutive abnormal (non-N) beats prints an
 alert line. Throughput is reported as a real-time factor: seconds of ECG
 processed per second of compute.
+
+Models trained with RR-interval features (``ecg: data: rr_features: true``)
+get them online, from the detected R peaks: a beat is classified once the
+next R peak has been detected (post-RR needs it: one beat of delay, the
+last beat of each chunk waits for the next chunk), and the averages use past
+beats only (:class:`sk1dcnn.ecg.RRFeatureStream`, equal to
+:func:`sk1dcnn.ecg.rr_features`, the one definition used for training and
+test too).
+
+When the record has reference annotations (``.atr``) the monitor scores
+itself against them: R-peak Se/+P, per-class Se/+P of the beats, and the
+alerts' precision: the share of alerts that overlap a run of ``min_run`` or
+more reference non-N beats (S, V or F) in a row, and the share of such
+reference runs that raised an alert.
 """
 
 import csv
@@ -20,7 +34,7 @@ import numpy as np
 
 from .config import default_tracking_uri
 
-__all__ = ["DEFAULT_MODEL_FILE", "load_model", "monitor"]
+__all__ = ["DEFAULT_MODEL_FILE", "alert_scores", "load_model", "monitor", "reference_runs"]
 
 DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.skops"
 _MARGIN_S = 3.0  # context around each chunk for the detector's filters and the beat windows
@@ -101,8 +115,26 @@ def _check(m):
     m.meta.setdefault("before", 0.25)
     m.meta.setdefault("after", 0.45)
     m.meta.setdefault("channel", 0)
+    m.meta.setdefault("lead", None)
     m.meta.setdefault("normal_class", "N")
+    m.meta.setdefault("input_ndim", 3)  # models written before 2-D beats: (n, 1, T)
+    m.meta.setdefault("n_static_features", 0)
+    if int(m.meta["n_static_features"]) and m.meta.get("static_features") != "rr":
+        raise ValueError(f"the model {m.source} expects {m.meta['n_static_features']} static features "
+                         f"({m.meta.get('static_features')!r}); ecg-monitor computes RR-interval features "
+                         "only ('rr')")
     return m
+
+
+def _channel(meta, names, rec_path):
+    """The model's lead in this record: by name when the model names it, else by position."""
+    lead = meta.get("lead")
+    if lead is None:
+        return int(meta["channel"])
+    if lead not in names:
+        raise ValueError(f"the model reads lead {lead!r}, which record {rec_path} lacks (leads: "
+                         f"{', '.join(names)})")
+    return names.index(lead)
 
 
 def _hms(seconds):
@@ -121,10 +153,11 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
         ``n_beats``, ``counts`` (per predicted class), ``alerts`` (list of
         ``(start_s, end_s, labels)``), ``duration_s``, ``compute_s``,
         ``realtime_factor``, ``csv`` and, when the record has ``.atr``
-        annotations, ``detection`` (Se/PPV of the R peaks) and
-        ``classification`` (per-class Se/PPV of the matched beats).
+        annotations, ``detection`` (Se/PPV of the R peaks),
+        ``classification`` (per-class Se/PPV of the matched beats) and
+        ``alert_scores`` (alert precision and sensitivity, see the module docstring).
     """
-    from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
+    from sk1dcnn.ecg import RRFeatureStream, detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
     from sk1dcnn.signal import resample_signal
 
     wfdb = import_wfdb()
@@ -138,32 +171,64 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
     fs_rec, n_samples = float(header.fs), int(header.sig_len)
     fs = float(meta["fs"])
     n_before, n_after = int(round(meta["before"] * fs)), int(round(meta["after"] * fs))
-    channel = int(meta["channel"])
+    channel = _channel(meta, list(header.sig_name), rec_path)
     normal = str(meta["normal_class"])
     classes = [str(c) for c in m.classes]
     duration = n_samples / fs_rec
+    rr = RRFeatureStream(fs_rec) if int(meta["n_static_features"]) else None
 
     out_csv = Path(out_csv) if out_csv else Path(f"{rec_path.name}_beats.csv")
-    out(f"ecg-monitor: record {rec_path} ({duration / 60:.1f} min at {fs_rec:g} Hz), model {m.source}")
+    out(f"ecg-monitor: record {rec_path} ({duration / 60:.1f} min at {fs_rec:g} Hz, lead "
+        f"{header.sig_name[channel]}), model {m.source}"
+        + ("; RR features online (one beat of delay)" if rr else ""))
+    note = _training_note(meta, rec_path.name)
+    if note:
+        out(f"  note: {note}")
 
     chunk = int(round(chunk_seconds * fs_rec))
     margin = int(round(_MARGIN_S * fs_rec))
     counts = dict.fromkeys(classes, 0)
     alerts, run = [], []
     positions, labels = [], []
-    compute = 0.0
+    compute = cpu = 0.0
     n_beats = 0
+    pending_X, pending_pos = [], []   # beats cut but waiting for their next R peak (RR features)
 
     def close_run():
         if len(run) >= min_run:
             alerts.append((run[0][0], run[-1][0], [lab for _, lab in run]))
         run.clear()
 
+    def classify(X, abs_rec, feats):
+        if not len(abs_rec):
+            return np.empty((0, len(classes))), np.empty(0, str)
+        if feats is not None:
+            X = np.concatenate([X, feats], axis=1)
+        elif int(meta["input_ndim"]) == 3:
+            X = X[:, None, :]
+        proba = np.asarray(m.predict_proba(X))
+        return proba, np.asarray(classes)[np.argmax(proba, axis=1)]
+
+    def emit(writer, abs_rec, pred, proba):
+        nonlocal n_beats
+        for p, lab, pr in zip(abs_rec, pred, proba):
+            t = p / fs_rec
+            abnormal = lab != normal
+            writer.writerow([n_beats, int(p), f"{t:.3f}", lab, int(abnormal), *[f"{v:.4f}" for v in pr]])
+            n_beats += 1
+            counts[lab] += 1
+            if abnormal:
+                run.append((t, lab))
+            else:
+                close_run()
+        positions.append(np.asarray(abs_rec, dtype=np.int64))
+        labels.append(pred)
+
     with open(out_csv, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["beat", "sample", "time_s", "label", "abnormal", *[f"p_{c}" for c in classes]])
         for s0 in range(0, n_samples, chunk):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             s1 = min(s0 + chunk, n_samples)
             a, b = max(0, s0 - margin), min(n_samples, s1 + margin)
             sig = load_wfdb_record(rec_path, sampfrom=a, sampto=b, annotator=None).signal[channel]
@@ -171,30 +236,43 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
                 sig = resample_signal(sig, fs_rec, fs)
             peaks = detect_r_peaks(sig, fs)                        # in model-rate samples of the segment
             abs_rec = a + np.round(peaks * (fs_rec / fs)).astype(np.int64)  # record samples
-            keep = ((abs_rec >= s0) & (abs_rec < s1) & (peaks - n_before >= 0)
-                    & (peaks + n_after <= sig.shape[0]))
-            peaks, abs_rec = peaks[keep], abs_rec[keep]
-            if peaks.size:
-                idx = peaks[:, None] + np.arange(-n_before, n_after)[None, :]
-                X = sig[idx][:, None, :]
-                proba = m.predict_proba(X)
-                pred = np.asarray(classes)[np.argmax(proba, axis=1)]
+            in_chunk = (abs_rec >= s0) & (abs_rec < s1)
+            inside = (peaks - n_before >= 0) & (peaks + n_after <= sig.shape[0])
+            if rr is not None:
+                # every detected beat times its neighbours, also one whose window is cut off
+                # beat i's features come out with peak i+1 (RRFeatureStream: one beat late)
+                done = [rr.update(p) for p in abs_rec[in_chunk]]
+                feats = np.array([f for f in done if f is not None]).reshape(-1, 7)
+                keep_all = in_chunk
             else:
-                proba, pred = np.empty((0, len(classes))), np.empty(0, str)
+                keep_all = in_chunk & inside
+            peaks, abs_rec, inside = peaks[keep_all], abs_rec[keep_all], inside[keep_all]
+            idx = np.clip(peaks[:, None] + np.arange(-n_before, n_after)[None, :], 0, sig.shape[0] - 1)
+            X = sig[idx].reshape(len(peaks), n_before + n_after)
+            if rr is not None:
+                pending_X.extend(X), pending_pos.extend(zip(abs_rec, inside))
+                n_ready = len(feats)
+                X_ready = np.array(pending_X[:n_ready]).reshape(n_ready, -1)
+                pos_ready = pending_pos[:n_ready]
+                del pending_X[:n_ready], pending_pos[:n_ready]
+                ok = np.array([ins for _, ins in pos_ready], dtype=bool)
+                abs_ready = np.array([p for p, _ in pos_ready], dtype=np.int64)
+                proba, pred = classify(X_ready[ok], abs_ready[ok], feats[ok])
+                abs_rec = abs_ready[ok]
+            else:
+                proba, pred = classify(X, abs_rec, None)
             compute += time.perf_counter() - t0
-            for p, lab, pr in zip(abs_rec, pred, proba):
-                t = p / fs_rec
-                abnormal = lab != normal
-                writer.writerow([n_beats, int(p), f"{t:.3f}", lab, int(abnormal),
-                                 *[f"{v:.4f}" for v in pr]])
-                n_beats += 1
-                counts[lab] += 1
-                if abnormal:
-                    run.append((t, lab))
-                else:
-                    close_run()
-            positions.append(abs_rec)
-            labels.append(pred)
+            cpu += time.process_time() - c0
+            emit(writer, abs_rec, pred, proba)
+        if rr is not None and pending_X:  # the record's last beat: no next R peak
+            t0, c0 = time.perf_counter(), time.process_time()
+            feats = rr.finish()[None, :]
+            ok = np.array([ins for _, ins in pending_pos], dtype=bool)
+            abs_last = np.array([p for p, _ in pending_pos], dtype=np.int64)[ok]
+            proba, pred = classify(np.array(pending_X).reshape(len(pending_X), -1)[ok], abs_last, feats[ok])
+            compute += time.perf_counter() - t0
+            cpu += time.process_time() - c0
+            emit(writer, abs_last, pred, proba)
         close_run()
 
     rtf = duration / compute if compute > 0 else float("inf")
@@ -206,19 +284,33 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
             f"see the 'abnormal' column of the CSV)")
     if not alerts:
         out(f"  no run of >= {min_run} abnormal beats")
+    rtf_cpu = duration / cpu if cpu > 0 else float("inf")
     out(f"  throughput: {duration:.0f} s of ECG in {compute:.2f} s of compute = real-time factor "
-        f"{rtf:.0f}x  (chunks of {chunk_seconds:g} s)")
+        f"{rtf:.0f}x  (chunks of {chunk_seconds:g} s; {cpu:.2f} s of CPU time = {rtf_cpu:.0f}x, which "
+        "other programs on a busy machine do not inflate)")
 
     summary = {"n_beats": n_beats, "counts": counts, "alerts": alerts, "duration_s": duration,
-               "compute_s": compute, "realtime_factor": rtf, "csv": str(out_csv)}
+               "compute_s": compute, "cpu_s": cpu, "realtime_factor": rtf, "realtime_factor_cpu": rtf_cpu,
+               "csv": str(out_csv)}
     if rec_path.with_suffix(".atr").is_file():
-        summary.update(_score_against_annotations(
-            rec_path, np.concatenate(positions), np.concatenate(labels), fs_rec, classes, out))
+        det = np.concatenate(positions) if positions else np.empty(0, np.int64)
+        lab = np.concatenate(labels) if labels else np.empty(0, str)
+        summary.update(_score_against_annotations(rec_path, det, lab, fs_rec, classes, alerts, min_run,
+                                                  normal, out))
     return summary
 
 
-def _score_against_annotations(rec_path, det, pred, fs, classes, out):
-    """R-peak Se/PPV and per-class Se/PPV of the beats matched within 150 ms."""
+def _training_note(meta, record):
+    """A warning when the record (or part of it) was in the model's training data."""
+    train = str(meta.get("train_records", "")).split()
+    if record in train:
+        return (f"record {record} was in this model's training data ({meta.get('dataset')}: "
+                f"train {' '.join(train)}); its scores below are not a test")
+    return None
+
+
+def _score_against_annotations(rec_path, det, pred, fs, classes, alerts, min_run, normal, out):
+    """R-peak Se/PPV, per-class Se/PPV of the beats matched within 150 ms, and the alerts' precision."""
     from sk1dcnn.ecg import evaluate_r_peaks, import_wfdb, to_aami
 
     ann = import_wfdb().rdann(str(rec_path), "atr")
@@ -242,4 +334,69 @@ def _score_against_annotations(rec_path, det, pred, fs, classes, out):
                           "ppv": tp / n_pred if n_pred else float("nan"), "n": n_true}
     out(f"  vs .atr: R-peak Se {detection['sensitivity']:.3f} PPV {detection['positive_predictivity']:.3f}; "
         + "  ".join(f"{c} Se {v['se']:.2f} PPV {v['ppv']:.2f} (n={v['n']})" for c, v in cls.items()))
-    return {"detection": detection, "classification": cls}
+    scores = alert_scores(alerts, ref / fs, aami, min_run, normal)
+    if scores["n_alerts"] or scores["n_reference_runs"]:
+        out(f"  alerts vs .atr: {scores['n_true_alerts']} of {scores['n_alerts']} alerts overlap a reference "
+            f"run of >= {min_run} non-{normal} beats (alert precision {_frac(scores['precision'])}); "
+            f"{scores['n_runs_alerted']} of {scores['n_reference_runs']} such reference runs raised an alert "
+            f"(sensitivity {_frac(scores['sensitivity'])})")
+    else:
+        out(f"  alerts vs .atr: no alert and no reference run of >= {min_run} non-{normal} beats")
+    return {"detection": detection, "classification": cls, "alert_scores": scores}
+
+
+def _frac(v):
+    return "-" if not np.isfinite(v) else f"{v:.2f}"
+
+
+def reference_runs(times, labels, min_run=3, normal="N"):
+    """Runs of ``min_run`` or more consecutive reference beats labelled S, V or F.
+
+    Parameters
+    ----------
+    times : array-like of float
+        Beat times in seconds, in order.
+    labels : array-like of str
+        AAMI labels (Q beats are neither normal nor abnormal: they end a run).
+
+    Returns
+    -------
+    runs : list of (start_s, end_s)
+    """
+    times, labels = np.asarray(times, dtype=float), np.asarray(labels).astype(str)
+    abnormal = np.isin(labels, [c for c in ("N", "S", "V", "F") if c != normal])
+    runs, start = [], None
+    for i, a in enumerate(np.append(abnormal, False)):
+        if a and start is None:
+            start = i
+        elif not a and start is not None:
+            if i - start >= min_run:
+                runs.append((float(times[start]), float(times[i - 1])))
+            start = None
+    return runs
+
+
+def alert_scores(alerts, ref_times, ref_labels, min_run=3, normal="N", tolerance=0.150):
+    """Alert precision and sensitivity against the reference runs of abnormal beats.
+
+    An alert ``(start_s, end_s, labels)`` is true when its span overlaps (within
+    ``tolerance`` seconds) a reference run of ``min_run`` or more S/V/F beats in
+    a row (:func:`reference_runs`); a reference run is alerted when an alert overlaps it.
+
+    Returns
+    -------
+    scores : dict
+        ``n_alerts``, ``n_true_alerts``, ``precision`` (NaN without alerts),
+        ``n_reference_runs``, ``n_runs_alerted``, ``sensitivity`` (NaN without runs).
+    """
+    runs = reference_runs(ref_times, ref_labels, min_run, normal)
+
+    def overlaps(a0, a1, r0, r1):
+        return a0 <= r1 + tolerance and r0 <= a1 + tolerance
+
+    true_alerts = sum(any(overlaps(a0, a1, r0, r1) for r0, r1 in runs) for a0, a1, _ in alerts)
+    alerted = sum(any(overlaps(a0, a1, r0, r1) for a0, a1, _ in alerts) for r0, r1 in runs)
+    return {"n_alerts": len(alerts), "n_true_alerts": int(true_alerts),
+            "precision": true_alerts / len(alerts) if alerts else float("nan"),
+            "n_reference_runs": len(runs), "n_runs_alerted": int(alerted),
+            "sensitivity": alerted / len(runs) if runs else float("nan")}

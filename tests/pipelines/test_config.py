@@ -251,7 +251,7 @@ def test_command_line_overrides_merge_like_every_layer(raw):
     cfg = resolve_config(raw, "ecg", quick=True, overrides={"ecg": {"model": {"max_iter": 1}},
                                                             "tracking": {"experiment": "x"}})
     assert cfg["model"]["max_iter"] == 1
-    assert cfg["model"]["filters"] == tuple(raw["ecg"]["quick"]["model"]["filters"])  # the rest stays
+    assert cfg["model"]["batch_size"] == raw["ecg"]["quick"]["model"]["batch_size"]  # the rest stays
     assert cfg["tracking"]["experiment"] == "x"
     audio = resolve_config(raw, "audio", quick=True, overrides={"audio": {"front_ends": {"mel": {
         "dropout": 0.5}}}})

@@ -49,7 +49,13 @@ def test_quick_runs_and_metrics(quick_run):
         assert f"test_se_{c}" in m and f"test_ppv_{c}" in m
     # the refit model's params, from get_params()
     assert parent.data.params["cnn__max_iter"] == str(cfg["model"]["max_iter"])
-    assert "bandpass__high" in parent.data.params
+    # the preprocessing of the signal columns (the RR features pass through)
+    assert "features__signal__bandpass__high" in parent.data.params
+    assert parent.data.params["cnn__n_static_features"] == "7"
+    # EC57 gross statistics, first seed and mean over seeds, and the per-record table
+    assert {"test_ec57_S_Se", "test_ec57_V_PP", "test_ec57_mean_V_Se"} <= set(m)
+    assert {"ec57_per_record.csv", "ec57_gross_seeds.csv"} <= arts_of(client, parent)
+    assert "EC57 gross" in out and "de Chazal et al. 2004" in out and "full protocol" in out
 
     # per-epoch curves with step=epoch
     train = client.get_metric_history(parent.info.run_id, "train_loss")
@@ -70,18 +76,30 @@ def test_quick_runs_and_metrics(quick_run):
     assert f"mlflow ui --backend-store-uri {quick_run['uri']}" in out
 
 
+def arts_of(client, run):
+    return {a.path for a in client.list_artifacts(run.info.run_id)}
+
+
+def _shipped_beats(record="100"):
+    """Beats of a shipped record as the quick model takes them: MLII + 7 RR features."""
+    from pipelines.ecg import load_data
+
+    cfg = load_config(DEFAULT_CONFIG, quick=True)
+    data = load_data(cfg["data"])
+    return data.X_test[data.groups_test == record]
+
+
 def test_quick_model_loads_with_pyfunc(quick_run):
     import mlflow
 
     from sk1dcnn import persistence
-    from sk1dcnn.ecg import load_mitdb_beats
 
     parent = quick_run["parents"][0]
     uri = parent.data.tags["sk1dcnn.model_uri"]
     model = mlflow.pyfunc.load_model(uri)
     assert model.metadata.signature is not None
     assert model.metadata.saved_input_example_info is not None
-    X, y, _, _ = load_mitdb_beats(["100"])
+    X = _shipped_beats("100")
     proba = np.asarray(model.predict(X[:7]))
     classes = model.metadata.metadata["classes"]
     assert proba.shape == (7, len(classes))
@@ -167,18 +185,18 @@ def _fake_records(n_min=30.0, fs=360.0, seed=0):
 def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypatch):
     """The whole patient-specific run, on fake 30-minute records (no full data needed)."""
     pytest.importorskip("mlflow")
-    import sk1dcnn.ecg as mitdb
     from pipelines import ecg
 
     fake = _fake_records()
     for rec in ("100", "101", "200"):
         (tmp_path / f"{rec}.hea").write_text("")
 
-    def fake_load(records, data_dir=None, **kw):
+    def fake_load(records, folder, ds):
         keep = np.isin(fake[2], list(records))
-        return tuple(a[keep] for a in fake)
+        X, *rest = (a[keep] for a in fake)
+        return (X[:, 0, :], *rest)
 
-    monkeypatch.setattr(mitdb, "load_mitdb_beats", fake_load)
+    monkeypatch.setattr(ecg, "_load_mitdb", fake_load)
     raw["ecg"]["datasets"]["mitdb:patient_specific"] = {
         "model": {"filters": [4], "kernel_size": 5, "hidden_layer_sizes": [8], "max_iter": 4,
                   "batch_size": 64, "learning_rate_init": 0.01, "global_pool": None,
@@ -203,6 +221,7 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
         assert r["n_V"] > 0 and 0 <= r["se_V"] <= 100
     assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(res.gross)
     assert "Kiranyaz" in text and "gross" in text and "Se_V" in text
+    assert "EC57 gross over 2 records" in text and "records 200-234" in text
     # the synthetic beats are separable: the tiny CNN finds the V beats
     assert res.gross["se_V"] > 80
 
@@ -217,9 +236,13 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
     assert parent[0].info.run_id == logged.run_id
     assert sorted(c.info.run_name for c in children) == ["record-100", "record-200"]
     assert {"se_V", "ppv_V", "se_S", "ppv_S"} <= set(children[0].data.metrics)
-    assert {"gross_se_V", "gross_ppv_S", "test_accuracy"} <= set(parent[0].data.metrics)
+    assert {"gross_se_V", "gross_ppv_S", "test_accuracy", "ec57_V_Se", "ec57_mean_S_PP",
+            "ec57_200_mean_V_Se"} <= set(parent[0].data.metrics)
+    # the EC57 V Se (mean over seeds) is the gross Se_V of the per-record counts
+    assert 100 * parent[0].data.metrics["ec57_mean_V_Se"] == pytest.approx(res.gross["se_V"])
     arts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
-    assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt"} <= arts
+    assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt",
+            "ec57_per_record.csv", "ec57_gross_seeds.csv"} <= arts
     # the child runs' ids are in what logging returned, not written into the result
     assert logged.child_run_ids == {c.info.run_name.replace("record-", ""): c.info.run_id for c in children}
     assert all("run_id" not in r for r in res.rows)

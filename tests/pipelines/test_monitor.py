@@ -25,7 +25,9 @@ def test_ecg_monitor_on_shipped_record(quick_run, tmp_path, capsys, monkeypatch)
     samples = np.array([int(r["sample"]) for r in rows])
     assert np.all(np.diff(samples) > 0)  # no beat lost or doubled at the chunk seams
     assert "real-time factor" in text
-    assert "R-peak Se" in text
+    assert "R-peak Se" in text and "alerts vs .atr" in text
+    assert "lead MLII" in text and "RR features online" in text
+    assert "was in this model's training data" in text  # 119 is a training record of the quick run
 
     from pipelines.monitor import monitor
 
@@ -107,3 +109,55 @@ def test_ecg_monitor_command_line_names_a_refused_model_file_in_one_line(tmp_pat
     assert main(["ecg-monitor", "--record", record, "--model", str(pickled)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "pickle" in err and "Traceback" not in err
+
+
+def _rr_model_meta():
+    return {"kind": "mitdb", "input_ndim": 2, "n_static_features": 7, "static_features": "rr",
+            "lead": "MLII"}
+
+
+@pytest.mark.parametrize("chunk_seconds", [17.0, 300.0])
+def test_ecg_monitor_rr_features_online_equal_the_batch_definition(tmp_path, monkeypatch, chunk_seconds):
+    """A model with RR features gets, for each beat, sk1dcnn.ecg.rr_features of the R peaks the
+    monitor detected (one definition; the stream reads at most the next peak), whatever the chunks."""
+    from pipelines import monitor as mon
+    from sk1dcnn.ecg import RRFeatureStream, rr_features
+
+    seen, fed = [], []
+
+    class Recording(RRFeatureStream):
+        def update(self, r_peak):
+            fed.append(int(r_peak))
+            return super().update(r_peak)
+
+    def predict_proba(X):
+        seen.append(np.array(X))
+        return np.tile([1.0, 0.0], (len(X), 1))
+
+    fake = mon._check(mon._Model(predict_proba, ["N", "V"], _rr_model_meta(), "fake"))
+    monkeypatch.setattr(mon, "load_model", lambda model, tracking_uri=None: fake)
+    monkeypatch.setattr("sk1dcnn.ecg.RRFeatureStream", Recording)
+    summary = mon.monitor(shipped_data_dir("mitdb", "100"), out_csv=tmp_path / "b.csv",
+                          chunk_seconds=chunk_seconds, out=lambda *_: None)
+    X = np.concatenate(seen)
+    assert X.shape == (summary["n_beats"], 252 + 7)
+    rows = list(csv.DictReader((tmp_path / "b.csv").open()))
+    samples = np.array([int(r["sample"]) for r in rows])
+    assert np.all(np.diff(fed) > 0) and set(samples) <= set(fed)
+    expected = rr_features(np.array(fed), 360.0)[np.searchsorted(fed, samples)]
+    np.testing.assert_allclose(X[:, -7:], expected, rtol=1e-12)
+
+
+def test_alert_scores_against_reference_runs():
+    from pipelines.monitor import alert_scores, reference_runs
+
+    t = np.arange(20.0)  # one beat per second
+    lab = np.array(list("NNVVVNNSNNVVFVNNQVVV"))
+    # runs of >= 3 S/V/F beats: 2-4 and 10-13 (Q ends a run; 17-19 is one too)
+    assert reference_runs(t, lab, 3) == [(2.0, 4.0), (10.0, 13.0), (17.0, 19.0)]
+    alerts = [(3.0, 5.0, ["V"] * 3), (7.0, 9.0, ["S"] * 3), (12.9, 14.0, ["V"] * 2)]
+    s = alert_scores(alerts, t, lab, 3)
+    assert (s["n_alerts"], s["n_true_alerts"], s["n_reference_runs"], s["n_runs_alerted"]) == (3, 2, 3, 2)
+    assert s["precision"] == pytest.approx(2 / 3) and s["sensitivity"] == pytest.approx(2 / 3)
+    none = alert_scores([], t, np.array(["N"] * 20), 3)
+    assert np.isnan(none["precision"]) and np.isnan(none["sensitivity"])

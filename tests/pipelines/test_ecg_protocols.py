@@ -1,0 +1,153 @@
+"""pipelines/ecg.py: the MIT-BIH protocols (de Chazal's DS1 -> DS2, the patient-specific scheme) share
+no patient between training and test, the RR features pass the preprocessing untouched, and EC57
+figures are aggregated over seeds and records as the papers do. No protocol is run here (they take
+tens of minutes); ``python -m pipelines ecg --dataset mitdb:de_chazal`` runs one."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("yaml")
+pytest.importorskip("wfdb")
+
+from pipelines.config import DEFAULT_CONFIG, ConfigError, load_config  # noqa: E402
+from sk1dcnn.datasets import find_shared_data  # noqa: E402
+
+_FULL = find_shared_data("mitdb")
+needs_full_records = pytest.mark.skipif(
+    _FULL is None or not (_FULL / "234.hea").is_file(),
+    reason="full MIT-BIH records ($SK1DCNN_DATA/mitdb) absent")
+
+
+def _cfg(name, quick=False, **data):
+    return load_config(DEFAULT_CONFIG, quick=quick, overrides={"ecg": {"data": {"name": name, **data}}})
+
+
+def test_de_chazal_lists_are_the_44_non_paced_records_split_in_two():
+    from sk1dcnn.ecg import DE_CHAZAL_DS1, DE_CHAZAL_DS2, MITDB_RECORDS, PACED_RECORDS
+
+    assert len(DE_CHAZAL_DS1) == len(DE_CHAZAL_DS2) == 22
+    assert not set(DE_CHAZAL_DS1) & set(DE_CHAZAL_DS2)
+    assert not (set(DE_CHAZAL_DS1) | set(DE_CHAZAL_DS2)) & set(PACED_RECORDS)
+    assert sorted(DE_CHAZAL_DS1 + DE_CHAZAL_DS2 + PACED_RECORDS) == list(MITDB_RECORDS)
+    assert len(MITDB_RECORDS) == 48
+
+
+def test_de_chazal_needs_the_full_database():
+    from pipelines.ecg import load_data
+
+    cfg = _cfg("mitdb:de_chazal", data_dir=None)
+    with pytest.raises(ConfigError, match=r"ecg\.data\.data_dir: mitdb:de_chazal needs MIT-BIH record\(s\) "
+                                          r"103 105 108 .*not in the ten 5-minute excerpts.*'shared'"):
+        load_data(cfg["data"])
+
+
+def test_inter_patient_on_shipped_records_shares_no_patient_and_keeps_rr_untouched():
+    """The quick run's split (DS1 and DS2 records among the shipped ones) and its pipeline."""
+    from pipelines.ecg import build_pipeline, load_data, pipeline_grid
+    from sk1dcnn.ecg import DE_CHAZAL_DS1, DE_CHAZAL_DS2
+
+    cfg = _cfg("mitdb:inter_patient", quick=True)
+    data = load_data(cfg["data"])
+    tr, te = set(data.groups_train), set(data.groups_test)
+    assert not tr & te and tr <= set(DE_CHAZAL_DS1) and te <= set(DE_CHAZAL_DS2)
+    k = data.info["n_static_features"]
+    assert k == 7 and data.X_train.shape[1] == data.info["n_timepoints"] + k == 252 + 7
+    assert set(np.unique(data.y_train)) <= {"N", "S", "V", "F"}  # classes: training beats only
+    pipe = build_pipeline(cfg, data)
+    Z = pipe[:-1].fit_transform(data.X_train[:50])
+    # the signal is band-passed, resampled to 180 Hz and standardised; the RR features pass through
+    assert Z.shape == (50, 126 + 7)
+    np.testing.assert_array_equal(Z[:, -7:], data.X_train[:50, -7:])
+    np.testing.assert_allclose(Z[:, :126].mean(axis=1), 0.0, atol=1e-9)
+    assert pipe.named_steps["cnn"].n_static_features == 7
+    assert set(pipeline_grid(cfg, data)) <= set(pipe.get_params())
+
+
+@needs_full_records
+def test_de_chazal_split_on_the_full_database():
+    from pipelines.ecg import load_data
+    from sk1dcnn.ecg import DE_CHAZAL_DS1, DE_CHAZAL_DS2
+
+    cfg = _cfg("mitdb:de_chazal", data_dir="shared", rr_features=False, subsample_normal=None)
+    data = load_data(cfg["data"])
+    assert set(data.groups_train) == set(DE_CHAZAL_DS1) and set(data.groups_test) == set(DE_CHAZAL_DS2)
+    assert len(data.y_train) == 50994  # DS1 without its 8 Q beats, windows inside the records
+    assert {c: int(np.sum(data.y_test == c)) for c in "SV"} == {"S": 1837, "V": 3220}
+    # the configured run keeps a fifth of each training record's N beats, every other beat
+    sub = load_data(_cfg("mitdb:de_chazal", data_dir="shared", rr_features=False)["data"])
+    assert cfg["data"]["subsample_normal"] is None and sub.info["subsample_normal"] == 0.2
+    for rec in DE_CHAZAL_DS1:
+        n_all = np.sum((data.groups_train == rec) & (data.y_train == "N"))
+        assert np.sum((sub.groups_train == rec) & (sub.y_train == "N")) == round(0.2 * n_all)
+    np.testing.assert_array_equal(sub.y_train[sub.y_train != "N"], data.y_train[data.y_train != "N"])
+    np.testing.assert_array_equal(sub.y_test, data.y_test)
+
+
+def test_patient_specific_shortened_on_shipped_excerpts_shares_no_patient():
+    """Each patient's test beats are its own, after its training minutes; the common beats come
+    from other non-paced records 100-124 only."""
+    from pipelines.ecg import load_data
+
+    cfg = _cfg("mitdb:patient_specific", quick=True, train_minutes=2.5, rr_features=False,
+               records=["100", "118", "232"])
+    data = load_data(cfg["data"])
+    pos, rec = data.info["positions"], data.groups_train
+    assert data.info["common_records"] == "100 101 106 118 119"
+    for patient, (tr, te) in data.info["splits"].items():
+        own = rec[tr] == patient
+        assert set(rec[te]) == {patient}
+        assert pos[tr][own].max() < 2.5 * 60 * 360 <= pos[te].min()
+        others = set(rec[tr][~own])
+        assert patient not in others and others <= {"100", "101", "106", "118", "119"}
+
+
+@needs_full_records
+def test_patient_specific_uses_the_44_non_paced_records():
+    from pipelines.ecg import load_data
+    from sk1dcnn.ecg import PACED_RECORDS
+
+    cfg = _cfg("mitdb:patient_specific", data_dir="shared", rr_features=False, n_common_per_class=5)
+    data = load_data(cfg["data"])
+    assert len(data.info["patients"]) == 44 and not set(data.info["patients"]) & set(PACED_RECORDS)
+    assert not set(data.groups_train) & set(PACED_RECORDS)
+    assert data.info["common_records"].split() == [
+        "100", "101", "103", "105", "106", "108", "109", "111", "112", "113", "114", "115", "116", "117",
+        "118", "119", "121", "122", "123", "124"]
+
+
+@needs_full_records
+def test_record_114_reads_mlii():
+    from pipelines.ecg import _load_mitdb
+    from sk1dcnn.ecg import load_wfdb_record
+
+    ds = {"lead": "MLII", "channel": 0, "before": 0.25, "after": 0.45, "rr_features": False}
+    X, y, _, pos = _load_mitdb(["114"], _FULL, ds)
+    r = load_wfdb_record(_FULL / "114")
+    assert r.channel_names == ("V5", "MLII")
+    i = pos[0]
+    np.testing.assert_array_equal(X[0], r.signal[1, i - 90:i + 162])
+
+
+# ------------------------------------------------------------------ EC57 over seeds and records
+def test_ec57_gross_is_the_mean_over_seeds_and_sums_the_chosen_records():
+    from pipelines.ecg import ec57_gross
+    from sk1dcnn.ecg import ec57_report
+
+    y = np.array(list("NNNNSSVVNN" + "NNVVVSNNNN"))
+    rec = np.array(["100"] * 10 + ["200"] * 10)
+    p1 = np.array(list("NNNSSNVVNN" + "NNVVNSNNNV"))
+    p2 = np.array(list("NNNNSSVNNN" + "NSVVVSNNNN"))
+    reports = [ec57_report(y, p, rec) for p in (p1, p2)]
+    g = ec57_gross(reports)
+    for c in "NSV":
+        for m in ("Se", "+P", "Acc"):
+            assert g[c][m] == pytest.approx(100 * np.mean([r.gross[c][m] for r in reports]))
+    assert g["n_records"] == 2 and g["n_beats"] == 20
+    # the records-200 subset: the same as scoring that record's beats alone
+    sub = ec57_gross(reports, records=["200"])
+    alone = [ec57_report(y[rec == "200"], p[rec == "200"]) for p in (p1, p2)]
+    assert sub["V"]["Se"] == pytest.approx(100 * np.mean([r.gross["V"]["Se"] for r in alone]))
+    assert sub["S"]["+P"] == pytest.approx(100 * np.mean([r.gross["S"]["+P"] for r in alone]))
+    assert sub["n_records"] == 1 and sub["n_beats"] == 10
+    # by hand: seed 1, V: TP 4, FN 1 (a V called N in record 200), FP 1 (an N called V)
+    assert reports[0].gross["V"]["Se"] == pytest.approx(4 / 5) and reports[0].gross["V"]["+P"] == 0.8
