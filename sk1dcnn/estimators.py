@@ -32,6 +32,7 @@ from .nn.activations import ALL_ACTIVATIONS
 from .nn.augment import resolve_augment
 from .nn.losses import LOSS_ALIASES, LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
 from .nn.schedules import SCHEDULES, schedule_arguments
+from .parallel import BlasThreadPolicy
 from .presets import PRESETS
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor"]
@@ -89,6 +90,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "dtype": [StrOptions({"float32", "float64"}), Options(type, {np.float32, np.float64})],
         "clip_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "checkpoint_path": [str, os.PathLike, None],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     @abstractmethod
@@ -98,7 +100,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                  lr_decay_rate, lr_decay_steps, power_t, max_iter, shuffle, random_state, tol,
                  verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
                  validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, dtype,
-                 clip_norm, checkpoint_path):
+                 clip_norm, checkpoint_path, n_threads):
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -138,6 +140,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         self.dtype = dtype
         self.clip_norm = clip_norm
         self.checkpoint_path = checkpoint_path
+        self.n_threads = n_threads
 
     # ------------------------------------------------------------------ tags
     def __sklearn_tags__(self):
@@ -271,8 +274,9 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         if resumed_rng is not None:
             rng = resumed_rng  # the split above drew the same numbers as the first run
         # 6. train (a converged checkpoint runs no epoch, but train() restores its best weights)
-        train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
-              validation, self._checkpoint_writer(fingerprint))
+        with BlasThreadPolicy(getattr(self, "n_threads", None)) as threads:
+            train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
+                  validation, threads.on_epoch_end(self._checkpoint_writer(fingerprint)))
         net.clear_cache()
         # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
@@ -414,7 +418,9 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     def _raw_forward(self, X, upto=None):
         X = self._check_X_predict(X)
         Xc = to_channels_last(X, self._dtype())
-        return _forward_in_chunks(self.network_, Xc, upto=upto)
+        # getattr: models pickled before n_threads existed lack it
+        with BlasThreadPolicy(getattr(self, "n_threads", None)):
+            return _forward_in_chunks(self.network_, Xc, upto=upto)
 
     def transform(self, X):
         """Embedding: the output of the last hidden layer (before the output layer).
@@ -596,6 +602,17 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         state resumes from the last completed epoch and reaches the same
         weights as an uninterrupted fit. A checkpoint written for other data
         or parameters is ignored with a warning.
+    n_threads : int or None, default=None
+        BLAS threads for the matrix products of ``fit``, ``partial_fit`` and the
+        predictions. None adapts to the machine: as many as the BLAS pool has
+        while the other cores are idle, one fewer for each core other processes
+        keep busy, down to 1 (checked when the call starts and after every
+        epoch; Linux only, elsewhere the pool's size), and never more than an
+        enclosing ``threadpoolctl`` limit or joblib worker allows. Two BLAS
+        threads sharing a busy core wait for each other, which made fits next
+        to another job 10-50x slower. An int uses exactly that many threads.
+        The pool is restored when the call returns. See
+        :class:`sk1dcnn.parallel.BlasThreadPolicy` and docs/performance.md.
 
     Attributes
     ----------
@@ -637,7 +654,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  random_state=None, tol=1e-4, verbose=False, warm_start=False, momentum=0.9,
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
-                 class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None):
+                 class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None,
+                 n_threads=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -651,7 +669,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
-            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path, n_threads=n_threads,
         )
         self.class_weight = class_weight
 
@@ -878,7 +896,8 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
                  max_iter=200, shuffle=True, random_state=None, tol=1e-4, verbose=False,
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
-                 n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None):
+                 n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None,
+                 n_threads=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -892,7 +911,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
-            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path, n_threads=n_threads,
         )
 
     def __sklearn_tags__(self):
