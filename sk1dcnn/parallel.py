@@ -255,13 +255,17 @@ class BlasThreadPolicy:
         self._libs = list(_blas_controller().lib_controllers)
         self._original = [lib.get_num_threads() for lib in self._libs]
         self._max = max(self._original, default=1)
-        self._set(self.n_threads or threads_for_load(self._max, _PROBE.others()))
+        self._set(self.n_threads or self._adapted())
         return self
+
+    def _adapted(self):
+        # a pool of one (a joblib worker, an enclosing limit) needs no look at the machine
+        return 1 if self._max <= 1 else threads_for_load(self._max, _PROBE.others())
 
     def recheck(self):
         """Adapt the threads to the load now (``n_threads=None`` only)."""
         if self.n_threads is None and self._libs:
-            n = threads_for_load(self._max, _PROBE.others())
+            n = self._adapted()
             if n != self.threads:
                 self._set(n)
 
