@@ -1,7 +1,12 @@
 import sys
 
-if len(sys.argv) > 1 and sys.argv[1] == "ucr":
+if sys.argv[1:2] == ["ucr"]:
     from .ucr import main
+
+    sys.exit(main(sys.argv[2:]))
+
+if sys.argv[1:2] == ["load"]:
+    from .load import main
 
     sys.exit(main(sys.argv[2:]))
 

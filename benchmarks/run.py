@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .load import kept_section
 from .workloads import WORKLOADS, copy_weights_to_torch, torch_model
 
 THREADS = 2
@@ -473,7 +474,8 @@ def _memory_only(names, args):
                          saved.get("train_memory") or [])
     text = render(saved["info"], *saved["gemm_peak"], results, mem, large, False, extra)
     print(text)
-    out.write_text(text)
+    kept = kept_section(out)
+    out.write_text(text + ("\n" + kept + "\n" if kept else ""))
     saved.update(memory=mem, predict_large=large)
     out.with_suffix(".json").write_text(json.dumps(saved, indent=1, default=str))
     print(f"wrote {out}")
@@ -553,7 +555,8 @@ def main(argv=None):
     print(text)
     out = args.output or (None if args.quick else str(HERE / "RESULTS.md"))
     if out:
-        Path(out).write_text(text)
+        kept = kept_section(out)  # the load benchmark's section stays
+        Path(out).write_text(text + ("\n" + kept + "\n" if kept else ""))
         Path(out).with_suffix(".json").write_text(json.dumps(
             {"info": info, "gemm_peak": [peak32, peak64], "results": results, "memory": mem,
              "predict_large": large, "scaling": scaling, "float64": f64,

@@ -19,7 +19,7 @@ from ._io import atomic_write
 __all__ = ["fingerprint", "read_checkpoint", "write_checkpoint"]
 
 #: Parameters that do not change what a fit computes, so a checkpoint stays valid across them.
-IGNORED_PARAMS = ("verbose", "warm_start", "checkpoint_path")
+IGNORED_PARAMS = ("verbose", "warm_start", "checkpoint_path", "n_threads")
 
 
 def fingerprint(params, Xc, Y, sample_weight):

@@ -33,6 +33,7 @@ from .nn.activations import ALL_ACTIVATIONS
 from .nn.augment import resolve_augment
 from .nn.losses import LOSS_ALIASES, LOSS_FUNCTIONS, OUT_ACTIVATIONS, TARGET_ENCODING
 from .nn.schedules import SCHEDULES, schedule_arguments
+from .parallel import BlasThreadPolicy
 from .presets import PRESETS
 
 __all__ = ["CNN1DClassifier", "CNN1DRegressor"]
@@ -97,6 +98,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         "clip_norm": [Interval(numbers.Real, 0, None, closed="neither"), None],
         "checkpoint_path": [str, os.PathLike, None],
         "input_scaling": [StrOptions({"per_series", "global"}), None],
+        "n_threads": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
     @abstractmethod
@@ -106,7 +108,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                  lr_decay_rate, lr_decay_steps, power_t, max_iter, shuffle, random_state, tol,
                  verbose, warm_start, momentum, nesterovs_momentum, early_stopping,
                  validation_fraction, beta_1, beta_2, epsilon, n_iter_no_change, dtype,
-                 clip_norm, checkpoint_path):
+                 clip_norm, checkpoint_path, n_threads):
         self.filters = filters
         self.kernel_size = kernel_size
         self.strides = strides
@@ -146,6 +148,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         self.dtype = dtype
         self.clip_norm = clip_norm
         self.checkpoint_path = checkpoint_path
+        self.n_threads = n_threads
 
     def __setstate__(self, state):
         # models saved before input_scaling existed fed X as it was
@@ -324,10 +327,11 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         if resumed_rng is not None:
             rng = resumed_rng  # the split above drew the same numbers as the first run
         # 6. train (a converged checkpoint runs no epoch, but train() restores its best weights)
-        train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
-              validation, self._checkpoint_writer(fingerprint))
-        if not incremental:  # BatchNormalization: the training set's exact statistics
-            net.recompute_batchnorm_statistics(Xc, predict_chunk_size(net, Xc.dtype.itemsize))
+        with BlasThreadPolicy(getattr(self, "n_threads", None)) as threads:
+            train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
+                  validation, threads.on_epoch_end(self._checkpoint_writer(fingerprint)))
+            if not incremental:  # BatchNormalization: the training set's exact statistics
+                net.recompute_batchnorm_statistics(Xc, predict_chunk_size(net, Xc.dtype.itemsize))
         net.clear_cache()
         # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
@@ -482,7 +486,9 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     def _raw_forward(self, X, upto=None):
         X = self._scale_input(self._check_X_predict(X), getattr(self, "_input_stats_", None))
         Xc = to_channels_last(X, self._dtype())
-        return _forward_in_chunks(self.network_, Xc, upto=upto)
+        # getattr: models pickled before n_threads existed lack it
+        with BlasThreadPolicy(getattr(self, "n_threads", None)):
+            return _forward_in_chunks(self.network_, Xc, upto=upto)
 
     def transform(self, X):
         """Embedding: the output of the last hidden layer (before the output layer).
@@ -733,6 +739,17 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         becomes zeros): use it when each series' offset and scale are
         nuisances. None feeds X as it is. X must not contain NaN: see
         :class:`sk1dcnn.preprocessing.FillMissing`.
+    n_threads : int or None, default=None
+        BLAS threads for the matrix products of ``fit``, ``partial_fit`` and the
+        predictions. None adapts to the machine: as many as the BLAS pool has
+        while the other cores are idle, one fewer for each core other processes
+        keep busy, down to 1 (checked when the call starts and after every
+        epoch; Linux only, elsewhere the pool's size), and never more than an
+        enclosing ``threadpoolctl`` limit or joblib worker allows. Two BLAS
+        threads sharing a busy core wait for each other, which made fits next
+        to another job 10-50x slower. An int uses exactly that many threads.
+        The pool is restored when the call returns. See
+        :class:`sk1dcnn.parallel.BlasThreadPolicy` and docs/performance.md.
 
     Attributes
     ----------
@@ -778,7 +795,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
                  class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None,
-                 exp_beta=1.0, input_scaling="global"):
+                 exp_beta=1.0, input_scaling="global", n_threads=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -792,7 +809,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
-            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path, n_threads=n_threads,
         )
         self.class_weight = class_weight
         self.exp_beta = exp_beta
@@ -1040,7 +1057,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
                  warm_start=False, momentum=0.9, nesterovs_momentum=True, early_stopping=False,
                  validation_fraction=0.1, beta_1=0.9, beta_2=0.999, epsilon=1e-8,
                  n_iter_no_change=10, dtype="float32", clip_norm=None, checkpoint_path=None,
-                 input_scaling=None):
+                 input_scaling=None, n_threads=None):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -1054,7 +1071,7 @@ class CNN1DRegressor(RegressorMixin, _BaseCNN1D):
             nesterovs_momentum=nesterovs_momentum, early_stopping=early_stopping,
             validation_fraction=validation_fraction, beta_1=beta_1, beta_2=beta_2,
             epsilon=epsilon, n_iter_no_change=n_iter_no_change, dtype=dtype,
-            clip_norm=clip_norm, checkpoint_path=checkpoint_path,
+            clip_norm=clip_norm, checkpoint_path=checkpoint_path, n_threads=n_threads,
         )
         self.input_scaling = input_scaling
         self.n_static_features = n_static_features
