@@ -651,9 +651,10 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         Escape hatch: the hidden layers written out, e.g.
         ``[{"layer": "Conv1D", "filters": 16, "kernel_size": 7, "activation": "relu"},
         {"layer": "MaxPooling1D", "pool_size": 3, "strides": 2}, "GlobalAveragePooling1D"]``,
-        or a preset name of :mod:`sk1dcnn.presets` ('sample_level',
-        'sample_level_res', 'sample_level_rese': raw-waveform sample-level CNNs).
-        When given, the flat architecture parameters above are ignored; the
+        or a preset name of :mod:`sk1dcnn.presets`: 'fcn', 'resnet',
+        'inception_time' (the deep time-series classification references, see
+        docs/architectures.md), 'sample_level', 'sample_level_res',
+        'sample_level_rese' (raw-waveform sample-level CNNs). When given, the flat architecture parameters above are ignored; the
         output layer is always added by the estimator.
     augment : bool, dict or None, default=None
         Label-preserving augmentation of each training batch (never at

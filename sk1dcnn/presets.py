@@ -5,6 +5,11 @@
 list it returns, e.g. ``architecture=sample_level(n_blocks=5, filters=16)``.
 The estimator always adds the output ``Dense`` layer.
 
+The deep time-series classification references (docs/architectures.md): ``fcn``
+(Wang, Yan & Oates 2017), ``resnet`` (the same paper, as in Ismail Fawaz et al.
+2019) and ``inception_time`` (Ismail Fawaz et al. 2020; one network of the
+paper's ensemble of 5), with the parameter counts of the authors' Keras code.
+
 The sample-level CNN (Lee, Park, Kim & Nam, SMC 2017; Kim, Lee & Nam,
 ICASSP 2018) reads raw waveforms: a strided first convolution (kernel 3,
 stride 3) then ``n_blocks`` blocks that each divide the length by 3 (a

@@ -350,7 +350,15 @@ class Dense(_FusedActivation, Layer):
 
     def forward(self, X, training=False, rng=None):
         self._c_X = X
-        Y = X @ self.params["W"]
+        W = self.params["W"]
+        if W.shape[1] == 1 and W.dtype == np.float32:
+            # BLAS runs a one-column product as a matrix-vector product, whose rounding of
+            # a row depends on how many rows come with it (one float32 ulp: a sample
+            # predicted alone and in a batch would differ); einsum's does not. float64
+            # keeps BLAS: its differences (1e-16) are below any tolerance.
+            Y = np.einsum("nd,du->nu", X, W)
+        else:
+            Y = X @ W
         if self.use_bias:
             Y += self.params["b"]
         return self._activate(Y, training, rng)

@@ -212,3 +212,16 @@ def test_forward_output_of_a_dense_relu_survives_the_next_pass():
     expected = first.copy()
     net.forward(X2)
     np.testing.assert_array_equal(first, expected)
+
+
+def test_float32_predictions_of_a_row_do_not_depend_on_the_batch():
+    """A one-unit float32 Dense goes through einsum (BLAS's matrix-vector kernels round a
+    row differently with the number of rows); the estimators run a lone sample as a
+    batch of two (a one-row matrix product is matrix-vector too). Rows of a batch
+    then equal the same rows computed in a batch of two, bit for bit."""
+    net = Sequential([Flatten(), Dense(64, activation="relu"), Dense(1)])
+    net.build((3, 1), np.random.RandomState(0), np.float32)
+    X = np.random.default_rng(0).uniform(0, 3, (20, 3, 1)).astype(np.float32)
+    full = net.forward(X)
+    pairs = np.concatenate([net.forward(np.concatenate([X[i:i + 1]] * 2))[:1] for i in range(20)])
+    np.testing.assert_array_equal(full, pairs)
