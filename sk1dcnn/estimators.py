@@ -336,7 +336,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping and not incremental, augment=augment,
-            verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
+            verbose=int(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
         )
 
     def _split_validation(self, Xc, Y, y, sample_weight, net, targets, rng):
@@ -570,8 +570,13 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         Seeds weight init, shuffling, dropout, augmentation and the validation
         split: the same seed and data give identical weights and predictions.
     tol : float, default=1e-4
-    verbose : bool, default=False
-        Print one line per epoch (loss, validation loss and score, rate, seconds).
+    verbose : bool or int, default=False
+        True or 1: print one line per epoch, ``Epoch 3/200: train_loss=...,
+        lr=..., 0.52 s, ETA 1:40`` (the ETA assumes all ``max_iter`` epochs
+        run), and within an epoch still running after 2 s a batch counter
+        (one line redrawn on a terminal, a line every 10 s otherwise). 2: the
+        batch counter from the first batch. Printing draws no random numbers:
+        the fit is the same. See docs/progress-and-errors.md.
     warm_start : bool, default=False
     momentum : float, default=0.9
     nesterovs_momentum : bool, default=True
