@@ -228,6 +228,14 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                     f"{self.n_timepoints_in_} timepoints (fitted on shape (n_samples, "
                     f"{self.n_channels_in_}, {self.n_timepoints_in_})); crop or pad the signals."
                 )
+        if ndim is not None and X.ndim == 2 and self._fit_ndim == 2 and X.shape[1] != self.n_features_in_:
+            # scikit-learn's wording kept inside: its common checks (and users' code) match on it
+            name, T = type(self).__name__, self.n_features_in_
+            raise ValueError(
+                f"X has {X.shape[1]} timepoints, but {name} is expecting {T} timepoints: X of "
+                f"shape (n_samples, {T}) as in fit; crop or pad the signals. (X has {X.shape[1]} "
+                f"features, but {name} is expecting {T} features as input.)"
+            )
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=(np.float64, np.float32))
         return X
 
