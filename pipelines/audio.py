@@ -388,7 +388,9 @@ def run(config, task="digits", *, out=print):
             f"{m['test_mean_roc_auc_digits']:.3f}); {m['epoch_time_s']:.2f} s per epoch; "
             f"MLflow run {logged.run_id}")
     else:
-        out(f"audio: best front end {result.best_front_end} (CV {scoring} {result.best_score:.3f}); "
+        chosen = "".join(f", {k} {result.best_params.get(f'cnn__{k}')}"
+                         for k in config["search"]["grid"] if k != "front_end")
+        out(f"audio: best front end {result.best_front_end}{chosen} (CV {scoring} {result.best_score:.3f}); "
             f"official test accuracy {m['test_accuracy']:.3f}"
             + (f"; leave-one-speaker-out mean accuracy {m['loso_mean_accuracy']:.3f}"
                if "loso_mean_accuracy" in m else "")
