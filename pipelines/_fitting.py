@@ -6,6 +6,7 @@ return fitted estimators, predictions and metric dicts.
 
 import contextlib
 import math
+import multiprocessing
 import sys
 import time
 import warnings
@@ -215,7 +216,8 @@ def grid_search(pipe, grid, X, y, *, cv, scoring, search, groups=None, refit=Fal
     refit : bool, default=False
     progress : bool, default=True
         Report candidates done / total, elapsed time and ETA on stderr
-        (:class:`SearchProgress`) after each round of candidates.
+        (:class:`SearchProgress`) after each round of candidates; never from
+        a worker process.
 
     Returns
     -------
@@ -232,7 +234,9 @@ def grid_search(pipe, grid, X, y, *, cv, scoring, search, groups=None, refit=Fal
     gs = _search_class()(pipe, grid, scoring=scoring, cv=cv, n_jobs=n_jobs, refit=refit,
                          error_score="raise")
     with warnings.catch_warnings(), search_backend(search, source):
-        if progress:
+        # not from inside a worker (patient-specific searches run one per worker): its
+        # lines would interleave with the others'
+        if progress and multiprocessing.parent_process() is None:
             n_splits = check_cv(cv, y, classifier=is_classifier(pipe)).get_n_splits(X, y, groups)
             workers = max(joblib.effective_n_jobs(n_jobs), 1)
             gs._round = math.lcm(workers, n_splits) // n_splits
