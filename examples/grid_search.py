@@ -3,9 +3,18 @@
 Every architecture choice is a flat hyperparameter, so scikit-learn's
 model selection searches it like any other.
 
+The fits are deliberately short (max_iter=60), so most end before the
+training loss settles and each would warn (ConvergenceWarning). The warnings
+filter around ``grid.fit`` silences them, in the worker processes too
+(scikit-learn 1.7+ passes the filters on to joblib's workers); see
+docs/progress-and-errors.md.
+
     python examples/grid_search.py
 """
 
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 
@@ -29,7 +38,9 @@ grid = GridSearchCV(
     cv=3,
     n_jobs=-1,
 )
-grid.fit(X_train, y_train)
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", category=ConvergenceWarning)  # short fits on purpose
+    grid.fit(X_train, y_train)
 
 print("best parameters:", grid.best_params_)
 print(f"cross-validated accuracy: {grid.best_score_:.3f}")

@@ -97,7 +97,7 @@ def main(argv=None):
                        help="YAML configuration, its tracking: and audio: sections (default: "
                             "./mlflow.yml, else the repository's mlflow.yml)")
         a.add_argument("--quick", action="store_true", help="apply the audio: quick: section "
-                                                            "(the 90 shipped clips, a tiny network)")
+                                                            "(the 270 shipped clips, a small network)")
         a.add_argument("--tracking-uri", dest="tracking_uri", help="override tracking.uri")
         a.add_argument("--experiment-name", dest="experiment_name", help="override tracking.experiment "
                                                                          "(default: sk1dcnn-audio)")

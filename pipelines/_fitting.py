@@ -5,6 +5,9 @@ return fitted estimators, predictions and metric dicts.
 """
 
 import contextlib
+import math
+import multiprocessing
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -13,7 +16,7 @@ import numpy as np
 
 from .config import ConfigError
 
-__all__ = ["Fitted", "evaluate", "fit_clone", "grid_search", "search_backend"]
+__all__ = ["Fitted", "SearchProgress", "evaluate", "fit_clone", "grid_search", "search_backend"]
 
 
 @dataclass
@@ -92,7 +95,111 @@ def search_backend(search, source="mlflow.yml"):
         yield client
 
 
-def grid_search(pipe, grid, X, y, *, cv, scoring, search, groups=None, refit=False, source="mlflow.yml"):
+#: The clock of the progress lines (tests replace it with a fake one).
+_clock = time.perf_counter
+
+
+def _duration(seconds):
+    """``0:07``, ``12:34`` or ``1:02:03``."""
+    seconds = int(round(max(float(seconds), 0.0)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+class SearchProgress:
+    """Progress of a grid search: candidates done / total, fits, elapsed time and ETA.
+
+    On a terminal one line on ``stream`` (stderr) is redrawn with ``\\r``;
+    elsewhere (logs, CI) a line is written at most every ``every_s`` seconds,
+    and the last one always.
+
+    Parameters
+    ----------
+    n_candidates, n_splits : int
+    label : str
+        What the line starts with.
+    refit : bool
+        Whether a refit follows (said on the last line).
+    stream : file-like or None
+        None: ``sys.stderr`` at construction.
+    every_s : float
+    """
+
+    def __init__(self, n_candidates, n_splits, label="grid search", refit=False, stream=None,
+                 every_s=10.0):
+        self.n, self.n_splits, self.label, self.refit = n_candidates, n_splits, label, refit
+        self.stream = sys.stderr if stream is None else stream
+        try:
+            self.tty = bool(self.stream.isatty())
+        except (AttributeError, ValueError):
+            self.tty = False
+        self.every_s = every_s
+        self.t0 = _clock()
+        self.last = None
+        self.lines = []  # what was written, for the record
+
+    def __getstate__(self):
+        # joblib may pickle the search (and this) for its workers, which never
+        # report: leave the stream (stderr, a capture) behind
+        return {**self.__dict__, "stream": None}
+
+    def line(self, done, now):
+        elapsed = now - self.t0
+        fits = f"{done * self.n_splits}/{self.n * self.n_splits} fits"
+        if done >= self.n:
+            tail = f"in {_duration(elapsed)}" + ("; refitting the best on all the training data"
+                                                   if self.refit else "")
+            return f"{self.label}: {done}/{self.n} candidates ({fits}) {tail}"
+        eta = elapsed / done * (self.n - done)
+        return (f"{self.label}: {done}/{self.n} candidates ({fits}), {_duration(elapsed)} elapsed, "
+                f"ETA {_duration(eta)}")
+
+    def update(self, done):
+        """``done`` candidates have all their folds scored."""
+        now = _clock()
+        last = done >= self.n
+        if not self.tty and not last and self.last is not None and now - self.last < self.every_s:
+            return
+        self.last = now
+        text = self.line(done, now)
+        self.lines.append(text)
+        stream = self.stream if self.stream is not None else sys.stderr
+        if self.tty:
+            width = max((len(t) for t in self.lines[:-1]), default=0)
+            stream.write("\r" + text.ljust(width) + ("\n" if last else ""))
+        else:
+            stream.write(text + "\n")
+        stream.flush()
+
+
+def _search_class():
+    """GridSearchCV that evaluates its candidates in rounds and reports after each round.
+
+    The rounds keep every worker busy (``lcm(workers, folds) / folds`` candidates
+    each) and give the same ``cv_results_`` as one call: scikit-learn's
+    ``evaluate_candidates`` accumulates them in order.
+    """
+    from sklearn.model_selection import GridSearchCV, ParameterGrid
+
+    class ProgressGridSearchCV(GridSearchCV):
+        _progress = None
+        _round = 1
+
+        def _run_search(self, evaluate_candidates):
+            candidates = list(ParameterGrid(self.param_grid))
+            if self._progress is None:
+                evaluate_candidates(candidates)
+                return
+            for start in range(0, len(candidates), self._round):
+                evaluate_candidates(candidates[start:start + self._round])
+                self._progress.update(min(start + self._round, len(candidates)))
+
+    return ProgressGridSearchCV
+
+
+def grid_search(pipe, grid, X, y, *, cv, scoring, search, groups=None, refit=False, source="mlflow.yml",
+                progress=True):
     """``GridSearchCV(pipe, grid).fit(X, y)`` on the configured backend, quietly.
 
     Parameters
@@ -107,20 +214,36 @@ def grid_search(pipe, grid, X, y, *, cv, scoring, search, groups=None, refit=Fal
     groups : array-like or None
         For grouped splitters (by record, by speaker).
     refit : bool, default=False
+    progress : bool, default=True
+        Report candidates done / total, elapsed time and ETA on stderr
+        (:class:`SearchProgress`) after each round of candidates; never from
+        a worker process.
 
     Returns
     -------
     GridSearchCV
         Fitted; ``cv_results_``, ``best_params_``, ``best_score_``.
     """
+    import joblib
+    from sklearn.base import is_classifier
     from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import GridSearchCV
+    from sklearn.model_selection import ParameterGrid, check_cv
 
     # with dask, joblib's n_jobs=1 would run the candidates one after another
     n_jobs = -1 if search.get("backend") == "dask" else search["n_jobs"]
-    gs = GridSearchCV(pipe, grid, scoring=scoring, cv=cv, n_jobs=n_jobs, refit=refit,
-                      error_score="raise")
+    gs = _search_class()(pipe, grid, scoring=scoring, cv=cv, n_jobs=n_jobs, refit=refit,
+                         error_score="raise")
     with warnings.catch_warnings(), search_backend(search, source):
+        # not from inside a worker (patient-specific searches run one per worker): its
+        # lines would interleave with the others'
+        if progress and multiprocessing.parent_process() is None:
+            n_splits = check_cv(cv, y, classifier=is_classifier(pipe)).get_n_splits(X, y, groups)
+            workers = max(joblib.effective_n_jobs(n_jobs), 1)
+            gs._round = math.lcm(workers, n_splits) // n_splits
+            gs._progress = SearchProgress(len(ParameterGrid(grid)), n_splits, refit=bool(refit))
+        # the fits are short on purpose (and a workflow refits): their
+        # ConvergenceWarnings say nothing here; scikit-learn passes this filter
+        # on to the joblib workers
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.filterwarnings("ignore", message=".*least populated class.*")
         # a fold may miss a rare class (S, F) that the model predicts

@@ -120,8 +120,7 @@ def build_pipeline(config, *, multilabel=False):
     from sklearn.pipeline import Pipeline
 
     from sk1dcnn import CNN1DClassifier
-    from sk1dcnn.audio import AmplitudeNormalizer, LogMelSpectrogram
-    from sk1dcnn.preprocessing import SeriesStandardScaler
+    from sk1dcnn.audio import AmplitudeNormalizer, ClipStandardScaler, LogMelSpectrogram
 
     pre = config["preprocessing"]
     model = {"random_state": config["random_state"], **config["model"]}
@@ -136,8 +135,9 @@ def build_pipeline(config, *, multilabel=False):
             frontend = "passthrough"
             params.setdefault("architecture", "sample_level")
         else:
+            # one mean and scale per clip: per-band scaling would erase the spectral envelope
             frontend = Pipeline([("logmel", LogMelSpectrogram(**pre["mel"])),
-                                 ("standardize", SeriesStandardScaler())])
+                                 ("standardize", ClipStandardScaler())])
             params.setdefault("architecture", None)
         grid.append({"frontend": [frontend], **{f"cnn__{k}": [v] for k, v in params.items()}, **also})
     pipe = Pipeline([("normalize", AmplitudeNormalizer(pre["normalize"])), ("frontend", "passthrough"),
@@ -388,14 +388,19 @@ def run(config, task="digits", *, out=print):
             f"{m['test_mean_roc_auc_digits']:.3f}); {m['epoch_time_s']:.2f} s per epoch; "
             f"MLflow run {logged.run_id}")
     else:
-        out(f"audio: best front end {result.best_front_end} (CV {scoring} {result.best_score:.3f}); "
+        chosen = "".join(f", {k} {result.best_params.get(f'cnn__{k}')}"
+                         for k in config["search"]["grid"] if k != "front_end")
+        out(f"audio: best front end {result.best_front_end}{chosen} (CV {scoring} {result.best_score:.3f}); "
             f"official test accuracy {m['test_accuracy']:.3f}"
             + (f"; leave-one-speaker-out mean accuracy {m['loso_mean_accuracy']:.3f}"
                if "loso_mean_accuracy" in m else "")
             + f"; {m['epoch_time_s']:.2f} s per epoch; MLflow run {logged.run_id}")
+    if logged.model_uri:
+        out(f"  model:  {logged.model_uri}  (mlflow.pyfunc.load_model; predicts "
+            + ("tag probabilities)" if task == "tagging" else "digit probabilities)"))
     if logged.local_copy:
         out(_report.local_copy_line(logged))
-    out(f"  open: mlflow ui --backend-store-uri {logged.tracking_uri}")
+    out(f"  open:   mlflow ui --backend-store-uri {logged.tracking_uri}")
     return result, logged
 
 

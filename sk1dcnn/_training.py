@@ -9,11 +9,18 @@ Reading order: :func:`train` runs epochs; :func:`_run_epoch` runs the
 minibatches of one epoch through :func:`_train_step` (forward, loss,
 backward, penalty, clipping, update), then :func:`_end_epoch` (history
 record, verbose line, stopping rule, adaptive rate, checkpoint callback).
+
+Progress (``verbose``): one line per epoch, ``Epoch 3/200: ..., ETA 1:40``,
+and within an epoch that runs longer than a few seconds a batch counter
+(:class:`_BatchProgress`): one line rewritten with ``\r`` on a terminal,
+a line every ``_LOG_EVERY_S`` seconds otherwise. It only reads the clock:
+no random numbers, so a verbose fit is the same fit.
 """
 
 import contextlib
 import functools
 import signal
+import sys
 import threading
 import time
 import warnings
@@ -31,7 +38,13 @@ __all__ = ["TrainingState", "TrainingConfig", "OptimizerConfig", "DivergedError"
 
 
 class DivergedError(ValueError):
-    """The training loss became NaN or infinite."""
+    """The training loss became NaN or infinite, or exploded (see ``EXPLODED``)."""
+
+
+#: An epoch loss this many times the fit's first batch loss (the untrained
+#: network's) is divergence too, though finite: Adam at learning_rate_init=1e6
+#: reached 6.6e11 on ECG200 and predicted one class with p = 1.0.
+EXPLODED = 1e6
 
 
 def diverged_error(what, value, epoch, detail, learning_rate_init):
@@ -91,7 +104,7 @@ class TrainingConfig:
     n_iter_no_change: int = 10
     early_stopping: bool = False
     augment: dict = field(default_factory=dict)
-    verbose: bool = False
+    verbose: int = 0  # 1: a line per epoch (+ batches of slow epochs); 2: batches from the start
     incremental: bool = False  # partial_fit: one epoch, no convergence test
     clip_norm: float = None  # rescale gradients whose global L2 norm exceeds it
     n_static: int = 0  # trailing static-feature columns: never augmented
@@ -143,6 +156,84 @@ class _Run:
         self.params = self.net.params()
         self.penalized = self.net.penalized()
         self.w_total = float(self.w.sum())
+        self.t_start = _clock()  # for the ETA: this call's epochs so far
+        self.epochs_done = 0
+        self.first_loss = None  # of this call's first batch, before any update
+
+
+#: The clock of durations and progress (tests replace it with a fake one).
+_clock = time.perf_counter
+#: In-epoch progress starts once an epoch has run this long (verbose=1) ...
+_SHOW_AFTER_S = 2.0
+#: ... and is redrawn at most this often on a terminal,
+_REDRAW_EVERY_S = 0.2
+#: or written as a new line at most this often elsewhere (logs, notebooks' files).
+_LOG_EVERY_S = 10.0
+
+
+def format_duration(seconds):
+    """``0:07``, ``12:34`` or ``1:02:03`` (hours only when needed)."""
+    seconds = int(round(max(float(seconds), 0.0)))
+    h, rest = divmod(seconds, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def _is_tty(stream):
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):  # no isatty, or a closed stream
+        return False
+
+
+class _BatchProgress:
+    """The batch counter of one epoch, Keras-style.
+
+    Silent until the epoch has run ``after_s`` seconds; then, on a terminal, one
+    line ``  37/94 [=========>..........] 0:12 elapsed, ETA 0:18, loss 0.4321``
+    redrawn with ``\r`` (cleared when the epoch ends, before its epoch line);
+    elsewhere the same text as a new line every ``_LOG_EVERY_S`` seconds.
+    """
+
+    WIDTH = 20
+
+    def __init__(self, n_batches, label, after_s):
+        self.n_batches = n_batches
+        self.label = label
+        self.after_s = after_s
+        self.stream = sys.stdout
+        self.tty = _is_tty(self.stream)
+        self.t0 = _clock()
+        self.last = None  # when the last line was drawn
+        self.drawn = 0  # length of the line on a terminal
+
+    def update(self, done, loss):
+        now = _clock()
+        elapsed = now - self.t0
+        if elapsed < self.after_s or done >= self.n_batches:
+            return
+        every = _REDRAW_EVERY_S if self.tty else _LOG_EVERY_S
+        if self.last is not None and now - self.last < every:
+            return
+        self.last = now
+        eta = elapsed / done * (self.n_batches - done)
+        width = len(str(self.n_batches))
+        filled = self.WIDTH * done // self.n_batches
+        bar = "=" * filled + (">" if filled < self.WIDTH else "") + "." * (self.WIDTH - filled - 1)
+        text = (f"{self.label}, batch {done:>{width}}/{self.n_batches} [{bar}] {format_duration(elapsed)} "
+                f"elapsed, ETA {format_duration(eta)}, loss {loss:.4f}")
+        if self.tty:
+            self.stream.write("\r" + text.ljust(self.drawn))
+            self.drawn = len(text)
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self):
+        """Clear the terminal line so that the epoch line replaces it."""
+        if self.tty and self.drawn:
+            self.stream.write("\r" + " " * self.drawn + "\r")
+            self.stream.flush()
 
 
 def make_optimizer(params, learning_rate_init, cfg):
@@ -188,7 +279,8 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
     Raises
     ------
     DivergedError
-        When the epoch loss, the validation loss or the final weights are not finite.
+        When the epoch loss, the validation loss or the final weights are not
+        finite, or the epoch loss exceeds ``EXPLODED`` times the first batch's.
     """
     if state.optimizer is None:
         state.optimizer = make_optimizer(net.params(), cfg.learning_rate_init, cfg.optimizer_config)
@@ -202,7 +294,8 @@ def train(net, X, Y, w, cfg, state, rng, validation=None, on_epoch_end=None):
     if float(w.sum()) <= 0:
         raise ValueError("sample_weight sums to zero: there is nothing to fit.")
 
-    with _deferred_sigint() as sigint:
+    # overflow on the way to divergence: the DivergedError below says it once, clearly
+    with _deferred_sigint() as sigint, np.errstate(over="ignore", invalid="ignore"):
         run = _Run(net, X, Y, w, cfg, state, rng, validation, on_epoch_end, sigint)
         try:
             for _ in range(n_epochs):
@@ -248,24 +341,34 @@ def _epoch_rate(cfg, state):
 
 def _run_epoch(run):
     """One pass over the data in minibatches; returns True when training must stop."""
-    t0 = time.perf_counter()
+    t0 = _clock()
     cfg, state = run.cfg, run.state
     lr = _epoch_rate(cfg, state)
     state.optimizer.learning_rate = lr
     n = run.X.shape[0]
     order = run.rng.permutation(n) if cfg.shuffle else None
     acc, seen = 0.0, 0.0
-    for sl in _batches(n, cfg.batch_size):
+    progress = None
+    if cfg.verbose:
+        progress = _BatchProgress(-(-n // cfg.batch_size), _epoch_label(cfg, state.epoch_of_fit + 1),
+                                  0.0 if cfg.verbose >= 2 else _SHOW_AFTER_S)
+    for i, sl in enumerate(_batches(n, cfg.batch_size)):
         idx = order[sl] if order is not None else sl
         wb = run.w[idx]
         wsum = float(wb.sum())
         if wsum <= 0:
             continue
         loss = _train_step(run, run.X[idx], run.Y[idx], wb, wsum)
+        if run.first_loss is None:
+            run.first_loss = loss
         acc += loss * wsum
         seen += wsum
+        if progress is not None:
+            progress.update(i + 1, acc / seen)
         if run.sigint is not None and run.sigint["hit"]:
             break  # Ctrl-C: stop cleanly at the end of this batch
+    if progress is not None:
+        progress.close()
     interrupted = run.sigint is not None and run.sigint["hit"]
     if interrupted and seen == 0:
         state.interrupted = True
@@ -327,6 +430,10 @@ def _end_epoch(run, lr, epoch_loss, t0, interrupted):
     if not np.isfinite(epoch_loss):
         raise diverged_error("the loss", epoch_loss, state.epoch + 1, f"learning rate {lr:g}",
                              cfg.learning_rate_init)
+    if run.first_loss is not None and run.first_loss > 0 and epoch_loss > EXPLODED * run.first_loss:
+        raise diverged_error("the loss", f"{epoch_loss:.3g}, over {EXPLODED:g} times its first "
+                             f"value {run.first_loss:.3g},", state.epoch + 1,
+                             f"learning rate {lr:g}", cfg.learning_rate_init)
     state.epoch += 1
     state.epoch_of_fit += 1
     state.loss_curve.append(epoch_loss)
@@ -340,12 +447,13 @@ def _end_epoch(run, lr, epoch_loss, t0, interrupted):
         record["valid_loss"] = v_loss
         record["valid_score"] = v_score
         state.validation_scores.append(v_score)
-    record["dur"] = time.perf_counter() - t0
+    record["dur"] = _clock() - t0
     if interrupted:
         record["partial"] = True
     state.history.append(record)
+    run.epochs_done += 1
     if cfg.verbose:
-        print(_epoch_line(record))
+        print(_epoch_line(record, _epoch_label(cfg, state.epoch_of_fit), _eta(run)))
     stop = _stopping_rule(run, epoch_loss)
     if interrupted:
         state.interrupted = True
@@ -357,12 +465,28 @@ def _end_epoch(run, lr, epoch_loss, t0, interrupted):
     return stop
 
 
-def _epoch_line(record):
+def _epoch_label(cfg, epoch_of_fit):
+    """``Epoch 3/200`` (this fit's epochs of ``max_iter``); ``Epoch 3`` for partial_fit."""
+    if cfg.incremental:
+        return f"Epoch {epoch_of_fit}"
+    return f"Epoch {epoch_of_fit}/{cfg.max_iter}"
+
+
+def _eta(run):
+    """Time left if every remaining epoch of ``max_iter`` runs (None for partial_fit)."""
+    if run.cfg.incremental:
+        return None
+    remaining = max(run.cfg.max_iter - run.state.epoch_of_fit, 0)
+    return (_clock() - run.t_start) / run.epochs_done * remaining
+
+
+def _epoch_line(record, label, eta=None):
     """The verbose line of one epoch's history record."""
-    msg = f"Epoch {record['epoch']}: train_loss={record['train_loss']:.6f}"
+    msg = f"{label}: train_loss={record['train_loss']:.6f}"
     if record["valid_loss"] is not None:
         msg += f", valid_loss={record['valid_loss']:.6f}, valid_score={record['valid_score']:.6f}"
-    return msg + f", lr={record['learning_rate']:.3g}, {record['dur']:.2f} s"
+    msg += f", lr={record['learning_rate']:.3g}, {record['dur']:.2f} s"
+    return msg if eta is None else msg + f", ETA {format_duration(eta)}"
 
 
 def _stopping_rule(run, epoch_loss):

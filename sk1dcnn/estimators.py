@@ -253,6 +253,14 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                     f"{self.n_timepoints_in_} timepoints (fitted on shape (n_samples, "
                     f"{self.n_channels_in_}, {self.n_timepoints_in_})); crop or pad the signals."
                 )
+        if ndim is not None and X.ndim == 2 and self._fit_ndim == 2 and X.shape[1] != self.n_features_in_:
+            # scikit-learn's wording kept inside: its common checks (and users' code) match on it
+            name, T = type(self).__name__, self.n_features_in_
+            raise ValueError(
+                f"X has {X.shape[1]} timepoints, but {name} is expecting {T} timepoints: X of "
+                f"shape (n_samples, {T}) as in fit; crop or pad the signals. (X has {X.shape[1]} "
+                f"features, but {name} is expecting {T} features as input.)"
+            )
         X = validate_data(self, X, reset=False, allow_nd=True, dtype=(np.float64, np.float32),
                           ensure_all_finite="allow-nan")
         _refuse_nan(X, type(self).__name__)
@@ -406,7 +414,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
             max_iter=self.max_iter, shuffle=self.shuffle, tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping and not incremental, augment=augment,
-            verbose=bool(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
+            verbose=int(self.verbose), incremental=incremental, clip_norm=self.clip_norm,
             n_static=self.n_static_features,
         )
 
@@ -700,8 +708,13 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         is down to about 0.01, where more epochs no longer change the
         held-out accuracy: measured on the UCR development panel, see
         docs/results-ucr.md. ``CNN1DRegressor`` keeps 1e-4.
-    verbose : bool, default=False
-        Print one line per epoch (loss, validation loss and score, rate, seconds).
+    verbose : bool or int, default=False
+        True or 1: print one line per epoch, ``Epoch 3/200: train_loss=...,
+        lr=..., 0.52 s, ETA 1:40`` (the ETA assumes all ``max_iter`` epochs
+        run), and within an epoch still running after 2 s a batch counter
+        (one line redrawn on a terminal, a line every 10 s otherwise). 2: the
+        batch counter from the first batch. Printing draws no random numbers:
+        the fit is the same. See docs/progress-and-errors.md.
     warm_start : bool, default=False
     momentum : float, default=0.9
     nesterovs_momentum : bool, default=True

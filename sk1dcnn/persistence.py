@@ -89,6 +89,7 @@ ESTIMATOR_TYPES = (
 #: :mod:`sk1dcnn.audio.features`, which the pipelines put in front of the network.
 PREPROCESSING_TYPES = (
     "sk1dcnn.audio.features.AmplitudeNormalizer",
+    "sk1dcnn.audio.features.ClipStandardScaler",
     "sk1dcnn.audio.features.LogMelSpectrogram",
     "sk1dcnn.preprocessing.BandpassFilter",
     "sk1dcnn.preprocessing.CropOrPad",

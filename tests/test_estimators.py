@@ -217,8 +217,8 @@ def test_verbose_prints_one_line_per_epoch(ecg200, capsys):
                     early_stopping=True).fit(X_train, y_train)
     lines = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("Epoch")]
     assert len(lines) == 3
-    assert re.match(r"Epoch 1: train_loss=[\d.]+, valid_loss=[\d.]+, valid_score=[\d.]+, "
-                    r"lr=[\d.e-]+, [\d.]+ s", lines[0])
+    assert re.fullmatch(r"Epoch 1/3: train_loss=[\d.]+, valid_loss=[\d.]+, valid_score=[\d.]+, "
+                        r"lr=[\d.e-]+, [\d.]+ s, ETA \d+:\d\d", lines[0])
 
 
 def test_class_weight_and_sample_weight(ecg200):

@@ -19,6 +19,7 @@ from sklearn.base import clone  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from sk1dcnn import CNN1DClassifier, CNN1DRegressor  # noqa: E402
+from sk1dcnn.audio.features import ClipStandardScaler  # noqa: E402
 from sk1dcnn.nn.blocks import BLOCKS  # noqa: E402
 from sk1dcnn.nn.layers import LAYERS  # noqa: E402
 from sk1dcnn.persistence import (  # noqa: E402
@@ -112,7 +113,7 @@ def test_preprocessing_types_are_exactly_the_pipeline_transformers():
              ("crop", CropOrPad(length=256)), ("resample", Resampler(100.0, 100.0)),
              ("scale", SeriesStandardScaler()),
              ("mel", LogMelSpectrogram(fs=100.0, n_fft=32, hop_length=16, n_mels=4)),
-             ("cnn", CNN1DClassifier(**TINY))]
+             ("clip", ClipStandardScaler()), ("cnn", CNN1DClassifier(**TINY))]
     X = RNG.normal(size=(12, 256))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

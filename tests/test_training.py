@@ -2,13 +2,16 @@
 divergence message, sklearn's no-improvement rule, the adaptive rate, and
 which arguments go to the optimizer and which to the schedule."""
 
+import io
 import re
+import sys
 
 import numpy as np
 import pytest
 
-from sk1dcnn import CNN1DClassifier
+from sk1dcnn import CNN1DClassifier, _training
 from sk1dcnn._training import (
+    EXPLODED,
     DivergedError,
     OptimizerConfig,
     TrainingConfig,
@@ -20,6 +23,7 @@ from sk1dcnn._training import (
     _train_step,
     _update_no_improvement,
     diverged_error,
+    format_duration,
     make_optimizer,
     train,
 )
@@ -127,9 +131,10 @@ def test_end_epoch_with_validation_and_verbose(capsys):
     assert (record["valid_loss"], record["valid_score"]) == (0.25, 0.75)
     assert run.state.validation_scores == [0.75]
     out = capsys.readouterr().out
-    assert re.fullmatch(r"Epoch 1: train_loss=0\.500000, valid_loss=0\.250000, "
-                        r"valid_score=0\.750000, lr=0\.1, [\d.]+ s\n", out)
-    assert _epoch_line({**record, "valid_loss": None}).startswith("Epoch 1: train_loss=0.500000, lr=")
+    assert re.fullmatch(r"Epoch 1/200: train_loss=0\.500000, valid_loss=0\.250000, "
+                        r"valid_score=0\.750000, lr=0\.1, [\d.]+ s, ETA \d+:\d\d\n", out)
+    line = _epoch_line({**record, "valid_loss": None, "dur": 0.5}, "Epoch 1", eta=None)
+    assert line == "Epoch 1: train_loss=0.500000, lr=0.1, 0.50 s"
 
 
 def test_an_interrupted_epoch_is_recorded_as_partial_and_stops():
@@ -260,3 +265,112 @@ def test_a_whole_epoch_loss_is_the_weighted_mean_of_its_batches():
     train(run.net, run.X, run.Y, run.w, run.cfg, run.state, run.rng)
     assert run.state.loss_curve == pytest.approx([np.mean(losses)], rel=1e-12)
     np.testing.assert_allclose(run.net.params()[0], W, rtol=1e-12)
+
+
+# ------------------------------------------------------- exploding loss
+def test_end_epoch_raises_on_a_finite_loss_that_exploded():
+    run = make_run()
+    run.first_loss = 0.5
+    assert _end_epoch(run, 0.1, EXPLODED * 0.5, t0=0.0, interrupted=False) is False  # not over it
+    with pytest.raises(DivergedError, match=re.escape(
+            "Training diverged: the loss became 6e+05, over 1e+06 times its first value 0.5, at "
+            "epoch 2 (learning rate 0.1). Lower learning_rate_init (now 0.1), e.g. to 0.01, set "
+            "clip_norm, or standardize X and y.")):
+        _end_epoch(run, 0.1, 6e5, t0=0.0, interrupted=False)
+
+
+def test_adam_at_a_huge_learning_rate_is_caught_though_its_loss_stays_finite():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((40, 24))
+    y = (X[:, :12].sum(axis=1) > 0).astype(int)
+    clf = CNN1DClassifier(filters=(4,), hidden_layer_sizes=(8,), max_iter=5, learning_rate_init=1e6,
+                          random_state=0)
+    with pytest.raises(DivergedError, match=r"Training diverged: the loss became [\d.e+]+, over "
+                       r"1e\+06 times its first value [\d.]+, at epoch 1 \(learning rate 1e\+06\)\. "
+                       r"Lower learning_rate_init \(now 1e\+06\), e\.g\. to 100000"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "network_")  # a failed fit publishes nothing
+
+
+# ---------------------------------------------------------------- progress
+class FakeClock:
+    """Every reading is one second after the one before: progress without timing anything."""
+
+    def __init__(self):
+        self.t = 0.0
+
+    def __call__(self):
+        self.t += 1.0
+        return self.t
+
+
+class Terminal(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_format_duration():
+    assert [format_duration(s) for s in (0, 7.4, 59.6, 754, 3723, -1)] == [
+        "0:00", "0:07", "1:00", "12:34", "1:02:03", "0:00"]
+
+
+def run_with_clock(monkeypatch, n, **cfg_kw):
+    monkeypatch.setattr(_training, "_clock", FakeClock())
+    run = make_run(n=n, **cfg_kw)
+    train(run.net, run.X, run.Y, run.w, run.cfg, run.state, run.rng)
+    return run
+
+
+def test_verbose_epoch_lines_count_the_epochs_of_max_iter_with_an_eta(monkeypatch, capsys):
+    # the clock is read at: the call's start, then per epoch its start, the batch counter's
+    # start, one batch, the epoch's end and the ETA: 3 s per epoch, ETA = mean x epochs left
+    run_with_clock(monkeypatch, 12, batch_size=12, max_iter=3, tol=0.0, verbose=1)
+    lines = capsys.readouterr().out.splitlines()
+    assert [re.sub(r"train_loss=[\d.]+", "train_loss=L", ln) for ln in lines] == [
+        "Epoch 1/3: train_loss=L, lr=0.1, 3.00 s, ETA 0:10",
+        "Epoch 2/3: train_loss=L, lr=0.1, 3.00 s, ETA 0:05",
+        "Epoch 3/3: train_loss=L, lr=0.1, 3.00 s, ETA 0:00"]
+
+
+def test_a_slow_epoch_shows_a_batch_counter_in_sparse_lines_off_a_terminal(monkeypatch, capsys):
+    # 13 batches, one second each: shown from 2 s into the epoch, then every 10 s; not the last
+    run_with_clock(monkeypatch, 52, batch_size=4, max_iter=1, verbose=1)
+    lines = [re.sub(r"loss [\d.]+", "loss L", ln) for ln in capsys.readouterr().out.splitlines()]
+    assert lines[:2] == [
+        "Epoch 1/1, batch  2/13 [===>................] 0:02 elapsed, ETA 0:11, loss L",
+        "Epoch 1/1, batch 12/13 [==================>.] 0:12 elapsed, ETA 0:01, loss L"]
+    assert len(lines) == 3 and lines[2].startswith("Epoch 1/1: train_loss=")
+
+
+def test_on_a_terminal_the_batch_counter_is_one_line_redrawn_then_cleared(monkeypatch):
+    term = Terminal()
+    monkeypatch.setattr(sys, "stdout", term)
+    run_with_clock(monkeypatch, 52, batch_size=4, max_iter=1, verbose=1)
+    out = term.getvalue()
+    draws = out.split("\r")[1:-2]  # then the clearing blanks, then the epoch line
+    assert [d.split(" [")[0] for d in draws] == [f"Epoch 1/1, batch {i:>2}/13" for i in range(2, 13)]
+    assert out.count("\n") == 1 and out.split("\r")[-2].strip() == ""
+    assert out.split("\r")[-1].startswith("Epoch 1/1: train_loss=")
+
+
+def test_verbose_2_counts_batches_from_the_first(monkeypatch, capsys):
+    run_with_clock(monkeypatch, 8, batch_size=4, max_iter=1, verbose=2)
+    assert capsys.readouterr().out.startswith("Epoch 1/1, batch 1/2 [==========>.........] 0:01 ")
+
+
+def test_partial_fit_lines_have_no_total_and_no_eta(monkeypatch, capsys):
+    run_with_clock(monkeypatch, 12, batch_size=12, verbose=1, incremental=True)
+    assert re.fullmatch(r"Epoch 1: train_loss=[\d.]+, lr=0\.1, 3\.00 s\n", capsys.readouterr().out)
+
+
+def test_printing_progress_draws_no_random_numbers(capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((30, 16))
+    y = np.arange(30) % 2
+    kw = dict(filters=(4,), hidden_layer_sizes=(8,), dropout=0.3, batch_size=4, max_iter=3,
+              augment={"time_shift": 0.1}, random_state=0)
+    quiet = CNN1DClassifier(**kw).fit(X, y)
+    loud = CNN1DClassifier(**kw, verbose=2).fit(X, y)
+    assert capsys.readouterr().out.count("Epoch 3/3") >= 1
+    for a, b in zip(quiet.network_.get_weights(), loud.network_.get_weights()):
+        np.testing.assert_array_equal(a, b)

@@ -9,10 +9,10 @@ mixtures
     Pairs of clips of different digits and speakers mixed and tagged with both:
     a real multi-label task for sigmoid outputs (``make_fsdd_mixtures``).
 features
-    Mel scale, mel filterbank and the transformers ``LogMelSpectrogram`` and
-    ``AmplitudeNormalizer``.
+    Mel scale, mel filterbank and the transformers ``LogMelSpectrogram``,
+    ``ClipStandardScaler`` and ``AmplitudeNormalizer``.
 
-Nothing is downloaded: the 90 shipped clips are in ``sk1dcnn/data/fsdd`` (see its
+Nothing is downloaded: the 270 shipped clips are in ``sk1dcnn/data/fsdd`` (see its
 ``SOURCE.md``). The generic transformers (``SeriesStandardScaler``, ``CropOrPad``,
 ...) are in :mod:`sk1dcnn.preprocessing`.
 """
@@ -21,7 +21,7 @@ import warnings
 
 from .._compat import REMOVAL
 from ..signal import crop_or_pad
-from .features import AmplitudeNormalizer, LogMelSpectrogram, hz_to_mel, mel_filterbank, mel_to_hz
+from .features import AmplitudeNormalizer, ClipStandardScaler, LogMelSpectrogram, hz_to_mel, mel_filterbank, mel_to_hz
 from .fsdd import FSDD_FS, FSDD_SPEAKERS, fsdd_dir, load_fsdd
 from .mixtures import make_fsdd_mixtures
 
@@ -29,6 +29,7 @@ __all__ = [
     "FSDD_FS",
     "FSDD_SPEAKERS",
     "AmplitudeNormalizer",
+    "ClipStandardScaler",
     "LogMelSpectrogram",
     "fsdd_dir",
     "hz_to_mel",

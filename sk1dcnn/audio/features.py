@@ -2,9 +2,10 @@
 
 :class:`LogMelSpectrogram` (SciPy STFT, HTK mel filterbank from
 :func:`mel_filterbank`) turns waveforms into ``(n_samples, n_mels, n_frames)``,
-which feeds the same CNN as raw waveforms; :class:`AmplitudeNormalizer` removes
-the recording level (peak or RMS). Both are stateless transformers like those of
-:mod:`sk1dcnn.preprocessing`.
+which feeds the same CNN as raw waveforms; :class:`ClipStandardScaler`
+standardises a spectrogram as a whole (keeping the levels of the bands relative
+to each other); :class:`AmplitudeNormalizer` removes the recording level (peak or
+RMS). All are stateless transformers like those of :mod:`sk1dcnn.preprocessing`.
 """
 
 from numbers import Integral, Real
@@ -15,7 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..preprocessing import _SeriesTransformer
 
-__all__ = ["AmplitudeNormalizer", "LogMelSpectrogram", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
+__all__ = ["AmplitudeNormalizer", "ClipStandardScaler", "LogMelSpectrogram", "hz_to_mel", "mel_filterbank", "mel_to_hz"]
 
 
 class AmplitudeNormalizer(_SeriesTransformer):
@@ -179,7 +180,10 @@ class LogMelSpectrogram(_SeriesTransformer):
     2-D input ``(n_samples, n_timepoints)`` gives ``(n_samples, n_mels,
     n_frames)``; 3-D input ``(n_samples, n_channels, n_timepoints)`` gives
     ``(n_samples, n_channels * n_mels, n_frames)`` (bands of channel 0 first).
-    Standardise the output (e.g. ``SeriesStandardScaler``) before the CNN.
+    Standardise the output before the CNN with :class:`ClipStandardScaler`
+    (one mean and scale per clip). ``SeriesStandardScaler`` standardises every
+    band on its own, which erases the spectral envelope: on the shipped FSDD
+    clips it cost a small CNN 0.3 against 0.9 cross-validated accuracy.
     """
 
     _parameter_constraints: dict = {
@@ -240,3 +244,39 @@ class LogMelSpectrogram(_SeriesTransformer):
         out = np.log(mel + self.eps)
         n, C, M, T = out.shape
         return out.reshape(n, C * M, T).astype(dtype, copy=False)
+
+
+class ClipStandardScaler(_SeriesTransformer):
+    """Z-normalise each sample as a whole: one mean and one standard deviation
+    over all its channels and timepoints.
+
+    For a spectrogram ``(n_mels, n_frames)`` this keeps the bands' levels
+    relative to each other (the spectral envelope that tells vowels and digits
+    apart), which ``SeriesStandardScaler`` (one mean and scale per band)
+    removes. On 2-D input it is the same as ``SeriesStandardScaler``.
+
+    Parameters
+    ----------
+    eps : float, default=1e-8
+        A standard deviation at or below ``eps`` is treated as 1, so a
+        constant sample maps to zeros, never NaN.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Set by ``fit``: n_timepoints for 2-D X, n_channels for 3-D X.
+    """
+
+    _parameter_constraints: dict = {
+        "eps": [Interval(Real, 0, None, closed="left")],
+    }
+
+    def __init__(self, eps=1e-8):
+        self.eps = eps
+
+    def _transform(self, X):
+        axes = tuple(range(1, X.ndim))
+        mean = X.mean(axis=axes, keepdims=True, dtype=np.float64)
+        std = X.std(axis=axes, keepdims=True, dtype=np.float64)
+        std = np.where(std > self.eps, std, 1.0)
+        return ((X - mean) / std).astype(X.dtype, copy=False)

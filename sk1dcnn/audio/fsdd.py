@@ -2,9 +2,9 @@
 
 :func:`load_fsdd` reads the FSDD WAV files (8 kHz, mono, int16) with
 ``scipy.io.wavfile``: from a folder given by the user, else the full data folder
-(``find_shared_data("fsdd", "recordings")``, 3000 clips), else the 90 clips
-shipped in ``sk1dcnn/data/fsdd/recordings`` (3 speakers x 10 digits x takes 0, 5,
-6). The official split puts takes 0-4 of every speaker and digit in the test set;
+(``find_shared_data("fsdd", "recordings")``, 3000 clips), else the 270 clips
+shipped in ``sk1dcnn/data/fsdd/recordings`` (3 speakers x 10 digits x takes 0-2
+and 5-10). The official split puts takes 0-4 of every speaker and digit in the test set;
 ``split="speaker"`` holds out one speaker.
 
 Nothing is downloaded. The recordings are CC BY-SA 4.0 (Z. Jackson et al.,
@@ -40,7 +40,7 @@ def fsdd_dir(data_dir=None):
     data_dir : str, path, 'shared', 'shipped' or None
         A folder of clips (or its parent holding ``recordings/``); 'shared' the
         full data folder's ``fsdd/recordings`` (:func:`sk1dcnn.datasets.find_shared_data`,
-        an error when it is missing); 'shipped' the 90 clips shipped with sk1dcnn;
+        an error when it is missing); 'shipped' the 270 clips shipped with sk1dcnn;
         None 'shared' when it exists, else 'shipped'.
 
     Returns
@@ -97,7 +97,7 @@ def load_fsdd(data_dir=None, *, split="official", test_speaker=None, length=None
     ----------
     data_dir : str, path, 'shared', 'shipped' or None, default=None
         Folder of ``{digit}_{speaker}_{take}.wav`` files (or its parent). None
-        uses the full data folder when present, else the 90 clips shipped
+        uses the full data folder when present, else the 270 clips shipped
         with sk1dcnn (see :func:`fsdd_dir`).
     split : {'official', 'speaker'}, default='official'
         'official': takes 0-4 of every speaker and digit are the test set (the

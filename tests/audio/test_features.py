@@ -1,4 +1,5 @@
-"""sk1dcnn.audio.features: mel scale and filterbank, LogMelSpectrogram, AmplitudeNormalizer."""
+"""sk1dcnn.audio.features: mel scale and filterbank, LogMelSpectrogram, ClipStandardScaler,
+AmplitudeNormalizer."""
 
 import numpy as np
 import pytest
@@ -7,15 +8,17 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sk1dcnn import CNN1DClassifier, persistence
 from sk1dcnn.audio.features import (
     AmplitudeNormalizer,
+    ClipStandardScaler,
     LogMelSpectrogram,
     hz_to_mel,
     mel_filterbank,
     mel_to_hz,
 )
 from sk1dcnn.audio.fsdd import load_fsdd
+from sk1dcnn.preprocessing import SeriesStandardScaler
 
 
-@parametrize_with_checks([AmplitudeNormalizer(), LogMelSpectrogram(n_fft=4, hop_length=2, n_mels=2,
+@parametrize_with_checks([AmplitudeNormalizer(), ClipStandardScaler(), LogMelSpectrogram(n_fft=4, hop_length=2, n_mels=2,
                                                                    fmin=0.0)])
 def test_sklearn_compatible_transformer(estimator, check):
     check(estimator)
@@ -99,7 +102,7 @@ def test_log_mel_shapes_and_pure_tone():
 def test_waveform_and_spectrogram_front_ends_feed_the_same_cnn():
     d = load_fsdd("shipped", length=6561, digits=[0, 1])
     mel = LogMelSpectrogram(fs=8000, n_mels=20).fit_transform(d.X_train)
-    assert mel.shape == (12, 20, 83)
+    assert mel.shape == (36, 20, 83)
     clf = CNN1DClassifier(filters=(8,), kernel_size=3, hidden_layer_sizes=(8,), max_iter=2,
                           random_state=0).fit(mel, d.y_train)
     assert clf.n_channels_in_ == 20 and clf.n_timepoints_in_ == 83
@@ -111,3 +114,23 @@ def test_the_transformers_are_trusted_by_persistence_under_both_paths():
         assert f"sk1dcnn.audio.features.{name}" in trusted
         assert f"sk1dcnn.preprocessing.{name}" in trusted  # files saved with sk1dcnn 0.1
     assert f"{LogMelSpectrogram.__module__}.LogMelSpectrogram" == "sk1dcnn.audio.features.LogMelSpectrogram"
+    assert "sk1dcnn.audio.features.ClipStandardScaler" in trusted  # new in 0.2: one path
+
+
+def test_clip_standard_scaler_one_mean_and_scale_per_sample():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4, 5, 30)) * 3 + np.arange(5)[None, :, None] * 10  # bands at different levels
+    Z = ClipStandardScaler().fit_transform(X)
+    for x, z in zip(X, Z):  # oracle: the sample's own mean and population std over all its values
+        np.testing.assert_allclose(z, (x - x.mean()) / x.std())
+    # the bands' levels relative to each other survive (per-band scaling would make them all 0)
+    band_means = Z.mean(axis=2)
+    assert np.all(np.diff(band_means, axis=1) > 0)
+    # 2-D input: the same as SeriesStandardScaler
+    X2 = rng.normal(size=(3, 40)) * 2 + 1
+    np.testing.assert_allclose(ClipStandardScaler().fit_transform(X2),
+                               SeriesStandardScaler().fit_transform(X2))
+    # a constant sample maps to zeros, never NaN; the dtype is kept
+    C = np.full((2, 3, 8), 7.0, dtype=np.float32)
+    out = ClipStandardScaler().fit_transform(C)
+    assert out.dtype == np.float32 and np.array_equal(out, np.zeros_like(C))

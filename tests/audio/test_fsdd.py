@@ -11,14 +11,14 @@ from sk1dcnn.signal import crop_or_pad
 def test_load_fsdd_fixture_official_split():
     d = load_fsdd("shipped", length=4000)
     assert d.fs == FSDD_FS == 8000
-    assert d.X_train.shape == (60, 4000) and d.X_test.shape == (30, 4000)
+    assert d.X_train.shape == (180, 4000) and d.X_test.shape == (90, 4000)
     assert d.X_train.dtype == np.float32 and np.abs(d.X_train).max() <= 1.0
-    assert set(d.take_test) == {0} and set(d.take_train) == {5, 6}  # takes 0-4 are test
-    assert np.bincount(d.y_test).tolist() == [3] * 10
+    assert set(d.take_test) == {0, 1, 2} and set(d.take_train) == set(range(5, 11))  # takes 0-4 are test
+    assert np.bincount(d.y_test).tolist() == [9] * 10
     assert sorted(set(d.speaker_train)) == ["jackson", "nicolas", "theo"]
     # variable-length clips when no length is given, matching the fixed ones
     raw = load_fsdd("shipped", speakers=["theo"], digits=[7])
-    assert raw.X_train.dtype == object and len(raw.X_train) == 2 and len(raw.X_test) == 1
+    assert raw.X_train.dtype == object and len(raw.X_train) == 6 and len(raw.X_test) == 3
     clip = raw.X_test[0]
     assert raw.file_test[0] == "7_theo_0.wav"
     i = list(d.file_test).index("7_theo_0.wav")
@@ -28,7 +28,7 @@ def test_load_fsdd_fixture_official_split():
 def test_load_fsdd_leave_one_speaker_out():
     d = load_fsdd("shipped", split="speaker", test_speaker="nicolas", length=2000)
     assert set(d.speaker_test) == {"nicolas"} and "nicolas" not in set(d.speaker_train)
-    assert len(d.y_test) == 30 and len(d.y_train) == 60
+    assert len(d.y_test) == 90 and len(d.y_train) == 180
     with pytest.raises(ValueError, match="test_speaker"):
         load_fsdd("shipped", split="speaker")
     with pytest.raises(FileNotFoundError):

@@ -4,6 +4,7 @@ MLflow; ``fit_and_evaluate`` without MLflow."""
 import contextlib
 import io
 import os
+import re
 import sys
 
 import numpy as np
@@ -31,7 +32,7 @@ def quick_audio(tmp_path_factory):
             cfg = load_config(DEFAULT_CONFIG, "audio", quick=True, overrides={
                 "tracking": {"experiment": "test-audio"},
                 "audio": {"log_model": False, "search": {"grid": {"front_end": ["mel"]}},
-                          "tagging": {"n_train": 60, "n_test": 40}}})
+                          "model": {"max_iter": 3}, "tagging": {"n_train": 60, "n_test": 40}}})
             tagging, tagging_logged = audio.run(cfg, "tagging")
     finally:
         os.chdir(cwd)
@@ -51,6 +52,12 @@ def quick_audio(tmp_path_factory):
 def test_quick_audio_run_is_tracked(quick_audio):
     assert quick_audio["rc"] == 0
     assert "official test accuracy" in quick_audio["out"]
+    # a working model, and where to find it, as the ecg workflow says
+    out = quick_audio["out"]
+    assert re.search(r"^  model:  models:/m-\w+  \(mlflow\.pyfunc\.load_model; predicts digit "
+                     r"probabilities\)$", out, re.M)
+    assert f"  open:   mlflow ui --backend-store-uri {quick_audio['uri']}" in out
+    assert quick_audio["parents"]["audio"].data.metrics["test_accuracy"] >= 0.8
     parent = quick_audio["parents"]["audio"]
     m = parent.data.metrics
     for key in ("test_accuracy", "loso_mean_accuracy", "loso_accuracy_theo", "best_cv_accuracy",
@@ -63,7 +70,8 @@ def test_quick_audio_run_is_tracked(quick_audio):
     kids = [r for r in quick_audio["children"] if r.data.tags["mlflow.parentRunId"] == parent.info.run_id]
     assert len(kids) == 2 and all("cv_mean_score" in r.data.metrics for r in kids)
     client = quick_audio["client"]
-    assert len(client.get_metric_history(parent.info.run_id, "train_loss")) == 3  # per epoch
+    quick = load_config(DEFAULT_CONFIG, "audio", quick=True)
+    assert len(client.get_metric_history(parent.info.run_id, "train_loss")) == quick["model"]["max_iter"]
     names = {a.path for a in client.list_artifacts(parent.info.run_id)}
     assert {"loss_curve.png", "confusion_matrix.png", "classification_report.txt",
             "model_summary.txt"} <= names
@@ -77,8 +85,8 @@ def test_quick_audio_model_loads_with_pyfunc(quick_audio):
     parent = quick_audio["parents"]["audio"]
     mlflow.set_tracking_uri(quick_audio["uri"])
     model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])
-    X = load_fsdd("shipped", length=6561, digits=[3]).X_test
-    assert model.predict(X).shape == (3, 10)
+    X = load_fsdd("shipped", length=6561, digits=[3]).X_test  # 3 speakers x 3 takes
+    assert model.predict(X).shape == (9, 10)
 
 
 def test_quick_audio_tagging_run(quick_audio):

@@ -141,8 +141,9 @@ def test_a_typo_in_one_workflow_never_breaks_the_other(raw):
     bad_ecg["ecg"]["search"].pop("grid")
     with pytest.raises(ConfigError, match=r"ecg\.search\.grid: missing required key"):
         resolve_config(bad_ecg, "ecg")
-    for quick in (False, True):
-        assert resolve_config(bad_ecg, "audio", quick=quick)["search"]["grid"] == {"front_end": ["raw", "mel"]}
+    assert resolve_config(bad_ecg, "audio")["search"]["grid"] == {"front_end": ["raw", "mel"]}
+    assert resolve_config(bad_ecg, "audio", quick=True)["search"]["grid"] == {
+        "front_end": ["mel"], "global_pool": ["avg", None]}
     # a file without an audio: section runs audio on the defaults
     no_audio = {k: v for k, v in raw.items() if k != "audio"}
     assert resolve_config(no_audio, "audio", quick=True)["data"]["data_dir"] == "shipped"

@@ -6,7 +6,13 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from pipelines._plots import plot_confusion_matrix, plot_loss_curve, plot_per_tag_auc  # noqa: E402
+from pipelines._plots import (  # noqa: E402
+    CONFUSION_COLOUR,
+    confusion_matrix_figure,
+    plot_confusion_matrix,
+    plot_loss_curve,
+    plot_per_tag_auc,
+)
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -33,11 +39,27 @@ def test_loss_curve(tmp_path):
 def test_confusion_matrix(tmp_path):
     plot_confusion_matrix(np.array([[3, 1], [0, 2]]), ["N", "V"], "t", tmp_path / "cm.png")
     img = _read_png(tmp_path / "cm.png")
-    assert img.shape[:2] == (420, 490)  # figsize (1.2 * 2 + 2.5, 1.1 * 2 + 2) at 100 dpi
+    assert img.shape[:2] == (420, 610)  # figsize (1.2 * 2 + 3.7, 1.1 * 2 + 2) at 100 dpi
     # ten classes: the figure grows, up to its cap
     cm = np.arange(100).reshape(10, 10)
     plot_confusion_matrix(cm, list(range(10)), "t", tmp_path / "cm10.png", xlabel="p", ylabel="t")
-    assert _read_png(tmp_path / "cm10.png").shape[:2] == (700, 800)
+    assert _read_png(tmp_path / "cm10.png").shape[:2] == (700, 920)
+
+
+def test_confusion_matrix_cells_show_counts_and_the_colorbar_says_what_colour_means():
+    import matplotlib.pyplot as plt
+
+    # 812 N->N of 1000 N beats is a lighter share (81%) than 220 S->N of 250 S beats (88%)
+    cm = np.array([[812, 188], [220, 30]])
+    fig = confusion_matrix_figure(cm, ["N", "S"], "t")
+    ax, cax = fig.axes
+    assert sorted(t.get_text() for t in ax.texts) == sorted(["812\n81%", "188\n19%", "220\n88%",
+                                                               "30\n12%"])
+    assert cax.get_ylabel() == CONFUSION_COLOUR == "share of the true class's samples (row-normalised)"
+    colours = ax.images[0].get_array()
+    assert colours[1, 0] > colours[0, 0]  # the colour follows the share, not the count
+    np.testing.assert_allclose(colours, cm / cm.sum(axis=1, keepdims=True))
+    plt.close(fig)
 
 
 def test_per_tag_auc(tmp_path):
