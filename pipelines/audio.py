@@ -395,7 +395,7 @@ def run(config, task="digits", *, out=print):
             + f"; {m['epoch_time_s']:.2f} s per epoch; MLflow run {logged.run_id}")
     if logged.local_copy:
         out(_report.local_copy_line(logged))
-    out(f"  open: mlflow ui --backend-store-uri {logged.tracking_uri}")
+    out(_report.open_line(logged))
     return result, logged
 
 
