@@ -78,7 +78,9 @@ def test_quick_audio_model_loads_with_pyfunc(quick_audio):
     mlflow.set_tracking_uri(quick_audio["uri"])
     model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])
     X = load_fsdd("shipped", length=6561, digits=[3]).X_test
-    assert model.predict(X).shape == (3, 10)
+    assert model.predict(X).shape == (3,)  # class labels
+    proba = model.predict(X, params={"predict_method": "predict_proba"})
+    assert list(proba.columns) == [str(d) for d in range(10)]
 
 
 def test_quick_audio_tagging_run(quick_audio):

@@ -82,13 +82,16 @@ def test_quick_model_loads_with_pyfunc(quick_run):
     assert model.metadata.signature is not None
     assert model.metadata.saved_input_example_info is not None
     X, y, _, _ = load_mitdb_beats(["100"])
-    proba = np.asarray(model.predict(X[:7]))
+    # single-lead beats go in as (n, T); predict gives class labels, predict_proba named columns
+    labels = np.asarray(model.predict(X[:7, 0]))
+    proba = model.predict(X[:7, 0], params={"predict_method": "predict_proba"})
     classes = model.metadata.metadata["classes"]
-    assert proba.shape == (7, len(classes))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
+    assert list(proba.columns) == [str(c) for c in classes]
+    np.testing.assert_allclose(proba.to_numpy().sum(axis=1), 1.0, rtol=1e-4)
     # the local model file (sk1dcnn.persistence, skops) predicts the same
     saved = persistence.load(quick_run["model_file"])
-    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba.to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(saved["pipeline"].predict(X[:7]).astype(str), labels.astype(str))
     assert saved["metadata"]["classes"] == classes
 
 
