@@ -54,7 +54,8 @@ __all__ = ["LabelledModel", "RUN_HTTP_SETTINGS", "Tracker", "TrackingServerError
 #: How a team starts the shared server the error messages point to.
 SERVER_HINT = ("start one with: mlflow server --backend-store-uri sqlite:///<path>/mlflow.db "
                "--artifacts-destination <path>/mlartifacts --host 127.0.0.1 --port 5000 "
-               "(or set tracking: uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
+               "(a team server with logins: docs/mlflow.md; or unset MLFLOW_TRACKING_URI and set "
+               "tracking: uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
 
 
 from .config import TrackingServerError  # noqa: E402  (defined without MLflow for the CLI)
@@ -146,7 +147,8 @@ def check_server(uri, timeout=5.0):
     if status != 200:
         raise TrackingServerError(
             f"MLflow tracking server {uri} is not reachable (GET {url} -> {problem}); nothing was "
-            f"run. Check tracking_uri (mlflow.yml or --tracking-uri), or {SERVER_HINT}")
+            f"run. Check --tracking-uri, MLFLOW_TRACKING_URI or tracking: uri: in mlflow.yml (in that "
+            f"order; the run's first line says which it used), or {SERVER_HINT}")
 
 #: The environment variables of MLflow's basic-auth login.
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
