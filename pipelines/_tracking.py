@@ -93,6 +93,28 @@ def _environ(values, keep_set=False):
                 os.environ[k] = v
 
 
+@contextlib.contextmanager
+def _current_tracking_uri(uri):
+    """MLflow's current tracking URI (of its fluent API) is ``uri`` inside the block only.
+
+    ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` in the
+    environment; left behind, a later run in the same process would take it as
+    the user's choice (it comes before mlflow.yml). Both are restored.
+    """
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    before, env_before = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+        if env_before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env_before
+
+
 def bounded_http():
     """MLflow's HTTP retries and timeouts bounded for the block (:data:`RUN_HTTP_SETTINGS`).
 
@@ -149,6 +171,7 @@ def check_server(uri, timeout=5.0):
             f"MLflow tracking server {uri} is not reachable (GET {url} -> {problem}); nothing was "
             f"run. Check --tracking-uri, MLFLOW_TRACKING_URI or tracking: uri: in mlflow.yml (in that "
             f"order; the run's first line says which it used), or {SERVER_HINT}")
+
 
 #: The environment variables of MLflow's basic-auth login.
 CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
@@ -209,6 +232,9 @@ def _access_problem(uri, experiment, exc):
                     f"{vars_} in the environment (never on the command line); nothing was run.")
         return (f"MLflow tracking server {uri} refused the login of user '{user}' (HTTP 401): check "
                 f"{vars_}; nothing was run.")
+    if status == 403 and experiment is None:  # reading a model
+        return (f"MLflow tracking server {uri}: user '{user}' may not read this (HTTP 403): ask the server's "
+                f"admin for READ permission on the model's experiment; {vars_} name the user; nothing was run.")
     if status == 403:
         return (f"MLflow tracking server {uri}: user '{user}' may not write to experiment "
                 f"'{experiment}' (HTTP 403): ask the server's admin for EDIT permission on it, or choose "
@@ -289,7 +315,6 @@ class Tracker:
     """
 
     def __init__(self, tracking_uri, experiment_name, artifact_location):
-        mlflow.set_tracking_uri(tracking_uri)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
         with bounded_http():
@@ -299,17 +324,17 @@ class Tracker:
                     experiment_name, artifact_location=artifact_location)
             else:
                 self.experiment_id = exp.experiment_id
-            mlflow.set_experiment(experiment_id=self.experiment_id)
         self.run_id = None
 
     @contextlib.contextmanager
     def parent_run(self, run_name, tags=None):
         """Start the parent run; yields its id. Failed runs are marked FAILED.
 
-        MLflow's HTTP retries and timeouts are bounded inside (:func:`bounded_http`).
+        MLflow's HTTP retries and timeouts are bounded inside (:func:`bounded_http`),
+        and MLflow's current tracking URI is this store's (and restored after).
         """
-        with bounded_http():
-            run = mlflow.start_run(run_name=run_name, tags=tags or {})
+        with bounded_http(), _current_tracking_uri(self.tracking_uri):
+            run = mlflow.start_run(run_name=run_name, experiment_id=self.experiment_id, tags=tags or {})
             self.run_id = run.info.run_id
             try:
                 yield self.run_id
@@ -551,6 +576,13 @@ def pip_requirements():
 def load_pyfunc(model_uri, tracking_uri):
     """An MLflow model (``runs:/<id>/model``, ``models:/<id>``, a local folder) as a pyfunc model."""
     import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(model_uri)
+    with bounded_http(), _current_tracking_uri(tracking_uri):
+        try:
+            return mlflow.pyfunc.load_model(model_uri)
+        except MlflowException as exc:
+            if is_remote(tracking_uri) and exc.get_http_status_code() in (401, 403):
+                raise TrackingServerError(
+                    _access_problem(tracking_uri, None, exc).replace("; nothing was run.", ".")) from None
+            raise

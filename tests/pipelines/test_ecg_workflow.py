@@ -71,14 +71,13 @@ def test_quick_runs_and_metrics(quick_run):
 
 
 def test_quick_model_loads_with_pyfunc(quick_run):
-    import mlflow
-
+    from pipelines._tracking import load_pyfunc
     from sk1dcnn import persistence
     from sk1dcnn.ecg import load_mitdb_beats
 
     parent = quick_run["parents"][0]
     uri = parent.data.tags["sk1dcnn.model_uri"]
-    model = mlflow.pyfunc.load_model(uri)
+    model = load_pyfunc(uri, quick_run["uri"])  # mlflow.pyfunc.load_model with this store's URI
     assert model.metadata.signature is not None
     assert model.metadata.saved_input_example_info is not None
     X, y, _, _ = load_mitdb_beats(["100"])

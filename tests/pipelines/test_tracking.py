@@ -205,15 +205,34 @@ def test_pyfunc_refuses_an_unknown_predict_method(logged_model):
 
 
 def test_the_sklearn_flavor_still_gives_the_pipeline(logged_model):
-    import mlflow
     import mlflow.sklearn
     from sklearn.pipeline import Pipeline
 
-    mlflow.set_tracking_uri(logged_model["uri"])
-    back = mlflow.sklearn.load_model(logged_model["model_uri"])
+    from pipelines._tracking import _current_tracking_uri
+
+    with _current_tracking_uri(logged_model["uri"]):
+        back = mlflow.sklearn.load_model(logged_model["model_uri"])
     assert isinstance(back, Pipeline)
     np.testing.assert_allclose(back.predict_proba(logged_model["X"]),
                                logged_model["pipe"].predict_proba(logged_model["X"]))
+
+
+def test_a_run_leaves_mlflow_current_tracking_uri_as_it_found_it(tmp_path, monkeypatch):
+    """mlflow.set_tracking_uri also sets MLFLOW_TRACKING_URI, which a later run would read first."""
+    import os
+
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    from pipelines import _tracking
+
+    monkeypatch.setattr(tracking_utils, "_tracking_uri", None)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://the-users-choice:5000")
+    tracker = _tracking.Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", "t", (tmp_path / "art").as_uri())
+    with tracker.parent_run("r"):
+        assert os.environ["MLFLOW_TRACKING_URI"] == tracker.tracking_uri
+    assert os.environ["MLFLOW_TRACKING_URI"] == "http://the-users-choice:5000"
+    assert tracking_utils._tracking_uri is None
+    assert "MLFLOW_EXPERIMENT_ID" not in os.environ or os.environ["MLFLOW_EXPERIMENT_ID"] != tracker.experiment_id
 
 
 def test_served_model_answers_labels_and_probabilities(logged_model):

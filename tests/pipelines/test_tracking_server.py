@@ -219,10 +219,9 @@ def test_right_credentials_and_the_environment_uri_log_to_the_server(servers, ti
 
 # ------------------------------------------------------------------ plain server
 def test_quick_workflow_against_server(servers, tmp_path, monkeypatch):
-    import mlflow
-    import mlflow.pyfunc
     from mlflow.tracking import MlflowClient
 
+    from pipelines._tracking import load_pyfunc
     from sk1dcnn.datasets import load_ucr
 
     server = _server(servers, "plain")
@@ -251,8 +250,7 @@ def test_quick_workflow_against_server(servers, tmp_path, monkeypatch):
     # the local copy written before logging to a remote server
     local = list((tmp_path / "mlartifacts").glob("local-*/model.skops"))
     assert len(local) == 1
-    mlflow.set_tracking_uri(uri)
-    model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])
+    model = load_pyfunc(parent.data.tags["sk1dcnn.model_uri"], uri)
     _, _, X_te, y_te = load_ucr("ECG200")
     labels = np.asarray(model.predict(X_te[:20]))
     assert labels.shape == (20,) and set(labels) <= set(str(c) for c in np.unique(y_te)) | set(np.unique(y_te))
