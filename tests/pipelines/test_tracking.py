@@ -265,3 +265,23 @@ def test_ecg_monitor_reads_probabilities_from_the_labelled_model(logged_model):
     assert list(m.classes) == ["N", "V"]
     X = logged_model["X"][:6]  # ecg-monitor cuts (n, 1, T) beats
     np.testing.assert_allclose(m.predict_proba(X), logged_model["pipe"].predict_proba(X))
+
+
+def test_a_tagging_model_answers_one_named_column_per_tag():
+    import pandas as pd
+
+    from pipelines._tracking import LabelledModel
+    from sk1dcnn import CNN1DClassifier
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(30, 12))
+    Y = (rng.random((30, 3)) < 0.5).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = CNN1DClassifier(filters=(2,), hidden_layer_sizes=(4,), max_iter=2, random_state=0).fit(X, Y)
+    model = LabelledModel(clf, ["digit_0", "speaker_theo", "speaker_jackson"], multilabel=True, input_shape=[12])
+    tags = model.predict(X[:4])
+    assert isinstance(tags, pd.DataFrame) and list(tags.columns) == ["digit_0", "speaker_theo", "speaker_jackson"]
+    np.testing.assert_array_equal(tags.to_numpy(), clf.predict(X[:4]))
+    proba = model.predict(X[:4, None, :], params={"predict_method": "predict_proba"})  # (n, 1, T) squeezed
+    np.testing.assert_allclose(proba.to_numpy(), clf.predict_proba(X[:4]))
