@@ -1,7 +1,19 @@
 """Command line: ``python -m pipelines {ecg,ecg-monitor,audio,audio-tagging} ...``."""
 
 import argparse
+import os
 import sys
+
+
+def _start(cfg):
+    """Before any data is loaded: say where the run logs and why, and check that it may write there."""
+    from .config import tracking_line
+
+    print(tracking_line(cfg["tracking"]), flush=True)
+    if cfg["tracking"]["uri"].startswith(("http://", "https://")):
+        from ._tracking import check_write_access
+
+        check_write_access(cfg["tracking"])
 
 
 def _tracking_overrides(args):
@@ -25,7 +37,9 @@ def _ecg(args):
     if args.no_model_file:
         ecg["model_file"] = None
     overrides = {**_tracking_overrides(args), **({"ecg": ecg} if ecg else {})}
-    run(load_config(args.config, "ecg", quick=args.quick, overrides=overrides))
+    cfg = load_config(args.config, "ecg", quick=args.quick, overrides=overrides)
+    _start(cfg)
+    run(cfg)
     return 0
 
 
@@ -34,6 +48,7 @@ def _audio(args):
     from .config import load_config
 
     cfg = load_config(args.config, "audio", quick=args.quick, overrides=_tracking_overrides(args))
+    _start(cfg)
     run(cfg, "tagging" if args.command == "audio-tagging" else "digits")
     return 0
 
@@ -45,11 +60,19 @@ def _monitor(args):
 
     try:
         monitor(args.record, model=args.model, out_csv=args.out, chunk_seconds=args.chunk_seconds,
-                min_run=args.min_run, max_alerts=args.max_alerts, tracking_uri=args.tracking_uri)
+                min_run=args.min_run, max_alerts=args.max_alerts,
+                tracking_uri=args.tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or None)
     except (ValueError, UntrustedTypesError) as exc:  # a model file refused, or bad options
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+_URI_HELP = ("MLflow tracking URI; overrides $MLFLOW_TRACKING_URI, which overrides tracking.uri in "
+             "mlflow.yml (default: sqlite:///<cwd>/mlflow.db). A server with basic auth reads "
+             "$MLFLOW_TRACKING_USERNAME and $MLFLOW_TRACKING_PASSWORD")
+_EXPERIMENT_HELP = ("MLflow experiment; overrides $MLFLOW_EXPERIMENT_NAME, which overrides tracking.experiment "
+                    "in mlflow.yml")
 
 
 def main(argv=None):
@@ -63,8 +86,8 @@ def main(argv=None):
     p.add_argument("--dataset", help="override ecg.data.name, e.g. ucr:ECG200, ucr:ECG5000, "
                                      "mitdb:inter_patient")
     p.add_argument("--data-dir", help="override ecg.data.data_dir (a folder, or 'shared' = $SK1DCNN_DATA)")
-    p.add_argument("--tracking-uri", dest="tracking_uri", help="override tracking.uri")
-    p.add_argument("--experiment-name", dest="experiment_name", help="override tracking.experiment")
+    p.add_argument("--tracking-uri", dest="tracking_uri", help=_URI_HELP)
+    p.add_argument("--experiment-name", dest="experiment_name", help=_EXPERIMENT_HELP)
     p.add_argument("--n-jobs", dest="n_jobs", type=int, help="override ecg.search.n_jobs")
     p.add_argument("--backend", choices=("local", "dask"), default=None,
                    help="where GridSearchCV runs: local processes (default) or a dask.distributed "
@@ -87,7 +110,8 @@ def main(argv=None):
     m.add_argument("--min-run", type=int, default=3, help="abnormal beats in a row that raise an alert")
     m.add_argument("--max-alerts", type=int, default=20, help="alert lines printed (all go to the CSV)")
     m.add_argument("--tracking-uri", default=None, help="tracking URI for runs:/ or models:/ model URIs "
-                                                        "(default: sqlite:///<cwd>/mlflow.db)")
+                                                        "(default: $MLFLOW_TRACKING_URI, else "
+                                                        "sqlite:///<cwd>/mlflow.db)")
     m.set_defaults(func=_monitor)
 
     for name, what in (("audio", "spoken-digit classification on FSDD"),
@@ -98,9 +122,8 @@ def main(argv=None):
                             "./mlflow.yml, else the repository's mlflow.yml)")
         a.add_argument("--quick", action="store_true", help="apply the audio: quick: section "
                                                             "(the 270 shipped clips, a small network)")
-        a.add_argument("--tracking-uri", dest="tracking_uri", help="override tracking.uri")
-        a.add_argument("--experiment-name", dest="experiment_name", help="override tracking.experiment "
-                                                                         "(default: sk1dcnn-audio)")
+        a.add_argument("--tracking-uri", dest="tracking_uri", help=_URI_HELP)
+        a.add_argument("--experiment-name", dest="experiment_name", help=_EXPERIMENT_HELP)
         a.set_defaults(func=_audio)
 
     args = parser.parse_args(argv)

@@ -165,6 +165,15 @@ def local_copy_line(logged):
     return f"  copy:   {logged.local_copy}  (written before logging to the server; {LOCAL_COPY_HINT})"
 
 
+def open_line(logged):
+    """How to look at the run: a tracking server's URL (it is the UI), else the ``mlflow ui`` command."""
+    uri = logged.tracking_uri
+    if uri.startswith(("http://", "https://")):
+        base = uri.rstrip("/")
+        return f"  open:   {base}  (this run: {base}/#/experiments/{logged.experiment_id}/runs/{logged.run_id})"
+    return f"  open:   mlflow ui --backend-store-uri {uri}"
+
+
 def _mlflow_lines(cfg, logged, extra=""):
     trk = cfg["tracking"]
     return [f"MLflow: run {logged.run_id} (experiment '{trk['experiment']}', id {logged.experiment_id}), "
@@ -206,12 +215,13 @@ def result_table(cfg, result, logged, model_file=None):
     lines.append("")
     lines += _mlflow_lines(cfg, logged)
     if logged.model_uri:
-        lines.append(f"  model:  {logged.model_uri}  (mlflow.pyfunc.load_model; predicts probabilities)")
+        lines.append(f"  model:  {logged.model_uri}  (mlflow.pyfunc.load_model: predict gives class labels; "
+                     "params={'predict_method': 'predict_proba'} gives probabilities)")
     if model_file:
         lines.append(f"  file:   {model_file}  (sk1dcnn.persistence.load(path)['pipeline'])")
     if logged.local_copy:
         lines.append(local_copy_line(logged))
-    lines.append(f"  open:   mlflow ui --backend-store-uri {logged.tracking_uri}")
+    lines.append(open_line(logged))
     return "\n".join(lines)
 
 
@@ -301,5 +311,5 @@ def patient_table(cfg, result, logged):
     lines.append("")
     lines += _mlflow_lines(cfg, logged, "; one child run per record")
     lines.append("  no model is logged or saved: each patient has its own model")
-    lines.append(f"  open:   mlflow ui --backend-store-uri {logged.tracking_uri}")
+    lines.append(open_line(logged))
     return "\n".join(lines)

@@ -17,6 +17,14 @@ Notes for MLflow 3.17 (measured):
   outside it. Explicit ``pip_requirements`` skip 6-10 s of requirement inference.
 * ``mlflow.sklearn.autolog`` cannot see per-epoch curves: ``history_`` is
   logged here with ``step=epoch``.
+* MLflow's HTTP client retries 7 times with exponential backoff and waits up
+  to 120 s per request: a server that dies mid-run is reported after about
+  4.5 minutes. Every run sets :data:`RUN_HTTP_SETTINGS` (unless the user set
+  them) so a dead server is reported within 30 s (:func:`bounded_http`).
+* The logged model keeps the sklearn flavor (skops), but its
+  ``python_function`` flavor is :class:`LabelledModel`: ``predict`` returns
+  class labels, and ``params={"predict_method": "predict_proba"}`` returns
+  probabilities in a DataFrame with one column per class.
 """
 
 import contextlib
@@ -24,9 +32,11 @@ import json
 import logging
 import math
 import numbers
+import os
 import time
 
 import mlflow
+import numpy as np
 from mlflow.entities import Metric, Param
 from mlflow.tracking import MlflowClient
 
@@ -37,27 +47,42 @@ from ._report import LOCAL_COPY_HINT
 # warnings and errors still show. (alembic's own logger is at WARNING already.)
 logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)
 
-__all__ = ["Tracker", "TrackingServerError", "check_server", "is_remote", "load_pyfunc", "logged_run",
+__all__ = ["LabelledModel", "RUN_HTTP_SETTINGS", "Tracker", "TrackingServerError", "bounded_http",
+           "check_server", "check_write_access", "is_remote", "load_pyfunc", "logged_run",
            "pip_requirements"]
 
 #: How a team starts the shared server the error messages point to.
 SERVER_HINT = ("start one with: mlflow server --backend-store-uri sqlite:///<path>/mlflow.db "
                "--artifacts-destination <path>/mlartifacts --host 127.0.0.1 --port 5000 "
-               "(or set tracking: uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
+               "(a team server with logins: docs/mlflow.md; or unset MLFLOW_TRACKING_URI and set "
+               "tracking: uri: null in mlflow.yml to log to a local sqlite:///<cwd>/mlflow.db)")
 
 
 from .config import TrackingServerError  # noqa: E402  (defined without MLflow for the CLI)
 
 
-@contextlib.contextmanager
-def few_retries(max_retries=0, timeout=5):
-    """Lower MLflow's HTTP retries/timeout inside the block (defaults: 7 retries, 120 s)."""
-    import os
+#: MLflow HTTP client settings of a run (MLflow 3.17's defaults: 7 retries, backoff factor 2,
+#: 120 s timeout, Retry-After respected). A request to a dead or hung server fails after at most
+#: 3 attempts x 6 s + 2.5 s of backoff; with the FAILED mark (:func:`few_retries`, 3 s) the run
+#: reports it within 30 s. A variable the user set in the environment is left as it is.
+RUN_HTTP_SETTINGS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "6",
+    "MLFLOW_HTTP_RESPECT_RETRY_AFTER_HEADER": "false",
+}
 
-    keys = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
-            "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout)}
-    old = {k: os.environ.get(k) for k in keys}
-    os.environ.update(keys)
+
+@contextlib.contextmanager
+def _environ(values, keep_set=False):
+    """``os.environ`` updated inside the block and restored after it.
+
+    With ``keep_set``, variables already set (by the user, or an enclosing block)
+    are kept.
+    """
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update({k: v for k, v in values.items() if not (keep_set and old[k] is not None)})
     try:
         yield
     finally:
@@ -66,6 +91,43 @@ def few_retries(max_retries=0, timeout=5):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def _current_tracking_uri(uri):
+    """MLflow's current tracking URI (of its fluent API) is ``uri`` inside the block only.
+
+    ``mlflow.set_tracking_uri`` also sets ``MLFLOW_TRACKING_URI`` in the
+    environment; left behind, a later run in the same process would take it as
+    the user's choice (it comes before mlflow.yml). Both are restored.
+    """
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    before, env_before = tracking_utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(before)
+        if env_before is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = env_before
+
+
+def bounded_http():
+    """MLflow's HTTP retries and timeouts bounded for the block (:data:`RUN_HTTP_SETTINGS`).
+
+    The variables are set only where the environment does not set them, and
+    restored afterwards; MLflow reads them at every request.
+    """
+    return _environ(RUN_HTTP_SETTINGS, keep_set=True)
+
+
+def few_retries(max_retries=0, timeout=3):
+    """No retries and a short timeout inside the block (marking a run FAILED after an error)."""
+    return _environ({"MLFLOW_HTTP_REQUEST_MAX_RETRIES": str(max_retries),
+                     "MLFLOW_HTTP_REQUEST_TIMEOUT": str(timeout)})
 
 
 def _tracking_errors():
@@ -107,7 +169,80 @@ def check_server(uri, timeout=5.0):
     if status != 200:
         raise TrackingServerError(
             f"MLflow tracking server {uri} is not reachable (GET {url} -> {problem}); nothing was "
-            f"run. Check tracking_uri (mlflow.yml or --tracking-uri), or {SERVER_HINT}")
+            f"run. Check --tracking-uri, MLFLOW_TRACKING_URI or tracking: uri: in mlflow.yml (in that "
+            f"order; the run's first line says which it used), or {SERVER_HINT}")
+
+
+#: The environment variables of MLflow's basic-auth login.
+CREDENTIAL_VARS = ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+_CHECK_TAG = "sk1dcnn.write_check"
+
+
+def check_write_access(tracking):
+    """Raise :class:`TrackingServerError` unless this run may write to its experiment.
+
+    For an ``http(s)://`` tracking URI, before any data is loaded: the server
+    answers ``GET /health`` (:func:`check_server`); the experiment is read, or
+    created; and a tag is set on it and removed again, which needs the same
+    permission as logging a run. A server with basic auth that gets no
+    credentials, or wrong ones, or a user who may not write, stops the run here
+    with one line naming the server and ``MLFLOW_TRACKING_USERNAME`` /
+    ``MLFLOW_TRACKING_PASSWORD``. Other URIs (``sqlite:///...``) are not checked.
+
+    Parameters
+    ----------
+    tracking : dict
+        The resolved ``tracking:`` section (``uri``, ``experiment``, ``artifact_location``).
+    """
+    uri, name = tracking["uri"], tracking["experiment"]
+    if not is_remote(uri):
+        return
+    check_server(uri)
+    client = MlflowClient(uri)
+    with bounded_http():
+        try:
+            exp = client.get_experiment_by_name(name)
+            if exp is None:
+                exp_id = client.create_experiment(name, artifact_location=tracking["artifact_location"])
+            elif exp.lifecycle_stage != "active":
+                raise TrackingServerError(
+                    f"MLflow tracking server {uri}: experiment '{name}' is deleted; restore it "
+                    f"(mlflow experiments restore --experiment-id {exp.experiment_id}) or choose another "
+                    "name (--experiment-name or tracking: experiment: in mlflow.yml); nothing was run.")
+            else:
+                exp_id = exp.experiment_id
+            client.set_experiment_tag(exp_id, _CHECK_TAG, time.strftime("%Y-%m-%dT%H:%M:%S"))
+            client.delete_experiment_tag(exp_id, _CHECK_TAG)
+        except TRACKING_ERRORS as exc:
+            raise TrackingServerError(_access_problem(uri, name, exc)) from None
+
+
+def _access_problem(uri, experiment, exc):
+    """One line: why the server refused the run, and what to set."""
+    from mlflow.utils.credentials import read_mlflow_creds
+
+    status = exc.get_http_status_code() if hasattr(exc, "get_http_status_code") else None
+    creds = read_mlflow_creds()  # the environment, else ~/.mlflow/credentials (as MLflow reads them)
+    user, vars_ = creds.username, " and ".join(CREDENTIAL_VARS)
+    if status == 401:
+        if not (creds.username and creds.password):
+            given = ("only MLFLOW_TRACKING_USERNAME is set" if creds.username else
+                     "only MLFLOW_TRACKING_PASSWORD is set" if creds.password else "none are set")
+            return (f"MLflow tracking server {uri} needs a login (HTTP 401) and {given}: export "
+                    f"{vars_} in the environment (never on the command line); nothing was run.")
+        return (f"MLflow tracking server {uri} refused the login of user '{user}' (HTTP 401): check "
+                f"{vars_}; nothing was run.")
+    if status == 403 and experiment is None:  # reading a model
+        return (f"MLflow tracking server {uri}: user '{user}' may not read this (HTTP 403): ask the server's "
+                f"admin for READ permission on the model's experiment; {vars_} name the user; nothing was run.")
+    if status == 403:
+        return (f"MLflow tracking server {uri}: user '{user}' may not write to experiment "
+                f"'{experiment}' (HTTP 403): ask the server's admin for EDIT permission on it, or choose "
+                f"another experiment (--experiment-name); {vars_} name the user; nothing was run.")
+    text = " ".join(str(exc).split())[:300]
+    return (f"MLflow tracking server {uri} answers /health but refused this run's first write "
+            f"({type(exc).__name__}: {text}); nothing was run. If it needs a login, set {vars_}.")
+
 
 class LoggedRun:
     """The parent run of :func:`logged_run`: its id, and the local copy once one is written."""
@@ -180,32 +315,36 @@ class Tracker:
     """
 
     def __init__(self, tracking_uri, experiment_name, artifact_location):
-        mlflow.set_tracking_uri(tracking_uri)
         self.tracking_uri = tracking_uri
         self.client = MlflowClient(tracking_uri)
-        exp = self.client.get_experiment_by_name(experiment_name)
-        if exp is None:
-            self.experiment_id = self.client.create_experiment(
-                experiment_name, artifact_location=artifact_location)
-        else:
-            self.experiment_id = exp.experiment_id
-        mlflow.set_experiment(experiment_id=self.experiment_id)
+        with bounded_http():
+            exp = self.client.get_experiment_by_name(experiment_name)
+            if exp is None:
+                self.experiment_id = self.client.create_experiment(
+                    experiment_name, artifact_location=artifact_location)
+            else:
+                self.experiment_id = exp.experiment_id
         self.run_id = None
 
     @contextlib.contextmanager
     def parent_run(self, run_name, tags=None):
-        """Start the parent run; yields its id. Failed runs are marked FAILED."""
-        run = mlflow.start_run(run_name=run_name, tags=tags or {})
-        self.run_id = run.info.run_id
-        try:
-            yield self.run_id
-        except BaseException as exc:
-            # mark it FAILED if the store still answers; never hide the original error
-            status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
-            with contextlib.suppress(Exception), few_retries():
-                mlflow.end_run(status)
-            raise
-        mlflow.end_run()
+        """Start the parent run; yields its id. Failed runs are marked FAILED.
+
+        MLflow's HTTP retries and timeouts are bounded inside (:func:`bounded_http`),
+        and MLflow's current tracking URI is this store's (and restored after).
+        """
+        with bounded_http(), _current_tracking_uri(self.tracking_uri):
+            run = mlflow.start_run(run_name=run_name, experiment_id=self.experiment_id, tags=tags or {})
+            self.run_id = run.info.run_id
+            try:
+                yield self.run_id
+            except BaseException as exc:
+                # mark it FAILED if the store still answers; never hide the original error
+                status = "KILLED" if isinstance(exc, KeyboardInterrupt) else "FAILED"
+                with contextlib.suppress(Exception), few_retries():
+                    mlflow.end_run(status)
+                raise
+            mlflow.end_run()
 
     # ------------------------------------------------------------- params
     def log_params(self, params, run_id=None):
@@ -276,28 +415,140 @@ class Tracker:
         mlflow.log_artifacts(str(local_dir))
 
     def log_model(self, pipeline, X_example, metadata):
-        """Log the fitted pipeline (skops) with a predict_proba signature; return its URI.
+        """Log the fitted pipeline (skops); return its URI.
 
         The pipeline is saved with skops and loaded back trusting exactly
         :func:`sk1dcnn.persistence.get_trusted_types`; a pipeline holding other
-        types is refused before anything is logged.
+        types is refused before anything is logged. ``mlflow.sklearn.load_model``
+        gives the pipeline back; ``mlflow.pyfunc.load_model`` (and ``mlflow models
+        serve``) give a :class:`LabelledModel`. A single-lead model's input
+        signature is 2-D ``(n, T)``.
         """
-        import mlflow.sklearn
-        from mlflow.models import infer_signature
+        from mlflow.models import Model, infer_signature
 
         from sk1dcnn import persistence
 
         persistence.check_trusted(pipeline)
-        proba = pipeline.predict_proba(X_example)
-        signature = infer_signature(X_example, proba)
-        info = mlflow.sklearn.log_model(
-            pipeline, name="model", signature=signature, input_example=X_example,
-            pyfunc_predict_fn="predict_proba", pip_requirements=pip_requirements(),
+        X_example = np.asarray(X_example)
+        config = {"columns": _output_columns(pipeline, metadata), "multilabel": "tags" in (metadata or {}),
+                  "input_shape": list(X_example.shape[1:])}
+        labelled = LabelledModel(pipeline, **config)
+        X_example = _single_lead_2d(X_example)
+        signature = infer_signature(X_example, labelled.predict(X_example),
+                                    params={"predict_method": "predict"})
+        info = Model.log(
+            artifact_path=None, name="model", flavor=_LabelledSklearnFlavor, sk_model=pipeline,
+            signature=signature,
+            input_example=X_example, pip_requirements=pip_requirements(),
             serialization_format="skops", skops_trusted_types=persistence.get_trusted_types(),
-            metadata=metadata,
+            metadata=metadata, pyfunc_model_config=config,
         )
         self.client.set_tag(self.run_id, "sk1dcnn.model_uri", info.model_uri)
         return info.model_uri
+
+
+# ------------------------------------------------------------ the pyfunc model
+#: ``params={"predict_method": ...}`` values of :meth:`LabelledModel.predict`.
+PREDICT_METHODS = ("predict", "predict_proba")
+
+
+class LabelledModel:
+    """The ``python_function`` flavor of a logged workflow model.
+
+    What ``mlflow.pyfunc.load_model(uri)`` wraps and ``mlflow models serve``
+    serves. ``predict(X)`` returns class labels (one per signal), or for a
+    multi-label (tagging) model a 0/1 DataFrame with one column per tag;
+    ``predict(X, params={"predict_method": "predict_proba"})`` returns a
+    DataFrame of probabilities with one column per class (or tag), named by it.
+
+    Parameters
+    ----------
+    pipeline : fitted Pipeline or estimator
+    columns : list of str
+        Class (or tag) names, in the order of ``predict_proba``'s columns.
+    multilabel : bool, default=False
+    input_shape : list of int or None
+        The shape of one training signal, ``[T]`` or ``[C, T]``: a 2-D
+        ``(n, T)`` input of a ``[1, T]`` model is given to it as ``(n, 1, T)``.
+    """
+
+    def __init__(self, pipeline, columns, multilabel=False, input_shape=None):
+        self.pipeline = pipeline
+        self.columns = [str(c) for c in columns]
+        self.multilabel = bool(multilabel)
+        self.input_shape = None if input_shape is None else [int(d) for d in input_shape]
+
+    def predict(self, data, params=None):
+        """Labels, or with ``params={"predict_method": "predict_proba"}`` probabilities.
+
+        Parameters
+        ----------
+        data : array-like or DataFrame
+            ``(n, T)`` for a single-lead model (``(n, 1, T)`` also works when
+            called directly), ``(n, C, T)`` otherwise.
+        params : dict or None
+            ``{"predict_method": "predict" | "predict_proba"}``; default ``predict``.
+        """
+        import pandas as pd
+
+        method = (params or {}).get("predict_method") or "predict"
+        if method not in PREDICT_METHODS:
+            raise ValueError(f"predict_method {method!r} is not one of {', '.join(PREDICT_METHODS)}")
+        X = np.asarray(data.to_numpy() if isinstance(data, pd.DataFrame) else data)
+        if self.input_shape is not None and len(self.input_shape) == 2 and self.input_shape[0] == 1 \
+                and X.ndim == 2:
+            X = X[:, None, :]  # single lead, given as (n, T)
+        elif self.input_shape is not None and len(self.input_shape) == 1 and X.ndim == 3 and X.shape[1] == 1:
+            X = X[:, 0, :]
+        if method == "predict_proba":
+            return pd.DataFrame(np.asarray(self.pipeline.predict_proba(X)), columns=self.columns)
+        labels = np.asarray(self.pipeline.predict(X))
+        if self.multilabel:
+            return pd.DataFrame(labels, columns=self.columns)
+        return labels
+
+
+def _output_columns(pipeline, metadata):
+    """Column names of predict_proba: the tags of a tagging model, else ``classes_``."""
+    tags = (metadata or {}).get("tags")
+    return [str(c) for c in (pipeline.classes_ if tags is None else tags)]
+
+
+def _single_lead_2d(X):
+    """``(n, 1, T)`` examples of a single-lead model as ``(n, T)`` (the signature callers see)."""
+    return X[:, 0, :] if X.ndim == 3 and X.shape[1] == 1 else X
+
+
+class _LabelledSklearnFlavor:
+    """``mlflow.sklearn``'s flavor with :class:`LabelledModel` as its ``python_function``.
+
+    ``mlflow.models.Model.log`` calls ``save_model``: the sklearn flavor saves
+    the pipeline (skops), then the python_function flavor is pointed at
+    :func:`_load_pyfunc` of this module, with the column names as its model config.
+    """
+
+    @staticmethod
+    def save_model(path, mlflow_model, pyfunc_model_config, **kwargs):
+        import mlflow.sklearn
+        from mlflow.models.model import MLMODEL_FILE_NAME, MODEL_CONFIG
+
+        mlflow.sklearn.save_model(path=path, mlflow_model=mlflow_model, **kwargs)
+        conf = mlflow_model.flavors["python_function"]
+        conf["loader_module"] = __name__
+        conf.pop("predict_fn", None)
+        conf["data"] = mlflow_model.flavors["sklearn"]["pickled_model"]  # _load_pyfunc's data_path
+        conf[MODEL_CONFIG] = dict(pyfunc_model_config)  # given to _load_pyfunc
+        mlflow_model.save(os.path.join(path, MLMODEL_FILE_NAME))
+
+
+def _load_pyfunc(data_path, model_config=None):
+    """MLflow's pyfunc loader: ``data_path`` is the skops file of the sklearn flavor."""
+    from sk1dcnn import persistence
+
+    cfg = model_config or {}
+    pipeline = persistence.load(data_path)
+    return LabelledModel(pipeline, cfg.get("columns") or [str(c) for c in pipeline.classes_],
+                         cfg.get("multilabel", False), cfg.get("input_shape"))
 
 
 def _param_str(v):
@@ -325,6 +576,13 @@ def pip_requirements():
 def load_pyfunc(model_uri, tracking_uri):
     """An MLflow model (``runs:/<id>/model``, ``models:/<id>``, a local folder) as a pyfunc model."""
     import mlflow.pyfunc
+    from mlflow.exceptions import MlflowException
 
-    mlflow.set_tracking_uri(tracking_uri)
-    return mlflow.pyfunc.load_model(model_uri)
+    with bounded_http(), _current_tracking_uri(tracking_uri):
+        try:
+            return mlflow.pyfunc.load_model(model_uri)
+        except MlflowException as exc:
+            if is_remote(tracking_uri) and exc.get_http_status_code() in (401, 403):
+                raise TrackingServerError(
+                    _access_problem(tracking_uri, None, exc).replace("; nothing was run.", ".")) from None
+            raise

@@ -400,7 +400,7 @@ def run(config, task="digits", *, out=print):
             + ("tag probabilities)" if task == "tagging" else "digit probabilities)"))
     if logged.local_copy:
         out(_report.local_copy_line(logged))
-    out(f"  open:   mlflow ui --backend-store-uri {logged.tracking_uri}")
+    out(_report.open_line(logged))
     return result, logged
 
 

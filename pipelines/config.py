@@ -44,12 +44,14 @@ an error that says where each key moved.
 
 import contextlib
 import copy
+import difflib
 import os
 from pathlib import Path
 
 __all__ = ["AUDIO_DEFAULTS", "AUDIO_SCORINGS", "ConfigError", "DEFAULT_CONFIG", "ECG_DEFAULTS",
            "TRACKING_DEFAULTS", "TrackingServerError", "WORKFLOWS", "architecture_specs", "audio_scoring",
-           "default_tracking_uri", "load_config", "merge", "preprocessing_step", "resolve_config"]
+           "default_tracking_uri", "load_config", "merge", "preprocessing_step", "resolve_config",
+           "tracking_line"]
 
 #: The repository's own mlflow.yml, used when --config is not given and the
 #: working directory has none.
@@ -185,10 +187,16 @@ def _check_keys(source, where, mapping, allowed, required=()):
               "keys " + _fmt(allowed))
     for key in mapping:
         if key not in allowed:
-            _fail(source, _join(where, key), "unknown key", "keys " + _fmt(allowed))
+            _fail(source, _join(where, key), "unknown key" + _did_you_mean(key, allowed), "keys " + _fmt(allowed))
     for key in required:
         if key not in mapping:
             _fail(source, _join(where, key), "missing required key", "keys " + _fmt(allowed))
+
+
+def _did_you_mean(word, choices):
+    """`` (did you mean 'x'?)`` for the closest of ``choices`` (difflib), or ``""``."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _join(where, key):
@@ -263,8 +271,21 @@ def load_config(path=None, workflow="ecg", *, quick=False, overrides=None):
         raise FileNotFoundError(f"Configuration file not found: {path.resolve()} "
                                 f"(pass --config PATH; the repository's default is {DEFAULT_CONFIG})")
     with open(path, encoding="utf-8") as fh:
-        raw = yaml.safe_load(fh)
+        try:
+            raw = yaml.safe_load(fh)
+        except yaml.YAMLError as exc:
+            raise ConfigError(_yaml_problem(path, exc)) from None
     return resolve_config(raw or {}, workflow, quick=quick, overrides=overrides, source=str(path))
+
+
+def _yaml_problem(path, exc):
+    """A PyYAML error as one line: ``<file>:<line>:<column>: YAML syntax error: <problem>``."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    text = problem + (f" ({context})" if context else "")
+    return f"{where}: YAML syntax error: " + " ".join(text.split())
 
 
 def resolve_config(raw, workflow="ecg", *, quick=False, overrides=None, source="mlflow.yml"):
@@ -277,8 +298,7 @@ def resolve_config(raw, workflow="ecg", *, quick=False, overrides=None, source="
         raise ValueError(f"unknown workflow {workflow!r}; allowed: {_fmt(WORKFLOWS)}")
     _check_layout(source, raw)
     overrides = overrides or {}
-    tracking = _validate_tracking(source, merge(merge(TRACKING_DEFAULTS, raw.get("tracking") or {}),
-                                                overrides.get("tracking", {})), workflow)
+    tracking = _resolve_tracking(source, raw.get("tracking"), overrides.get("tracking") or {}, workflow)
     section = raw.get(workflow) or {}
     over = overrides.get(workflow, {})
     if workflow == "ecg":
@@ -347,21 +367,71 @@ def default_tracking_uri():
     return f"sqlite:///{Path.cwd().resolve() / 'mlflow.db'}"
 
 
-def _validate_tracking(source, trk, workflow):
-    _check_keys(source, "tracking", trk, _TRACKING_KEYS)
+def _resolve_tracking(source, section, cli, workflow):
+    """``tracking:`` with the URI and experiment taken by precedence, and why.
+
+    MLflow's convention, the environment over a project's file and the command
+    line over both. URI: ``--tracking-uri`` > ``$MLFLOW_TRACKING_URI`` >
+    ``tracking.uri`` of the file > ``sqlite:///<cwd>/mlflow.db``; experiment: ``--experiment-name`` >
+    ``$MLFLOW_EXPERIMENT_NAME`` > ``tracking.experiment``. ``uri_from`` and
+    ``experiment_from`` say which (see :func:`tracking_line`).
+    """
+    file_trk = merge(TRACKING_DEFAULTS, section or {})
+    _check_keys(source, "tracking", file_trk, _TRACKING_KEYS)
+    trk = dict(file_trk)
+    env_uri = os.environ.get("MLFLOW_TRACKING_URI") or None
+    file_uri = file_trk["uri"]
+    if cli.get("uri"):
+        trk["uri"], where = cli["uri"], "--tracking-uri"
+        over = [n for n, v in (("MLFLOW_TRACKING_URI", env_uri), (f"tracking.uri in {source}", file_uri))
+                if v is not None and v != cli["uri"]]
+        trk["uri_from"] = "from --tracking-uri" + (f", which overrides {' and '.join(over)}" if over else "")
+    elif env_uri:
+        trk["uri"], where = env_uri, "MLFLOW_TRACKING_URI"
+        trk["uri_from"] = "from MLFLOW_TRACKING_URI" + (
+            f", which overrides tracking.uri {file_uri} in {source}" if file_uri not in (None, env_uri) else "")
+    elif file_uri is not None:
+        where = "tracking.uri"
+        trk["uri_from"] = f"from tracking.uri in {source}; MLFLOW_TRACKING_URI is not set"
+    else:
+        where = "tracking.uri"
+        trk["uri_from"] = (f"default: no --tracking-uri, MLFLOW_TRACKING_URI not set, tracking.uri: null "
+                           f"in {source}")
+    env_exp = os.environ.get("MLFLOW_EXPERIMENT_NAME") or None
+    if cli.get("experiment"):
+        trk["experiment"], trk["experiment_from"] = cli["experiment"], "--experiment-name"
+    elif env_exp:
+        trk["experiment"], trk["experiment_from"] = env_exp, "MLFLOW_EXPERIMENT_NAME"
+    else:
+        trk["experiment_from"] = "tracking.experiment"
+    return _validate_tracking(source, trk, workflow, uri_key=where)
+
+
+def tracking_line(tracking):
+    """The one line a run prints: which tracking URI (and experiment) it uses, and why."""
+    exp = tracking["experiment"]
+    exp_from = tracking.get("experiment_from", "tracking.experiment")
+    exp_note = "" if exp_from == "tracking.experiment" else f" (from {exp_from})"
+    return f"MLflow tracking: {tracking['uri']}  ({tracking.get('uri_from', '')}); experiment '{exp}'{exp_note}"
+
+
+def _validate_tracking(source, trk, workflow, uri_key="tracking.uri"):
+    _check_keys(source, "tracking", {k: v for k, v in trk.items() if not k.endswith("_from")}, _TRACKING_KEYS)
     trk = dict(trk)
     exp = trk["experiment"]
     if not isinstance(exp, str) or not exp.strip():
         _fail(source, "tracking.experiment", f"must be a non-empty string, got {exp!r}")
     trk["experiment"] = exp.replace("{workflow}", workflow)
     uri = trk["uri"]
+    if uri_key != "tracking.uri":  # the value came from the command line or the environment
+        source = "command line" if uri_key == "--tracking-uri" else "environment"
     if uri is None:
         trk["uri"] = default_tracking_uri()
     elif not isinstance(uri, str):
-        _fail(source, "tracking.uri", f"must be a string or null, got {uri!r}",
+        _fail(source, uri_key, f"must be a string or null, got {uri!r}",
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<path>, http(s)://host:port")
-    elif uri.startswith("file:") or "://" not in uri:
-        _fail(source, "tracking.uri", f"{uri!r} is a file store, which MLflow 3.x refuses",
+    elif uri.startswith("file:") or ("://" not in uri and uri != "databricks"):
+        _fail(source, uri_key, f"{uri!r} is a file store, which MLflow 3.x refuses",
               "null (sqlite:///<cwd>/mlflow.db), sqlite:///<absolute path>/mlflow.db, "
               "http(s)://host:port")
     art = trk["artifact_location"]
@@ -381,7 +451,8 @@ def _validate_tracking(source, trk, workflow):
 def _validate_backend(source, where, search):
     backend, scheduler = search["backend"], search["scheduler"]
     if backend not in _BACKENDS:
-        _fail(source, f"{where}.backend", f"unknown backend {backend!r}", _fmt(_BACKENDS))
+        _fail(source, f"{where}.backend", f"unknown backend {backend!r}" + _did_you_mean(backend, _BACKENDS),
+              _fmt(_BACKENDS))
     if backend == "dask":
         if not isinstance(scheduler, str) or "://" not in scheduler:
             _fail(source, f"{where}.scheduler", f"backend: dask needs the scheduler address, got "
@@ -498,11 +569,12 @@ def _validate_ecg(source, cfg, check_paths=True):
                 steps = [next(iter(s)) for s in cfg["preprocessing"]] if cfg["preprocessing"] != "auto" \
                     else list(PREPROCESSING_STEPS)
                 if step not in steps:
-                    _fail(source, where, f"unknown pipeline step {step!r}", "steps " + _fmt(["cnn", *steps]))
+                    _fail(source, where, f"unknown pipeline step {step!r}" + _did_you_mean(step, ["cnn", *steps]),
+                          "steps " + _fmt(["cnn", *steps]))
                 clean_grid[str(key)] = [_tuplify(v) for v in values]
                 continue
         if key not in est_params:
-            _fail(source, where, "unknown parameter",
+            _fail(source, where, "unknown parameter" + _did_you_mean(key, est_params),
                   "keys " + _fmt(sorted(est_params)) + " (CNN1DClassifier), or <step>__<param>")
         vals = [_tuplify(v) for v in values]
         for v in vals:
@@ -528,7 +600,8 @@ def _validate_ecg(source, cfg, check_paths=True):
         _fail(source, "ecg.search.cv", f"must be an integer >= 2 (number of folds) or "
               f"{{n_splits: k, n_repeats: r}}, got {cv!r}")
     if search["scoring"] not in _SCORINGS:
-        _fail(source, "ecg.search.scoring", f"unknown scoring {search['scoring']!r}", _fmt(_SCORINGS))
+        _fail(source, "ecg.search.scoring", f"unknown scoring {search['scoring']!r}"
+              + _did_you_mean(search["scoring"], _SCORINGS), _fmt(_SCORINGS))
     if search["scoring"] == "auto":
         search["scoring"] = "balanced_accuracy" if cfg["data"]["kind"] == "mitdb" else "accuracy"
     cfg["search"] = search
@@ -663,7 +736,8 @@ def _validate_dataset_name(source, name):
             _fail(source, "ecg.data.name", "missing the UCR data set name after 'ucr:'", allowed)
     elif kind == "mitdb":
         if sub not in _MITDB_SPLITS:
-            _fail(source, "ecg.data.name", f"unknown MIT-BIH split {sub!r}", allowed)
+            _fail(source, "ecg.data.name", f"unknown MIT-BIH split {sub!r}" + _did_you_mean(sub, _MITDB_SPLITS),
+                  allowed)
     else:
         _fail(source, "ecg.data.name", f"unknown data source {kind!r}", allowed)
     return kind, sub
@@ -685,7 +759,8 @@ def _validate_preprocessing(source, steps):
                   "steps " + _fmt(PREPROCESSING_STEPS))
         (name, params), = item.items()
         if name not in PREPROCESSING_STEPS:
-            _fail(source, where, f"unknown step {name!r}", "steps " + _fmt(PREPROCESSING_STEPS))
+            _fail(source, where, f"unknown step {name!r}" + _did_you_mean(name, PREPROCESSING_STEPS),
+                  "steps " + _fmt(PREPROCESSING_STEPS))
         params = params or {}
         if name == "crop_or_pad" and "length" not in params:
             _fail(source, f"{where}.crop_or_pad.length", "missing required key",
@@ -806,7 +881,8 @@ def _validate_audio(source, cfg, check_paths=True):
         _fail(source, "audio.search.cv", f"must be an integer >= 2 (number of folds), got {search['cv']!r}")
     scorings = ("auto", *dict.fromkeys(s for task in AUDIO_SCORINGS.values() for s in task))
     if search["scoring"] not in scorings:
-        _fail(source, "audio.search.scoring", f"unknown scoring {search['scoring']!r}", _scorings_text())
+        _fail(source, "audio.search.scoring", f"unknown scoring {search['scoring']!r}"
+              + _did_you_mean(search["scoring"], scorings), _scorings_text())
     _validate_backend(source, "audio.search", search)
 
     tg = cfg["tagging"]

@@ -100,8 +100,17 @@ def load_model(model=None, tracking_uri=None):
         raise ValueError(f"MLflow model {model} has no 'classes' metadata; log it with "
                          "'python -m pipelines ecg' (which records how its beats were cut)")
 
+    # Models logged by this version answer predict with labels and take a single-lead
+    # model's beats as (n, T); those logged before (mlflow.sklearn's pyfunc) give probabilities.
+    labelled = pyfunc.metadata.flavors["python_function"].get("loader_module") == "pipelines._tracking"
+    columns = [str(c) for c in meta["classes"]]
+
     def predict_proba(X):
-        return np.asarray(pyfunc.predict(X))
+        if not labelled:
+            return np.asarray(pyfunc.predict(X))
+        X = X[:, 0, :] if X.ndim == 3 and X.shape[1] == 1 else X
+        proba = pyfunc.predict(X, params={"predict_method": "predict_proba"})
+        return proba[columns].to_numpy()
 
     return _check(_Model(predict_proba, meta["classes"], meta, str(model)))
 

@@ -40,10 +40,8 @@ def quick_run(tmp_path_factory):
     finally:
         os.chdir(cwd)
     assert rc == 0
-    import mlflow
     from mlflow.tracking import MlflowClient
 
-    mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("test-ecg")
     runs = client.search_runs([exp.experiment_id])

@@ -78,15 +78,15 @@ def test_quick_audio_run_is_tracked(quick_audio):
 
 
 def test_quick_audio_model_loads_with_pyfunc(quick_audio):
-    import mlflow
-
+    from pipelines._tracking import load_pyfunc
     from sk1dcnn.audio import load_fsdd
 
     parent = quick_audio["parents"]["audio"]
-    mlflow.set_tracking_uri(quick_audio["uri"])
-    model = mlflow.pyfunc.load_model(parent.data.tags["sk1dcnn.model_uri"])
+    model = load_pyfunc(parent.data.tags["sk1dcnn.model_uri"], quick_audio["uri"])
     X = load_fsdd("shipped", length=6561, digits=[3]).X_test  # 3 speakers x 3 takes
-    assert model.predict(X).shape == (9, 10)
+    assert model.predict(X).shape == (9,)  # class labels
+    proba = model.predict(X, params={"predict_method": "predict_proba"})
+    assert list(proba.columns) == [str(d) for d in range(10)]
 
 
 def test_quick_audio_tagging_run(quick_audio):

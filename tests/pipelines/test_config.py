@@ -16,7 +16,15 @@ from pipelines.config import (  # noqa: E402
     load_config,
     merge,
     resolve_config,
+    tracking_line,
 )
+
+
+@pytest.fixture(autouse=True)
+def _no_mlflow_environment(monkeypatch):
+    """The user's MLFLOW_TRACKING_URI / MLFLOW_EXPERIMENT_NAME would take precedence over the files here."""
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_NAME", raising=False)
 
 
 def _ecg(name):
@@ -379,3 +387,96 @@ def test_backend_flags_reach_the_config(monkeypatch):
                  "--backend", "dask", "--scheduler", "tcp://10.0.0.1:8786"]) == 0
     assert seen["search"]["backend"] == "dask" and seen["search"]["scheduler"] == "tcp://10.0.0.1:8786"
     assert seen["tracking"]["uri"] == "sqlite:///x.db"
+
+
+# ------------------------------------------------------- tracking URI precedence
+@pytest.mark.parametrize("cli, env, file, used, why", [
+    ("sqlite:///cli.db", "http://env:5000", "http://file:5000", "sqlite:///cli.db",
+     "from --tracking-uri, which overrides MLFLOW_TRACKING_URI and tracking.uri in mlflow.yml"),
+    (None, "http://env:5000", "http://file:5000", "http://env:5000",
+     "from MLFLOW_TRACKING_URI, which overrides tracking.uri http://file:5000 in mlflow.yml"),
+    (None, "http://env:5000", None, "http://env:5000", "from MLFLOW_TRACKING_URI"),
+    (None, None, "http://file:5000", "http://file:5000",
+     "from tracking.uri in mlflow.yml; MLFLOW_TRACKING_URI is not set"),
+    (None, None, None, "<default>",
+     "default: no --tracking-uri, MLFLOW_TRACKING_URI not set, tracking.uri: null in mlflow.yml"),
+])
+def test_tracking_uri_precedence_and_the_line_saying_why(raw, monkeypatch, cli, env, file, used, why):
+    if env:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", env)
+    raw["tracking"]["uri"] = file
+    over = {"tracking": {"uri": cli}} if cli else None
+    trk = resolve_config(raw, "ecg", overrides=over, source="mlflow.yml")["tracking"]
+    assert trk["uri"] == (default_tracking_uri() if used == "<default>" else used)
+    assert tracking_line(trk) == f"MLflow tracking: {trk['uri']}  ({why}); experiment 'sk1dcnn-ecg'"
+    assert trk["artifact_location"] is None if trk["uri"].startswith("http") else trk["artifact_location"]
+
+
+def test_experiment_name_precedence(raw, monkeypatch):
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "from-env")
+    trk = resolve_config(raw, "audio")["tracking"]
+    assert trk["experiment"] == "from-env" and tracking_line(trk).endswith("'from-env' (from MLFLOW_EXPERIMENT_NAME)")
+    trk = resolve_config(raw, "audio", overrides={"tracking": {"experiment": "cli"}})["tracking"]
+    assert trk["experiment"] == "cli" and tracking_line(trk).endswith("'cli' (from --experiment-name)")
+
+
+def test_a_file_store_in_the_environment_names_the_variable(raw, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "./mlruns")
+    with pytest.raises(ConfigError, match=r"^environment: MLFLOW_TRACKING_URI: './mlruns' is a file store"):
+        resolve_config(raw, "ecg")
+
+
+def test_the_cli_prints_where_it_logs_before_running(monkeypatch, capsys):
+    import pipelines.ecg as ecg
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///env.db")
+    monkeypatch.setattr(ecg, "run", lambda cfg: print("ran"))
+    assert main(["ecg", "--quick", "--config", str(DEFAULT_CONFIG)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["MLflow tracking: sqlite:///env.db  (from MLFLOW_TRACKING_URI); experiment 'sk1dcnn-ecg'", "ran"]
+
+
+# ------------------------------------------------------- YAML syntax, did you mean
+@pytest.mark.parametrize("text, line, col, problem", [
+    ("tracking:\n  uri: null\n   experiment: x\n", 3, 14, "mapping values are not allowed here"),
+    ("ecg:\n  data: {name: x\n  model: 1\n", 3, 8, "expected ',' or '}', but got ':'"),
+    ("ecg:\n\tdata: 1\n", 2, 1, "found character '\\t' that cannot start any token"),
+])
+def test_a_yaml_syntax_error_is_one_line_with_file_line_and_column(tmp_path, capsys, text, line, col, problem):
+    path = tmp_path / "mlflow.yml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{path}:{line}:{col}: YAML syntax error: {problem}")
+    assert "\n" not in msg
+    assert main(["ecg", "--config", str(path)]) == 2
+    assert capsys.readouterr().err == f"error: {msg}\n"
+
+
+@pytest.mark.parametrize("mutate, workflow, key, suggestion", [
+    (lambda c: c["ecg"]["search"].update(n_job=2), "ecg", "ecg.search.n_job", "n_jobs"),
+    (lambda c: c["ecg"]["model"].update(filtres=[8]), "ecg", "ecg.model.filtres", "filters"),
+    (lambda c: c["tracking"].update(experimnt="x"), "ecg", "tracking.experimnt", "experiment"),
+    (lambda c: c["ecg"]["search"]["grid"].update(kernel_sise=[5]), "ecg", "ecg.search.grid.kernel_sise",
+     "kernel_size"),
+    (lambda c: c["ecg"].update(preprocessing=[{"bandpas": {}}]), "ecg", "ecg.preprocessing[0]", "bandpass"),
+    (lambda c: c["ecg"]["search"].update(scoring="balanced_acuracy"), "ecg", "ecg.search.scoring",
+     "balanced_accuracy"),
+    (lambda c: c["ecg"]["data"].update(name="mitdb:inter_patients"), "ecg", "ecg.data.name", "inter_patient"),
+    (lambda c: c["audio"]["data"].update(lenght=100), "audio", "audio.data.lenght", "length"),
+    (lambda c: c["audio"]["search"].update(backend="dsk"), "audio", "audio.search.backend", "dask"),
+])
+def test_unknown_names_get_a_did_you_mean(raw, mutate, workflow, key, suggestion):
+    mutate(raw)
+    with pytest.raises(ConfigError) as err:
+        resolve_config(raw, workflow, source="mlflow.yml")
+    assert f"mlflow.yml: {key}: unknown" in str(err.value)
+    assert f"(did you mean '{suggestion}'?)" in str(err.value)
+
+
+def test_no_did_you_mean_without_a_close_name(raw):
+    raw["ecg"]["search"]["zzz"] = 1
+    with pytest.raises(ConfigError) as err:
+        resolve_config(raw, "ecg")
+    assert "unknown key; allowed" in str(err.value) and "did you mean" not in str(err.value)

@@ -90,23 +90,25 @@ def _shipped_beats(record="100"):
 
 
 def test_quick_model_loads_with_pyfunc(quick_run):
-    import mlflow
-
+    from pipelines._tracking import load_pyfunc
     from sk1dcnn import persistence
 
     parent = quick_run["parents"][0]
     uri = parent.data.tags["sk1dcnn.model_uri"]
-    model = mlflow.pyfunc.load_model(uri)
+    model = load_pyfunc(uri, quick_run["uri"])  # mlflow.pyfunc.load_model with this store's URI
     assert model.metadata.signature is not None
     assert model.metadata.saved_input_example_info is not None
     X = _shipped_beats("100")
-    proba = np.asarray(model.predict(X[:7]))
+    # 2-D beats (MLII + RR columns): predict gives class labels, predict_proba named columns
+    labels = np.asarray(model.predict(X[:7]))
+    proba = model.predict(X[:7], params={"predict_method": "predict_proba"})
     classes = model.metadata.metadata["classes"]
-    assert proba.shape == (7, len(classes))
-    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-4)
+    assert list(proba.columns) == [str(c) for c in classes]
+    np.testing.assert_allclose(proba.to_numpy().sum(axis=1), 1.0, rtol=1e-4)
     # the local model file (sk1dcnn.persistence, skops) predicts the same
     saved = persistence.load(quick_run["model_file"])
-    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(saved["pipeline"].predict_proba(X[:7]), proba.to_numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(saved["pipeline"].predict(X[:7]).astype(str), labels.astype(str))
     assert saved["metadata"]["classes"] == classes
 
 
