@@ -762,7 +762,9 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         enclosing ``threadpoolctl`` limit or joblib worker allows. Two BLAS
         threads sharing a busy core wait for each other, which made fits next
         to another job 10-50x slower. An int uses exactly that many threads.
-        The pool is restored when the call returns. See
+        The pool is restored when the call returns. Predictions do not depend
+        on the thread count; a float32 fit may differ in the last bits (fix
+        ``n_threads`` for bit-exact reruns). See
         :class:`sk1dcnn.parallel.BlasThreadPolicy` and docs/performance.md.
 
     Attributes

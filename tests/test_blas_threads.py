@@ -134,12 +134,14 @@ def test_the_policy_rejects_a_bad_count(bad):
         BlasThreadPolicy(bad)
 
 
-def test_n_threads_round_trips_and_does_not_change_the_fit(data):
+def test_n_threads_round_trips_and_does_not_change_a_float64_fit_or_predictions(data):
     X, y = data
-    a = CNN1DClassifier(max_iter=2, n_threads=1, **SMALL).fit(X, y)
-    b = CNN1DClassifier(max_iter=2, n_threads=2, **SMALL).fit(X, y)
+    a = CNN1DClassifier(max_iter=2, n_threads=1, dtype="float64", **SMALL).fit(X, y)
+    b = CNN1DClassifier(max_iter=2, n_threads=2, dtype="float64", **SMALL).fit(X, y)
     assert a.get_params()["n_threads"] == 1
     np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+    np.testing.assert_array_equal(b.set_params(n_threads=1).predict_proba(X),
+                                  b.set_params(n_threads=2).predict_proba(X))
 
 
 @pytest.mark.parametrize("max_threads, others, cores, expected", [
