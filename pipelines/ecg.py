@@ -114,12 +114,13 @@ def _mitdb_folder(ds, records):
     """The folder of the records; a clear error when the shipped excerpts lack some."""
     from sk1dcnn import datasets
 
-    folder = datasets.shipped_data_dir("mitdb") if ds["data_dir"] is None else Path(ds["data_dir"])
+    if ds["data_dir"] is not None:  # a folder: the loader names the first missing record
+        return Path(ds["data_dir"])
+    folder = datasets.shipped_data_dir("mitdb")
     available = {p.stem for p in folder.glob("*.hea")}
     missing = sorted(r for r in records if r not in available)
     if missing:
-        where = ("the ten 5-minute excerpts shipped with sk1dcnn" if ds["data_dir"] is None
-                 else str(folder))
+        where = "the ten 5-minute excerpts shipped with sk1dcnn"
         raise ConfigError(
             f"ecg.data.data_dir: {ds['name']} needs MIT-BIH record(s) {' '.join(missing)}, which are not "
             f"in {where}; allowed: 'shared' (--data-dir shared: the full records in $SK1DCNN_DATA/mitdb), "
