@@ -850,7 +850,9 @@ def run(config, *, out=print):
 
 #: What the full protocols reached (docs/results-ecg.md), printed beside the quick run's figures.
 FULL_PROTOCOL = {
-    "mitdb:de_chazal": None,
+    "mitdb:de_chazal": {"what": "DS1 -> DS2, 22 -> 22 full records, RR features, mean of 3 seeds",
+                        "gross": {"S": {"Se": 74.3, "+P": 19.9}, "V": {"Se": 86.1, "+P": 67.9}},
+                        "wall": "24 min on 2 busy cores"},
     "mitdb:patient_specific": None,
 }
 
