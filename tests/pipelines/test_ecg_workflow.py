@@ -332,7 +332,8 @@ def test_quick_workflow_on_dask_cluster(tmp_path, monkeypatch):
             distributed.Client(cluster) as client, distributed.get_task_stream(client) as ts:
         cfg = _ecg200_cfg(tmp_path, backend="dask", scheduler=cluster.scheduler_address)
         res, _ = ecg.run(cfg, out=lambda *a: None)
-    assert len(ts.data) >= 4  # 2 candidates x 2 folds ran as tasks on the cluster
+    n_fits = int(np.prod([len(v) for v in cfg["search"]["grid"].values()])) * cfg["search"]["cv"]
+    assert len(ts.data) >= n_fits >= 2  # every candidate x fold ran as a task on the cluster
     local_dir = tmp_path / "local"
     local_dir.mkdir()
     local, _ = ecg.run(_ecg200_cfg(local_dir), out=lambda *a: None)
