@@ -84,7 +84,10 @@ def test_quick_workflow_against_server(server, tmp_path, monkeypatch):
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 2  # two grid candidates
+    from pipelines.config import load_config
+
+    grid = load_config(DEFAULT_CONFIG, quick=True)["search"]["grid"]
+    assert len(parents) == 1 and len(children) == np.prod([len(v) for v in grid.values()])  # candidates
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     m = parent.data.metrics
