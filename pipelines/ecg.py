@@ -23,9 +23,10 @@ from ._fitting import evaluate, fit_clone, grid_search
 from ._report import Logged
 from .config import ConfigError, preprocessing_step
 
-__all__ = ["ECGData", "ECGResult", "Logged", "PatientResult", "build_pipeline", "detection_stats",
-           "fit_and_evaluate", "load_data", "log_result", "make_cv", "model_metadata", "run",
-           "save_model_file"]
+__all__ = ["DE_CHAZAL_2004", "FULL_PROTOCOL", "KIRANYAZ_2016", "RECORDS_200", "ECGData", "ECGResult", "Logged",
+           "PatientResult", "build_pipeline", "detection_stats", "ec57_gross", "ec57_metrics", "ec57_table",
+           "fit_and_evaluate", "load_data", "log_result", "make_cv", "model_metadata", "pipeline_grid", "run",
+           "save_model_file", "summary_text", "write_ec57_artifacts"]
 
 _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
