@@ -237,7 +237,11 @@ def test_quick_workflow_against_server(servers, tmp_path, monkeypatch):
     runs = client.search_runs([exp.experiment_id])
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     children = [r for r in runs if "mlflow.parentRunId" in r.data.tags]
-    assert len(parents) == 1 and len(children) == 2  # two grid candidates
+    from pipelines.config import load_config
+
+    grid = load_config(DEFAULT_CONFIG, quick=True)["search"]["grid"]
+    n_candidates = int(np.prod([len(v) for v in grid.values()]))
+    assert len(parents) == 1 and len(children) == n_candidates  # one child run per candidate
     parent = parents[0]
     assert parent.info.status == "FINISHED"
     m = parent.data.metrics
