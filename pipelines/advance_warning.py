@@ -240,6 +240,13 @@ class WarningResult:
     info: dict = field(default_factory=dict)
 
 
+def _mean_std(values):
+    """Mean and std over seeds, ignoring NaN (e.g. +P of a class never predicted); NaN if all are."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.std())) if len(v) else (float("nan"), float("nan"))
+
+
 def _seeds(protocol, variant):
     """The seeds of a variant (``variant_seeds``, else ``seeds``; "_cal" shares its variant's)."""
     base = variant.removesuffix("_cal")
@@ -373,9 +380,7 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
                              "fit_time_s": cache.get((variant, seed, t), 0.0)})
         seeds = _seeds(protocol, variant)
         keys = [k for k, v in per_seed[variant][seeds[0]].items() if isinstance(v, float)]
-        gross[variant] = {k: (float(np.nanmean([per_seed[variant][s][k] for s in seeds])),
-                              float(np.nanstd([per_seed[variant][s][k] for s in seeds])))
-                          for k in keys}
+        gross[variant] = {k: _mean_std([per_seed[variant][s][k] for s in seeds]) for k in keys}
     return WarningResult(list(targets), protocol, rows, gross, per_seed, ec57, figures,
                          time.perf_counter() - t0,
                          info={"folder": str(folder), "n_monitored_beats": int(len(test_all)),
@@ -490,7 +495,7 @@ def log_result(result, config, tracking, fs=360.0):
         for rec in result.records:
             rows = [r for r in result.rows if r["record"] == rec and r["variant"] == main]
             tracker.child_run(f"record-{rec}", params={"record": rec, "variant": main},
-                              metrics={k: float(np.nanmean([r[k] for r in rows]))
+                              metrics={k: _mean_std([r[k] for r in rows])[0]
                                        for k in ("false_alarm_rate", "median_delay_s", "n_detected",
                                                  "n_onsets", "n_test")})
         with _report.artifact_dir() as adir:
