@@ -49,7 +49,8 @@ PROTOCOL = {
               "batch_size": 32, "learning_rate_init": 0.003, "class_weight": "balanced",
               # the first minutes' N beats differ from later ones (drift, noise, amplitude)
               "augment": {"amplitude_scale": 0.1, "noise": 0.03, "time_shift": 0.02}},
-    "baseline_quantile": 0.995,
+    # one-class baseline thresholds: variant name -> quantile of the training N beats
+    "baselines": {"baseline": 0.995, "baseline_max": 1.0},
     # the last fifth of the training minutes (N beats) is held out to set the warning
     # threshold: the largest P(abnormal) of those beats, at least 0.5 ("_cal" variants)
     "holdout": 0.2,
@@ -312,9 +313,10 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
         test = np.flatnonzero((g == target) & (pos >= tm * 60 * fs))
         own = (g == target) & (pos < tm * 60 * fs) & (y == "N")
         # baseline (deterministic; N beats only)
-        yb = template_baseline(X[own], X[test], rr[own], rr[test], protocol["baseline_quantile"])
-        for seed in protocol["seeds"]:
-            preds.setdefault(("baseline", seed), {})[target] = yb
+        for name, q in protocol["baselines"].items():
+            yb = template_baseline(X[own], X[test], rr[own], rr[test], q)
+            for seed in protocol["seeds"]:
+                preds.setdefault((name, seed), {})[target] = yb
         for variant in protocol["variants"]:
             use_rr = variant.endswith("_rr")
             for seed in _seeds(protocol, variant):
@@ -355,7 +357,7 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
         out(f"  [{ti + 1}/{len(targets)}] record {target}: {len(test)} monitored beats, "
             f"{int(own.sum())} N training beats, bank of {len(bank.filters_)} filters from "
             f"{len(bank.records_)} records ({time.perf_counter() - t0:.0f} s)")
-    variants = ("baseline",) + tuple(v + c for v in protocol["variants"] for c in ("", "_cal"))
+    variants = tuple(protocol["baselines"]) + tuple(v + c for v in protocol["variants"] for c in ("", "_cal"))
     per_seed, ec57, gross = {}, {}, {}
     test_all = np.concatenate([np.flatnonzero((g == t) & (pos >= tm * 60 * fs)) for t in targets])
     for variant in variants:

@@ -120,7 +120,7 @@ def test_quick_run_on_shipped_excerpts_logs_to_mlflow(tmp_path, monkeypatch):
     text = "\n".join(lines)
     assert result.records == ["119", "233"] and result.protocol == QUICK_PROTOCOL
     assert "Research software, not a medical device." in text
-    assert {"baseline", "synthesis_rr", "synthesis_rr_cal"} == set(result.gross)
+    assert {"baseline", "baseline_max", "synthesis_rr", "synthesis_rr_cal"} == set(result.gross)
     # every scored V onset of the two records is counted once per variant and seed
     assert {r["n_onsets"] for r in result.rows} == {1}
     client = MlflowClient(uri)
