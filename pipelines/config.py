@@ -73,6 +73,8 @@ ECG_DEFAULTS = {
              # mitdb only: the lead by its header name (null: by position, channel);
              # RR-interval features (sk1dcnn.ecg.rr) joined to each beat
              "lead": "MLII", "rr_features": False,
+             # mitdb inter-patient only: share of the training N beats kept (drawn per record)
+             "subsample_normal": None,
              # mitdb:patient_specific only (Kiranyaz et al. 2016)
              "records": None, "train_minutes": 5.0, "n_common_per_class": 75},
     "preprocessing": "auto",
@@ -606,6 +608,9 @@ def _validate_data(source, ds, check_paths=True):
     if not isinstance(ds["rr_features"], bool):
         _fail(source, "ecg.data.rr_features", f"must be true or false, got {ds['rr_features']!r}",
               "true, false")
+    sn = ds["subsample_normal"]
+    if sn is not None and (not isinstance(sn, (int, float)) or isinstance(sn, bool) or not 0 < sn <= 1):
+        _fail(source, "ecg.data.subsample_normal", f"must be a fraction in (0, 1] or null, got {sn!r}")
     if ds["rr_features"] and kind != "mitdb":
         _fail(source, "ecg.data.rr_features", f"is for MIT-BIH data sets, not {ds['name']}", "false")
     recs = ds["records"]

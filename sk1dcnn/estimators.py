@@ -477,6 +477,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         ----------
         input_shape : (n_channels, n_timepoints) or None
             Needed only before ``fit``; a fitted estimator shows its own network.
+            As X's per-sample shape: ``n_timepoints`` counts the
+            ``n_static_features`` columns too.
         n_outputs : int, default=1
             Output units when summarising an unfitted estimator.
 

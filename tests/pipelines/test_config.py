@@ -251,7 +251,7 @@ def test_command_line_overrides_merge_like_every_layer(raw):
     cfg = resolve_config(raw, "ecg", quick=True, overrides={"ecg": {"model": {"max_iter": 1}},
                                                             "tracking": {"experiment": "x"}})
     assert cfg["model"]["max_iter"] == 1
-    assert cfg["model"]["filters"] == tuple(raw["ecg"]["quick"]["model"]["filters"])  # the rest stays
+    assert cfg["model"]["batch_size"] == raw["ecg"]["quick"]["model"]["batch_size"]  # the rest stays
     assert cfg["tracking"]["experiment"] == "x"
     audio = resolve_config(raw, "audio", quick=True, overrides={"audio": {"front_ends": {"mel": {
         "dropout": 0.5}}}})
@@ -286,7 +286,7 @@ def test_datasets_section_overrides_top_level(raw):
     assert q["dataset_section"] == "ucr:ECG200"
     assert q["model"]["max_iter"] == quick["model"]["max_iter"]
     assert q["model"]["batch_size"] == quick["model"]["batch_size"]
-    assert q["model"]["kernel_size"] == quick["model"]["kernel_size"]
+    assert q["model"]["n_iter_no_change"] == quick["model"]["n_iter_no_change"]
     assert q["search"]["grid"] == {f"cnn__{k}": v for k, v in quick["search"]["grid"].items()}
     assert q["search"]["cv"] == quick["search"]["cv"]
     # the dataset named in the file (no override) picks its own entry
@@ -303,11 +303,13 @@ def test_datasets_section_overrides_top_level(raw):
 
 def test_shipped_config_sections(raw):
     """The repository's mlflow.yml: the UCR results come from their own entries."""
-    for name in ("ucr:ECG200", "ucr:ECG5000", "mitdb:inter_patient", "mitdb:patient_specific"):
+    for name in ("ucr:ECG200", "ucr:ECG5000", "mitdb:inter_patient", "mitdb:de_chazal",
+                 "mitdb:patient_specific"):
         cfg = load_config(DEFAULT_CONFIG, overrides=_ecg(name))
         assert cfg["dataset_section"] == name
     mit = load_config(DEFAULT_CONFIG)
-    assert mit["data"]["classes"] == ["N", "S", "V", "F"]  # the entry's data keys
+    assert mit["data"]["classes"] == ["N", "S", "V"]  # the entry's data keys
+    assert mit["data"]["rr_features"] is True
     ucr = load_config(DEFAULT_CONFIG, overrides=_ecg("ucr:ECG200"))
     assert ucr["data"]["classes"] is None
     assert not ucr["model"].get("early_stopping") and ucr["model"].get("global_pool") is None
@@ -322,7 +324,8 @@ def test_shipped_config_sections(raw):
     assert type(make_cv(cfg, SimpleNamespace(kind="ucr"))).__name__ == "RepeatedStratifiedKFold"
     mit = load_config(DEFAULT_CONFIG)
     assert mit["data"]["name"] == "mitdb:inter_patient"
-    assert mit["model"]["class_weight"] == "balanced" and mit["model"]["early_stopping"] is True
+    # epochs chosen by grouped CV (early stopping would hold out beats of the training patients)
+    assert mit["model"]["class_weight"] == "balanced" and mit["model"]["early_stopping"] is False
     # the shipped audio: section, full and quick
     audio = load_config(DEFAULT_CONFIG, "audio")
     assert audio["search"]["grid"] == {"front_end": ["raw", "mel"]} and audio["data"]["length"] == 6561

@@ -68,11 +68,19 @@ def test_de_chazal_split_on_the_full_database():
     from pipelines.ecg import load_data
     from sk1dcnn.ecg import DE_CHAZAL_DS1, DE_CHAZAL_DS2
 
-    cfg = _cfg("mitdb:de_chazal", data_dir="shared", rr_features=False)
+    cfg = _cfg("mitdb:de_chazal", data_dir="shared", rr_features=False, subsample_normal=None)
     data = load_data(cfg["data"])
     assert set(data.groups_train) == set(DE_CHAZAL_DS1) and set(data.groups_test) == set(DE_CHAZAL_DS2)
     assert len(data.y_train) == 50994  # DS1 without its 8 Q beats, windows inside the records
     assert {c: int(np.sum(data.y_test == c)) for c in "SV"} == {"S": 1837, "V": 3220}
+    # the configured run keeps a fifth of each training record's N beats, every other beat
+    sub = load_data(_cfg("mitdb:de_chazal", data_dir="shared", rr_features=False)["data"])
+    assert cfg["data"]["subsample_normal"] is None and sub.info["subsample_normal"] == 0.2
+    for rec in DE_CHAZAL_DS1:
+        n_all = np.sum((data.groups_train == rec) & (data.y_train == "N"))
+        assert np.sum((sub.groups_train == rec) & (sub.y_train == "N")) == round(0.2 * n_all)
+    np.testing.assert_array_equal(sub.y_train[sub.y_train != "N"], data.y_train[data.y_train != "N"])
+    np.testing.assert_array_equal(sub.y_test, data.y_test)
 
 
 def test_patient_specific_shortened_on_shipped_excerpts_shares_no_patient():
