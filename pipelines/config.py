@@ -144,7 +144,7 @@ _FRONT_ENDS = ("raw", "mel")
 AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
                   "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
-_MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific")
+_MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific", "advance_warning")
 _SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv")  # f1_sv: MIT-BIH, F1 of S and V
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 #: Keys replaced whole by :func:`merge`, never merged key by key.

@@ -826,6 +826,10 @@ def run(config, *, out=print):
     """
     from . import _report, _tracking
 
+    if config["data"]["name"] == "mitdb:advance_warning":  # its own protocol (pipelines/advance_warning.py)
+        from .advance_warning import run as run_advance_warning
+
+        return run_advance_warning(config, out=out)
     # a wrong or stopped tracking server is reported now, not after the search
     _tracking.check_server(config["tracking"]["uri"])
     data = load_data(config["data"], config["random_state"])
