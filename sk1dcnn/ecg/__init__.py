@@ -53,12 +53,14 @@ from .splits import (
     INTER_PATIENT_TRAIN,
     patient_specific_split,
 )
+from .synthesis import DegradationBank
 
 __all__ = [
     "AAMI_CLASSES",
     "AAMI_MAPPING",
     "DE_CHAZAL_DS1",
     "DE_CHAZAL_DS2",
+    "DegradationBank",
     "INTER_PATIENT_TEST",
     "INTER_PATIENT_TRAIN",
     "MITDB_FS",
