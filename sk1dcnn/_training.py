@@ -12,6 +12,7 @@ record, verbose line, stopping rule, adaptive rate, checkpoint callback).
 """
 
 import contextlib
+import functools
 import signal
 import threading
 import time
@@ -77,6 +78,7 @@ class TrainingConfig:
     """How to train: read-only for the loop, rebuilt by every fit call."""
 
     loss: str
+    loss_kw: dict = field(default_factory=dict)  # the loss's own arguments (exp_beta)
     optimizer_config: OptimizerConfig = field(default_factory=OptimizerConfig)
     alpha: float = 1e-4
     batch_size: int = 32
@@ -135,6 +137,8 @@ class _Run:
 
     def __post_init__(self):
         self.loss_fn = LOSS_FUNCTIONS[self.cfg.loss]
+        if self.cfg.loss_kw:  # e.g. the exponential loss's beta
+            self.loss_fn = functools.partial(self.loss_fn, **self.cfg.loss_kw)
         self.params = self.net.params()
         self.penalized = self.net.penalized()
         self.w_total = float(self.w.sum())

@@ -8,6 +8,7 @@ array math lives in :mod:`sk1dcnn.nn`.
 """
 
 import copy
+import functools
 import numbers
 import os
 import warnings
@@ -43,6 +44,8 @@ _OUT_ACTIVATION_NAMES = {
     "exponential": "logistic",
     "squared_error": "identity",
     "hinge": "identity",
+    "softmax_squared_error": "softmax",
+    "sigmoid_squared_error": "logistic",
 }
 
 
@@ -312,6 +315,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
         # 6. train (a converged checkpoint runs no epoch, but train() restores its best weights)
         train(net, Xc, Y.astype(Xc.dtype, copy=False), sample_weight, cfg, state, rng,
               validation, self._checkpoint_writer(fingerprint))
+        if not incremental:  # BatchNormalization: the training set's exact statistics
+            net.recompute_batchnorm_statistics(Xc, predict_chunk_size(net, Xc.dtype.itemsize))
         net.clear_cache()
         # 7. success: publish the fitted attributes
         self._publish(net, state, rng, targets, X.ndim, input_shape, cfg.early_stopping)
@@ -326,6 +331,10 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     def _weigh_samples(self, sample_weight, y, targets):
         """The weights training uses: ``sample_weight`` (the classifier adds class weights)."""
         return sample_weight
+
+    def _loss_kw(self, engine_loss):
+        """Keyword arguments of the engine loss (the classifier's ``exp_beta``)."""
+        return {}
 
     def _initial_state(self, input_shape, targets, fingerprint):
         """A new network and training state, or those of a checkpoint to resume.
@@ -364,7 +373,7 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
     def _training_config(self, engine_loss, n_samples, incremental, augment):
         batch_size = 32 if self.batch_size == "auto" else self.batch_size
         return TrainingConfig(
-            loss=engine_loss,
+            loss=engine_loss, loss_kw=self._loss_kw(engine_loss),
             optimizer_config=OptimizerConfig(
                 solver=self.solver, momentum=self.momentum,
                 nesterovs_momentum=self.nesterovs_momentum, beta_1=self.beta_1,
@@ -400,7 +409,8 @@ class _BaseCNN1D(BaseEstimator, metaclass=ABCMeta):
                                   stratify=stratify,
                                   random_state=int(rng.integers(np.iinfo(np.int32).max)))
         X_val, y_val, Y_val = Xc[va], np.asarray(y)[va], Y[va]
-        loss_fn = LOSS_FUNCTIONS[targets["loss"]]
+        loss_fn = functools.partial(LOSS_FUNCTIONS[targets["loss"]],
+                                    **self._loss_kw(targets["loss"]))
         w_val = np.full(len(va), 1.0 / len(va), dtype=Xc.dtype)
 
         def validation():
@@ -527,8 +537,17 @@ def _refuse_nan(X, name):
 def _forward_in_chunks(net, Xc, upto=None, clear_cache=True):
     """Inference on channels-last ``Xc`` in chunks sized by :func:`predict_chunk_size`."""
     chunk = predict_chunk_size(net, Xc.dtype.itemsize)
-    outs = [net.forward(Xc[start:start + chunk], training=False, upto=upto)
-            for start in range(0, Xc.shape[0], chunk)]
+    outs = []
+    for start in range(0, Xc.shape[0], chunk):
+        part = Xc[start:start + chunk]
+        if len(part) == 1:
+            # NumPy runs a one-row product as a matrix-vector product, which rounds
+            # differently from the same row inside a batch (matrix-matrix): a sample
+            # predicted alone goes through as a batch of two, for identical outputs
+            part = np.concatenate([part, part])
+            outs.append(net.forward(part, training=False, upto=upto)[:1])
+        else:
+            outs.append(net.forward(part, training=False, upto=upto))
     if clear_cache:  # not between epochs: training reuses the buffers
         net.clear_cache()
     if not outs:
@@ -586,19 +605,26 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         'rrelu', 'elu', 'swish', 'sigmoid', 'tanh' or 'identity'.
     dropout : float, default=0.0
         Dropout rate after each dense hidden layer (inverted, off at predict).
-    loss : {'log_loss', 'categorical_crossentropy', 'binary_crossentropy', 'exponential', 'hinge'}, default='log_loss'
+    loss : {'log_loss', 'categorical_crossentropy', 'binary_crossentropy', 'squared_error', 'exponential', 'hinge'}, default='log_loss'
         'log_loss' is softmax cross-entropy for multiclass targets and sigmoid
         (binary) cross-entropy for binary and multilabel targets; the two Keras
-        names force one or the other. 'exponential' and 'hinge' train one-vs-rest
+        names force one or the other. 'squared_error' is the mean squared error
+        between the predicted probabilities and the one-hot targets (half the
+        Brier score): softmax outputs for multiclass targets, a sigmoid per output
+        for binary and multilabel ones, so ``predict_proba`` returns those
+        probabilities; bounded per sample, it is less swayed by mislabelled
+        series than log loss but learns more slowly from confident mistakes.
+        'exponential' (``exp(-exp_beta * y * z)``) and 'hinge' train one-vs-rest
         margins with targets in {-1, 1}; with 'hinge' there is no
         ``predict_proba`` (as in ``SGDClassifier``).
     architecture : list of layer specs, str or None, default=None
         Escape hatch: the hidden layers written out, e.g.
         ``[{"layer": "Conv1D", "filters": 16, "kernel_size": 7, "activation": "relu"},
         {"layer": "MaxPooling1D", "pool_size": 3, "strides": 2}, "GlobalAveragePooling1D"]``,
-        or a preset name of :mod:`sk1dcnn.presets` ('sample_level',
-        'sample_level_res', 'sample_level_rese': raw-waveform sample-level CNNs).
-        When given, the flat architecture parameters above are ignored; the
+        or a preset name of :mod:`sk1dcnn.presets`: 'fcn', 'resnet',
+        'inception_time' (the deep time-series classification references, see
+        docs/architectures.md), 'sample_level', 'sample_level_res',
+        'sample_level_rese' (raw-waveform sample-level CNNs). When given, the flat architecture parameters above are ignored; the
         output layer is always added by the estimator.
     augment : bool, dict or None, default=None
         Label-preserving augmentation of each training batch (never at
@@ -648,6 +674,10 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
     n_iter_no_change : int, default=10
     class_weight : dict, 'balanced' or None, default=None
         Multiplies ``sample_weight`` by the class weights (single-output targets).
+    exp_beta : float, default=1.0
+        The exponential loss's beta, ``exp(-beta * y * z)`` per output (only with
+        ``loss='exponential'``); ``predict_proba`` is ``sigmoid(2 * beta * z)``
+        (normalised over classes for multiclass y), the loss's minimiser.
     dtype : {'float32', 'float64'}, default='float32'
         Compute precision; float64 is the slower, exact option.
     clip_norm : float or None, default=None
@@ -697,7 +727,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
     _parameter_constraints: dict = {
         **_BaseCNN1D._parameter_constraints,
         "loss": [StrOptions({"log_loss", "categorical_crossentropy", "binary_crossentropy",
-                             "exponential", "hinge"})],
+                             "exponential", "hinge", "squared_error"})],
+        "exp_beta": [Interval(numbers.Real, 0, None, closed="neither")],
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
@@ -711,7 +742,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
                  nesterovs_momentum=True, early_stopping=False, validation_fraction=0.1,
                  beta_1=0.9, beta_2=0.999, epsilon=1e-8, n_iter_no_change=10,
                  class_weight=None, dtype="float32", clip_norm=None, checkpoint_path=None,
-                 input_scaling="global"):
+                 exp_beta=1.0, input_scaling="global"):
         super().__init__(
             filters=filters, kernel_size=kernel_size, strides=strides, padding=padding,
             dilation_rate=dilation_rate, pool=pool, pool_size=pool_size,
@@ -728,6 +759,7 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             clip_norm=clip_norm, checkpoint_path=checkpoint_path,
         )
         self.class_weight = class_weight
+        self.exp_beta = exp_beta
         self.input_scaling = input_scaling
 
     def __sklearn_tags__(self):
@@ -787,7 +819,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
         if TARGET_ENCODING[engine] == "sign":  # {0, 1} indicators -> {-1, 1}
             Y = 2 * Y - 1
         return {"Y": Y, "loss": engine, "multilabel": multilabel,
-                "attributes": {"classes_": classes_, "_multilabel": multilabel}}
+                "attributes": {"classes_": classes_, "_multilabel": multilabel,
+                               "_exp_beta": float(self.exp_beta)}}
 
     def _weigh_samples(self, sample_weight, y, targets):
         """``sample_weight`` times the ``class_weight`` of each sample's class."""
@@ -797,8 +830,17 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             raise ValueError("class_weight is not supported for multilabel targets.")
         return sample_weight * compute_sample_weight(self.class_weight, y)
 
+    def _loss_kw(self, engine_loss):
+        if engine_loss == "exponential" and self.exp_beta != 1.0:
+            return {"beta": float(self.exp_beta)}
+        return {}
+
     def _engine_loss_for(self, n_columns, multilabel):
         """The engine loss of the ``loss`` parameter for these targets."""
+        if self.loss == "squared_error":  # on probabilities: softmax, or sigmoid per output
+            if n_columns > 1 and not multilabel:
+                return "softmax_squared_error"
+            return "sigmoid_squared_error"
         if self.loss == "log_loss":
             if n_columns > 1 and not multilabel:
                 return "categorical_crossentropy"
@@ -892,6 +934,8 @@ class CNN1DClassifier(ClassifierMixin, _BaseCNN1D):
             normalised so that each row sums to one.
         """
         Z = self._raw_forward(X).astype(np.float64)
+        if self._engine_loss == "exponential":  # minimiser log(p / (1 - p)) / (2 beta)
+            Z *= getattr(self, "_exp_beta", 1.0)
         P = OUT_ACTIVATIONS[self._engine_loss](Z)
         if self._multilabel:
             return P

@@ -71,6 +71,11 @@ ESTIMATOR_TYPES = (
     "sk1dcnn.nn.blocks.ReSEBlock",
     "sk1dcnn.nn.blocks.ResidualBlock",
     "sk1dcnn.nn.blocks.SqueezeExcitation",
+    # the blocks made of small networks (sk1dcnn.nn.network), used by the resnet and
+    # inception_time presets
+    "sk1dcnn.nn.network.Concatenate",
+    "sk1dcnn.nn.network.InceptionModule",
+    "sk1dcnn.nn.network.Residual",
     # what survives between warm_start fits and partial_fit calls
     "sk1dcnn._training.TrainingState",
     "sk1dcnn.nn.optim.AdamOptimizer",

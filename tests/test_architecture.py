@@ -132,9 +132,9 @@ def _fit_err(X, y, match, est):
 def test_signal_too_short_names_the_layer():
     X = np.random.default_rng(0).standard_normal((10, 6))
     y = np.arange(10) % 2
-    msg = ("n_timepoints=6 is too short for this network: layer 5 MaxPooling1D(pool_size=2) "
-           "gets length 1, shorter than its pool_size, and would output length 0")
-    _fit_err(X, y, re.escape(msg), CNN1DClassifier(max_iter=1))
+    # the default network takes 6 timepoints: 6 -> 3 -> 1 -> 1 (pooling keeps one step)
+    est = CNN1DClassifier(max_iter=1).fit(X, y)
+    assert est.network_.layers[5].output_shape == (1, 64)
     msg = ("n_timepoints=6 is too short for this network: layer 0 Conv1D(filters=4, "
            "kernel_size=9, padding='valid', activation='relu') gets length 6 and would output "
            "length -2 (its receptive field spans 9 steps); use padding='same' or a smaller "
@@ -143,13 +143,15 @@ def test_signal_too_short_names_the_layer():
 
 
 def test_build_network_says_which_layer_the_length_runs_out_in():
-    msg = ("n_timepoints=6 is too short for this network: layer 5 MaxPooling1D(pool_size=2) "
-           "gets length 1, shorter than its pool_size, and would output length 0")
+    msg = ("n_timepoints=6 is too short for this network: layer 2 Conv1D(filters=32, "
+           "kernel_size=5, padding='valid', activation='relu') gets length 1 and would output "
+           "length -3 (its receptive field spans 5 steps); use padding='same' or a smaller "
+           "kernel_size/dilation_rate.")
     with pytest.raises(ValueError, match=re.escape(msg)):
-        build_network(params(), (6, 1), 1, np.random.RandomState(0))
+        build_network(params(padding="valid"), (6, 1), 1, np.random.RandomState(0))
     # summary() of an unfitted estimator builds the same way, with the same message
     with pytest.raises(ValueError, match=re.escape(msg)):
-        CNN1DClassifier().summary(input_shape=(1, 6))
+        CNN1DClassifier(padding="valid").summary(input_shape=(1, 6))
 
 
 # ------------------------------------------------------ predict chunking

@@ -1,4 +1,6 @@
-"""scikit-learn's common estimator checks on both estimators."""
+"""scikit-learn's common estimator checks on both estimators: a small fast
+configuration, and the default instances (scikit-learn-contrib's definition of
+"compatible": the default estimator passes)."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
@@ -32,4 +34,12 @@ def _expected_failed_checks(estimator):
     expected_failed_checks=_expected_failed_checks,
 )
 def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+@parametrize_with_checks(
+    [CNN1DClassifier(), CNN1DRegressor()],
+    expected_failed_checks=_expected_failed_checks,
+)
+def test_sklearn_compatible_default_estimator(estimator, check):
     check(estimator)

@@ -39,7 +39,7 @@ from sk1dcnn.preprocessing import (  # noqa: E402
     Resampler,
     SeriesStandardScaler,
 )
-from sk1dcnn.presets import sample_level  # noqa: E402
+from sk1dcnn.presets import inception_time, sample_level  # noqa: E402
 
 TINY = dict(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
 RNG = np.random.default_rng(0)
@@ -72,6 +72,9 @@ def _fitted_variants(tmp_path):
             out[f"preset_{block}"] = CNN1DClassifier(
                 architecture=sample_level(n_blocks=2, filters=2, block=block, se_ratio=1),
                 early_stopping=True, max_iter=2, random_state=0).fit(X3, Y3)
+        out["inception_time"] = CNN1DClassifier(
+            architecture=inception_time(depth=3, filters=2, kernel_sizes=(4, 2), bottleneck=2),
+            max_iter=2, random_state=0).fit(X3, Y3)
     return out
 
 
@@ -96,7 +99,8 @@ def test_trusted_types_are_exactly_what_fitted_estimators_hold(variants):
     assert found == set(ESTIMATOR_TYPES) | {path_type}
     assert path_type in STDLIB_TYPES
     # every engine layer and block class is covered (and none is a stale name)
-    engine = {f"sk1dcnn.nn.layers.{n}" for n in LAYERS} | {f"sk1dcnn.nn.blocks.{n}" for n in BLOCKS}
+    engine = ({f"sk1dcnn.nn.layers.{n}" for n in LAYERS} | {f"sk1dcnn.nn.blocks.{n}" for n in BLOCKS}
+              | {f"sk1dcnn.nn.network.{n}" for n in ("Residual", "Concatenate", "InceptionModule")})
     assert engine <= set(ESTIMATOR_TYPES)
     assert get_trusted_types() == list(TRUSTED_TYPES)
     assert get_trusted_types() is not get_trusted_types()

@@ -7,7 +7,8 @@ Imports run one way, each module only from those above it::
     layers                  plain layers over ops (Conv1D steps through ops.conv1d_*)
     fast_conv               the fast ways to run a Conv1D (and fusions with the next layers)
     blocks                  BatchNormalization, residual and squeeze-excitation blocks
-    network                 Sequential: builds, plans (fuse=True: fast paths) and runs layers
+    network                 Sequential: builds, plans (fuse=True: fast paths) and runs layers;
+                            Residual, Concatenate and InceptionModule, blocks made of Sequentials
 
 Arrays are channels-last ``(N, L, C)`` inside the engine.
 """

@@ -33,8 +33,18 @@ class BatchNormalization(Layer):
     Works on sequences ``(N, L, C)`` (statistics over samples and time, one per
     channel) and on flat ``(N, D)`` input (one per feature). While training it
     normalises with the batch mean and (biased) variance and updates the
-    running statistics ``moving = momentum * moving + (1 - momentum) * batch``;
-    at predict time it uses the running statistics, as Keras does.
+    running statistics; at predict time it uses the running statistics, as
+    Keras does.
+
+    The running statistics are bias-corrected exponential averages (as Adam's
+    moments): after ``t`` updates, ``moving = sum_i w_i batch_i`` with weights
+    ``w_i`` proportional to ``momentum ** (t - i)`` and summing to one, so the
+    initial zeros and ones never leak in (Keras' update
+    ``moving = momentum * moving + (1 - momentum) * batch`` still holds 5% of
+    the initial variance 1.0 after 300 updates at momentum 0.99, which dominates
+    a small true variance). :meth:`~sk1dcnn.nn.network.Sequential.recompute_batchnorm_statistics`
+    replaces them with the exact statistics of a data set (the estimators do it
+    on the training set at the end of ``fit``).
 
     Parameters
     ----------
@@ -53,6 +63,8 @@ class BatchNormalization(Layer):
     moving_mean, moving_variance : ndarray of float64
         Running statistics (zeros and ones at build); not trained by the
         optimizer and not part of ``params``.
+    n_updates : int
+        Training batches seen since build (the bias correction's ``t``).
 
     Notes
     -----
@@ -64,6 +76,8 @@ class BatchNormalization(Layer):
     """
 
     penalized = ()
+    #: layers pickled before the bias correction keep Keras' plain update
+    n_updates = None
 
     def __init__(self, momentum=0.99, epsilon=1e-3, center=True, scale=True):
         super().__init__()
@@ -98,6 +112,7 @@ class BatchNormalization(Layer):
             self.params["beta"] = np.zeros(C, dtype=dtype)
         self.moving_mean = np.zeros(C, dtype=np.float64)
         self.moving_variance = np.ones(C, dtype=np.float64)
+        self.n_updates = 0
         return self.output_shape
 
     def _gamma(self, dtype):
@@ -127,12 +142,14 @@ class BatchNormalization(Layer):
             Xc = np.subtract(X, self._tile(mean, X), out=self._buffer("xhat", X.shape, X.dtype))
             var = np.einsum(two, Xc, Xc) / X.dtype.type(M)
             inv_std = (1.0 / np.sqrt(var.astype(np.float64) + self.epsilon)).astype(X.dtype)
-            m = self.momentum
-            self.moving_mean *= m
-            self.moving_mean += (1.0 - m) * mean
-            self.moving_variance *= m
-            self.moving_variance += (1.0 - m) * var
+            self._update_moving(mean, var)
             Xhat = np.multiply(Xc, self._tile(inv_std, X), out=Xc)
+        elif "_c_collect" in vars(self):  # recompute_batchnorm_statistics is collecting
+            self._c_collect(self, X)
+            inv_std = (1.0 / np.sqrt(self.moving_variance + self.epsilon)).astype(X.dtype)
+            Xhat = np.subtract(X, self._tile(self.moving_mean.astype(X.dtype), X),
+                               out=self._buffer("xhat", X.shape, X.dtype))
+            np.multiply(Xhat, self._tile(inv_std, X), out=Xhat)
         else:
             inv_std = (1.0 / np.sqrt(self.moving_variance + self.epsilon)).astype(X.dtype)
             Xhat = np.subtract(X, self._tile(self.moving_mean.astype(X.dtype), X),
@@ -145,6 +162,17 @@ class BatchNormalization(Layer):
         self._c_inv_std = inv_std
         self._c_training = training
         return Y
+
+    def _update_moving(self, mean, var):
+        """Move the running statistics towards this batch's (bias-corrected average)."""
+        m = self.momentum
+        if self.n_updates is None:  # a layer pickled before the correction: Keras' update
+            rate = 1.0 - m
+        else:
+            self.n_updates += 1
+            rate = (1.0 - m) / (1.0 - m ** self.n_updates)
+        self.moving_mean += rate * (mean - self.moving_mean)
+        self.moving_variance += rate * (var - self.moving_variance)
 
     def backward(self, dY, need_dX=True):
         C = dY.shape[-1]
@@ -488,6 +516,8 @@ class ReSEBlock(ResidualBlock):
 
     def _make_se(self):
         return SqueezeExcitation(self.se_ratio)
+
+
 
 
 #: Registry of the layer classes defined here, merged into ``make_layer``'s.

@@ -54,7 +54,8 @@ def can_fuse_pool(conv, pool):
     non-decreasing activation, so the pooled output is identical.
     """
     return (isinstance(pool, MaxPooling1D) and conv.activation in MONOTONE | {None}
-            and pool.input_shape == conv.output_shape)
+            and pool.input_shape == conv.output_shape
+            and pool.pads(conv.output_shape[0]) == (0, 0))  # no padded windows
 
 
 def phase_groups(conv, pool, training=True):

@@ -350,7 +350,15 @@ class Dense(_FusedActivation, Layer):
 
     def forward(self, X, training=False, rng=None):
         self._c_X = X
-        Y = X @ self.params["W"]
+        W = self.params["W"]
+        if W.shape[1] == 1 and W.dtype == np.float32:
+            # BLAS runs a one-column product as a matrix-vector product, whose rounding of
+            # a row depends on how many rows come with it (one float32 ulp: a sample
+            # predicted alone and in a batch would differ); einsum's does not. float64
+            # keeps BLAS: its differences (1e-16) are below any tolerance.
+            Y = np.einsum("nd,du->nu", X, W)
+        else:
+            Y = X @ W
         if self.use_bias:
             Y += self.params["b"]
         return self._activate(Y, training, rng)
@@ -457,53 +465,98 @@ class Dropout(Layer):
 
 
 class _Pool(Layer):
-    def __init__(self, pool_size=2, strides=None):
+    """Pooling over time (shared by max and average pooling).
+
+    ``padding='valid'`` (Keras' default) drops the windows that would run past
+    the end, but never shortens a signal below one step: an input shorter than
+    ``pool_size`` is pooled as a single window over what there is. ``'same'``
+    pads as Keras does, so that the output has ``ceil(L / strides)`` steps; the
+    padding never counts (max pooling ignores it, average pooling divides by
+    the number of real values in each window).
+    """
+
+    padding = "valid"  # layers pickled before 'padding' existed
+
+    def __init__(self, pool_size=2, strides=None, padding="valid"):
         super().__init__()
         name = type(self).__name__
         self.pool_size = _check_positive_int("pool_size", pool_size, name)
         self.strides = self.pool_size if strides is None else _check_positive_int(
             "strides", strides, name)
+        if padding not in ("valid", "same"):
+            raise ValueError(f"{name}: padding must be 'valid' or 'same', got {padding!r}.")
+        self.padding = padding
 
     def get_config(self):
         cfg = {"pool_size": self.pool_size}
         if self.strides != self.pool_size:
             cfg["strides"] = self.strides
+        if self.padding != "valid":
+            cfg["padding"] = self.padding
         return cfg
+
+    def pads(self, length):
+        """``(left, right)``: the padding of an input of ``length`` steps (see the class)."""
+        p, s = self.pool_size, self.strides
+        if self.padding == "same":
+            return ops.conv_padding(length, p, s, "same")
+        return (0, p - length) if length < p else (0, 0)
 
     def compute_output_shape(self, input_shape):
         _require_sequence(self, input_shape)
         L, C = input_shape
-        out = ops.pool_output_length(L, self.pool_size, self.strides)
-        if out < 1:
-            raise TooShortError(
-                f"{self!r} gets length {L}, shorter than its pool_size, and would output "
-                f"length 0; use a smaller pool_size, fewer pooling blocks or pool=None"
-            )
-        return (out, C)
+        left, right = self.pads(L)
+        return (ops.pool_output_length(L + left + right, self.pool_size, self.strides), C)
+
+    def _padded(self, X, fill):
+        """``X`` padded along time with ``fill`` (``X`` itself without padding)."""
+        left, right = self.pads(X.shape[1])
+        self._c_pads = (left, right)
+        if left == 0 and right == 0:
+            return X
+        N, L, C = X.shape
+        Xp = np.full((N, L + left + right, C), fill, dtype=X.dtype)
+        Xp[:, left:left + L] = X
+        return Xp
+
+    def _crop(self, dXp):
+        left, right = self._c_pads
+        return dXp if left == 0 and right == 0 else dXp[:, left:dXp.shape[1] - right]
 
 
 class MaxPooling1D(_Pool):
-    """Max pooling over time, 'valid' windows (Keras ``MaxPooling1D``)."""
+    """Max pooling over time (Keras ``MaxPooling1D``); see :class:`_Pool` for ``padding``."""
 
     def forward(self, X, training=False, rng=None):
-        Y, masks = ops.maxpool1d_forward(X, self.pool_size, self.strides)
+        Xp = self._padded(X, -np.inf)  # padding never wins
+        Y, masks = ops.maxpool1d_forward(Xp, self.pool_size, self.strides)
         self._c_masks = masks
-        self._c_len = X.shape[1]
+        self._c_len = Xp.shape[1]
         return Y
 
     def backward(self, dY, need_dX=True):
-        return ops.maxpool1d_backward(dY, self._c_masks, self._c_len, self.strides)
+        return self._crop(ops.maxpool1d_backward(dY, self._c_masks, self._c_len, self.strides))
 
 
 class AveragePooling1D(_Pool):
-    """Average pooling over time, 'valid' windows (Keras ``AveragePooling1D``)."""
+    """Average pooling over time (Keras ``AveragePooling1D``); see :class:`_Pool` for ``padding``."""
 
     def forward(self, X, training=False, rng=None):
-        self._c_len = X.shape[1]
-        return ops.avgpool1d_forward(X, self.pool_size, self.strides)
+        Xp = self._padded(X, 0.0)
+        self._c_len = Xp.shape[1]
+        Y = ops.avgpool1d_forward(Xp, self.pool_size, self.strides)
+        self._c_scale = None
+        if Xp is not X:  # the mean of the real values only: rescale by pool_size / count
+            ones = self._padded(np.ones((1, X.shape[1], 1), dtype=X.dtype), 0.0)
+            count = ops.avgpool1d_forward(ones, self.pool_size, self.strides)
+            self._c_scale = (1.0 / count).astype(X.dtype)
+            Y *= self._c_scale
+        return Y
 
     def backward(self, dY, need_dX=True):
-        return ops.avgpool1d_backward(dY, self.pool_size, self._c_len, self.strides)
+        if self._c_scale is not None:
+            dY = dY * self._c_scale
+        return self._crop(ops.avgpool1d_backward(dY, self.pool_size, self._c_len, self.strides))
 
 
 class GlobalAveragePooling1D(Layer):

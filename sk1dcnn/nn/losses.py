@@ -11,8 +11,12 @@ identity/squared error.
 ``OUT_ACTIVATIONS[name](Z)`` maps logits to what ``predict_proba`` (classifier)
 or ``predict`` (regressor) returns.
 
-Target encodings: cross-entropies take one-hot / {0, 1} indicators; the
-exponential and hinge losses take {-1, 1} (one column per class, one-vs-rest).
+Target encodings: cross-entropies and the squared errors on probabilities
+(``softmax_squared_error``, ``sigmoid_squared_error``: the classifier's
+``loss='squared_error'``) take one-hot / {0, 1} indicators; the exponential and
+hinge losses take {-1, 1} (one column per class, one-vs-rest). Keyword
+arguments (the exponential loss's ``beta``) reach a loss through
+``functools.partial``.
 """
 
 import numpy as np
@@ -54,13 +58,46 @@ def squared_error(Z, Y, w):
     return loss, dZ
 
 
-def exponential(Z, Y, w):
-    """AdaBoost's exponential loss ``exp(-y z)``, y in {-1, 1}, mean over outputs."""
+def softmax_squared_error(Z, Y, w):
+    """Half mean squared error between the softmax probabilities and one-hot ``Y``.
+
+    ``0.5 * sum_k (p_k - y_k)**2 / K`` per sample: half the Brier score over K.
+    Gradient ``dL/dz_j = p_j * (d_j - sum_k d_k p_k) / K`` with ``d = p - y``
+    (the softmax Jacobian ``p_j (delta_jk - p_k)`` applied to ``d``).
+    """
+    K = Z.shape[1]
+    P = softmax(Z, axis=1)
+    D = P - Y
+    loss = _wsum(0.5 * (D * D).sum(axis=1) / K, w)
+    dZ = P * (D - (D * P).sum(axis=1, keepdims=True))
+    dZ *= w[:, None] / K
+    return loss, dZ
+
+
+def sigmoid_squared_error(Z, Y, w):
+    """Half mean squared error between sigmoid probabilities and {0, 1} ``Y`` (binary,
+    multilabel): ``0.5 * sum_k (p_k - y_k)**2 / K``, gradient ``(p - y) p (1 - p) / K``."""
+    K = Z.shape[1]
+    P = expit(Z)
+    D = P - Y
+    loss = _wsum(0.5 * (D * D).sum(axis=1) / K, w)
+    dZ = D * P * (1 - P) * (w[:, None] / K)
+    return loss, dZ
+
+
+def exponential(Z, Y, w, beta=1.0):
+    """Exponential loss ``exp(-beta y z)``, y in {-1, 1}, mean over outputs.
+
+    ``beta=1`` is AdaBoost's loss. The 1D-CNN literature writes it
+    ``sum exp(-beta * y^T y_hat)``; per output (one-vs-rest) it is the same
+    margin loss. Its minimiser is ``z = log(p / (1 - p)) / (2 beta)``.
+    """
     K = Z.shape[1]
     # clip the margin so a wildly wrong logit gives a large finite loss, not inf
-    e = np.exp(np.minimum(-Y * Z, 50.0))
+    margin = -Y * Z if beta == 1.0 else -beta * Y * Z
+    e = np.exp(np.minimum(margin, 50.0))
     loss = _wsum(e.sum(axis=1) / K, w)
-    dZ = -Y * e * (w[:, None] / K)
+    dZ = (-Y if beta == 1.0 else -beta * Y) * e * (w[:, None] / K)
     return loss, dZ
 
 
@@ -80,11 +117,14 @@ LOSS_FUNCTIONS = {
     "squared_error": squared_error,
     "exponential": exponential,
     "hinge": hinge,
+    "softmax_squared_error": softmax_squared_error,
+    "sigmoid_squared_error": sigmoid_squared_error,
 }
 
 
 def _half_sigmoid(Z):
-    # the exponential loss is minimised by f = log(p / (1 - p)) / 2
+    # the exponential loss is minimised by f = log(p / (1 - p)) / 2 (beta = 1; the
+    # classifier scales Z by beta first)
     return expit(2 * Z)
 
 
@@ -94,6 +134,8 @@ OUT_ACTIVATIONS = {
     "squared_error": lambda Z: Z,
     "exponential": _half_sigmoid,
     "hinge": lambda Z: Z,
+    "softmax_squared_error": lambda Z: softmax(Z, axis=1),
+    "sigmoid_squared_error": expit,
 }
 
 #: How a loss wants its class targets encoded: 0/1 indicators or -1/+1 signs.
@@ -103,6 +145,8 @@ TARGET_ENCODING = {
     "squared_error": "indicator",
     "exponential": "sign",
     "hinge": "sign",
+    "softmax_squared_error": "indicator",
+    "sigmoid_squared_error": "indicator",
 }
 
 #: Names accepted by the estimators' ``loss`` parameter -> engine loss.

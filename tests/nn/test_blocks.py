@@ -59,9 +59,31 @@ def test_batchnorm_training_normalises_and_updates_running_stats():
     var = X.reshape(-1, 3).var(axis=0)
     np.testing.assert_allclose(flat.var(axis=0), var / (var + 1e-3), rtol=1e-10)
     mean = X.reshape(-1, 3).mean(axis=0)
-    np.testing.assert_allclose(bn.moving_mean, 0.1 * mean)
-    np.testing.assert_allclose(bn.moving_variance, 0.9 + 0.1 * var)
-    assert bn.moving_mean.dtype == np.float64
+    # bias-corrected: after one update the running statistics are the batch's
+    np.testing.assert_allclose(bn.moving_mean, mean)
+    np.testing.assert_allclose(bn.moving_variance, var)
+    assert bn.moving_mean.dtype == np.float64 and bn.n_updates == 1
+
+
+def test_batchnorm_running_stats_are_a_normalised_exponential_average():
+    """After t updates: sum_i m**(t-i) * batch_i / sum_i m**(t-i), with no trace of the
+    initial 0 and 1 (Keras' plain update keeps m**t of them)."""
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(2.0, 0.1, size=(4, 5, 2)) for _ in range(6)]
+    bn = build(BatchNormalization(momentum=0.7), (5, 2))
+    for B in batches:
+        bn.forward(B, training=True)
+    w = 0.7 ** np.arange(len(batches))[::-1]
+    w /= w.sum()
+    means = np.array([B.reshape(-1, 2).mean(axis=0) for B in batches])
+    variances = np.array([B.reshape(-1, 2).var(axis=0) for B in batches])
+    np.testing.assert_allclose(bn.moving_mean, w @ means, rtol=1e-12)
+    np.testing.assert_allclose(bn.moving_variance, w @ variances, rtol=1e-12)
+    # a layer pickled before the correction (no n_updates) keeps Keras' update
+    old = build(BatchNormalization(momentum=0.7), (5, 2))
+    del old.n_updates
+    old.forward(batches[0], training=True)
+    np.testing.assert_allclose(old.moving_variance, 0.7 + 0.3 * variances[0], rtol=1e-12)
 
 
 def test_batchnorm_predict_uses_running_stats():

@@ -16,7 +16,7 @@ from _gradcheck import ATOL, RTOL, numerical_grad
 def loss_inputs(name, seed=0, N=5, K=3):
     rng = np.random.default_rng(seed)
     Z = rng.standard_normal((N, K)) * 2
-    if name == "categorical_crossentropy":
+    if name in ("categorical_crossentropy", "softmax_squared_error"):
         Y = np.eye(K)[rng.integers(0, K, N)]
     elif name == "squared_error":
         Y = rng.standard_normal((N, K))
@@ -44,6 +44,10 @@ def reference_loss(name, Z, Y, w):
         per = np.exp(-Y * Z).mean(axis=1)
     elif name == "hinge":
         per = np.maximum(0, 1 - Y * Z).mean(axis=1)
+    elif name == "softmax_squared_error":  # half the Brier score, over K
+        per = 0.5 * ((np.exp(Z) / np.exp(Z).sum(axis=1, keepdims=True) - Y) ** 2).mean(axis=1)
+    elif name == "sigmoid_squared_error":
+        per = 0.5 * ((1 / (1 + np.exp(-Z)) - Y) ** 2).mean(axis=1)
     else:  # pragma: no cover - a new loss needs a reference here
         raise AssertionError(f"no reference for loss {name!r}")
     return float(per @ w)
@@ -117,3 +121,36 @@ def test_exponential_out_activation_inverts_the_population_minimizer():
     np.testing.assert_allclose(OUT_ACTIVATIONS["exponential"](f_star), p, rtol=1e-12)
 
 
+
+
+@pytest.mark.parametrize("beta", [0.25, 1.0, 3.0])
+def test_exponential_beta_gradient_and_value(beta):
+    """exp(-beta y z) per output, mean over outputs; beta=1 is bit for bit the default."""
+    from functools import partial
+
+    Z, Y, w = loss_inputs("exponential", seed=7)
+    fn = partial(LOSS_FUNCTIONS["exponential"], beta=beta)
+    loss, dZ = fn(Z.copy(), Y, w)
+    np.testing.assert_allclose(loss, float(np.exp(-beta * Y * Z).mean(axis=1) @ w), rtol=1e-12)
+    np.testing.assert_allclose(dZ, numerical_grad(lambda: fn(Z, Y, w)[0], Z), rtol=RTOL, atol=ATOL)
+    if beta == 1.0:
+        default = LOSS_FUNCTIONS["exponential"](Z, Y, w)
+        assert loss == default[0] and np.array_equal(dZ, default[1])
+    # the population minimiser is log(p / (1 - p)) / (2 beta): sigmoid(2 beta z) inverts it
+    p = np.array([0.1, 0.5, 0.9])
+    z = np.log(p / (1 - p)) / (2 * beta)
+    grid = np.linspace(-5, 5, 20001)
+    risk = p[:, None] * np.exp(-beta * grid) + (1 - p[:, None]) * np.exp(beta * grid)
+    np.testing.assert_allclose(grid[risk.argmin(axis=1)], z, atol=1e-3)
+    np.testing.assert_allclose(OUT_ACTIVATIONS["exponential"](beta * z), p, rtol=1e-12)
+
+
+def test_squared_error_on_probabilities_outputs_and_bounds():
+    Z, Y, w = loss_inputs("softmax_squared_error", seed=2)
+    np.testing.assert_allclose(OUT_ACTIVATIONS["softmax_squared_error"](Z), softmax(Z, axis=1))
+    # bounded: a confidently wrong sample costs at most 1 / K (half of |p - y|^2 <= 2, over K)
+    Zbad = np.array([[1e4, -1e4, 0.0]])
+    loss, dZ = LOSS_FUNCTIONS["softmax_squared_error"](Zbad, np.array([[0.0, 1.0, 0.0]]),
+                                                       np.ones(1))
+    np.testing.assert_allclose(loss, 1 / 3, rtol=1e-12)
+    assert np.all(np.abs(dZ) < 1e-12)  # saturated softmax: no gradient left (why log loss learns faster)

@@ -141,9 +141,10 @@ def test_make_layer_names_what_is_wrong(spec, message):
 
 
 def test_too_short_input_names_the_layer_where_the_length_runs_out():
-    net = Sequential([Conv1D(2, 3, padding="same"), MaxPooling1D(4), MaxPooling1D(4), Flatten()])
+    net = Sequential([Conv1D(2, 3, padding="same"), MaxPooling1D(4), Conv1D(2, 3), Flatten()])
     with pytest.raises(ValueError, match=r"n_timepoints=10 is too short for this network: "
-                                         r"layer 2 MaxPooling1D\(pool_size=4\) gets length 2"):
+                                         r"layer 2 Conv1D\(filters=2, kernel_size=3, "
+                                         r"padding='valid'\) gets length 2"):
         net.build((10, 1), np.random.RandomState(0), np.float64)
 
 
@@ -198,3 +199,29 @@ def test_a_pickled_network_keeps_its_switch_and_drops_its_buffers(fuse):
     assert clone.fuse is fuse and clone._runners == {}
     np.testing.assert_array_equal(clone.forward(X), net.forward(X))
     assert Y.dtype == np.float32
+
+
+def test_forward_output_of_a_dense_relu_survives_the_next_pass():
+    """A Dense with a fused ReLU writes into a reused buffer: forward copies it, so
+    the embeddings of one chunk are not overwritten by the next (transform in chunks)."""
+    net = Sequential([Flatten(), Dense(4, activation="relu")])
+    net.build((3, 1), np.random.RandomState(0), np.float64)
+    rng = np.random.default_rng(0)
+    X1, X2 = rng.standard_normal((5, 3, 1)), rng.standard_normal((2, 3, 1))
+    first = net.forward(X1)
+    expected = first.copy()
+    net.forward(X2)
+    np.testing.assert_array_equal(first, expected)
+
+
+def test_float32_predictions_of_a_row_do_not_depend_on_the_batch():
+    """A one-unit float32 Dense goes through einsum (BLAS's matrix-vector kernels round a
+    row differently with the number of rows); the estimators run a lone sample as a
+    batch of two (a one-row matrix product is matrix-vector too). Rows of a batch
+    then equal the same rows computed in a batch of two, bit for bit."""
+    net = Sequential([Flatten(), Dense(64, activation="relu"), Dense(1)])
+    net.build((3, 1), np.random.RandomState(0), np.float32)
+    X = np.random.default_rng(0).uniform(0, 3, (20, 3, 1)).astype(np.float32)
+    full = net.forward(X)
+    pairs = np.concatenate([net.forward(np.concatenate([X[i:i + 1]] * 2))[:1] for i in range(20)])
+    np.testing.assert_array_equal(full, pairs)
