@@ -270,26 +270,30 @@ def render(cache, methods, sets, seeds, protocol):
             cell += ")" + ("" if r["n_seeds"] == len(seeds) else f" [{r['n_seeds']} seeds]")
             cells.append(cell)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    if complete:
+    if REFERENCE in methods:
+        lines += ["", "Each method against MiniRocket on the sets both finished (n):", "",
+                  "| method | n | mean accuracy | MiniRocket's mean on those sets | W/T/L vs MiniRocket "
+                  "| worst gap to MiniRocket | time ratio to MiniRocket: median / max |",
+                  "|---|---|---|---|---|---|---|"]
+        for m in methods:
+            both = [s for s in sets if (m, s) in table and (REFERENCE, s) in table]
+            if m == REFERENCE or not both:
+                continue
+            a = np.array([table[m, s]["accuracy"] for s in both])
+            r = np.array([table[REFERENCE, s]["accuracy"] for s in both])
+            d = a - r
+            t = np.array([table[m, s]["time_s"] / table[REFERENCE, s]["time_s"] for s in both])
+            worst = int(np.argmin(d))
+            lines.append(
+                f"| {m} | {len(both)} | {a.mean():.3f} | {r.mean():.3f} | "
+                f"{int(np.sum(d >= TIE))}/{int(np.sum(np.abs(d) < TIE))}/{int(np.sum(d <= -TIE))} | "
+                f"{d[worst]:+.3f} ({both[worst]}) | "
+                f"{np.median(t):.1f}x / {t.max():.1f}x ({both[int(np.argmax(t))]}) |")
+    if complete and len(methods) > 1:
         acc = np.array([[table[m, s]["accuracy"] for m in methods] for s in complete])
         ranks = np.array([_ranks(row) for row in acc])
-        lines += ["", f"Aggregates over the {len(complete)} sets every method finished:", "",
-                  "| method | mean accuracy | mean rank | W/T/L vs MiniRocket | worst gap to MiniRocket "
-                  "| time ratio to MiniRocket: median / max |",
-                  "|---|---|---|---|---|---|"]
-        for j, m in enumerate(methods):
-            wtl, gap, ratio = "-", "-", "-"
-            if REFERENCE in methods and m != REFERENCE:
-                r = methods.index(REFERENCE)
-                d = acc[:, j] - acc[:, r]
-                wtl = f"{int(np.sum(d >= TIE))}/{int(np.sum(np.abs(d) < TIE))}/{int(np.sum(d <= -TIE))}"
-                worst = int(np.argmin(d))
-                gap = f"{d[worst]:+.3f} ({complete[worst]})"
-                t = np.array([table[m, s]["time_s"] / table[REFERENCE, s]["time_s"]
-                              for s in complete])
-                ratio = f"{np.median(t):.1f}x / {t.max():.1f}x ({complete[int(np.argmax(t))]})"
-            lines.append(f"| {m} | {acc[:, j].mean():.3f} | {ranks[:, j].mean():.2f} | {wtl} | "
-                         f"{gap} | {ratio} |")
+        lines += ["", f"Mean rank (1 = best) over the {len(complete)} sets every method finished: "
+                  + ", ".join(f"{m} {ranks[:, j].mean():.2f}" for j, m in enumerate(methods)) + "."]
     return "\n".join(lines)
 
 

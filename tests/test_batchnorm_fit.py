@@ -38,7 +38,8 @@ def test_predict_on_the_training_set_equals_the_training_mode_pass(name):
     est = CNN1DClassifier(architecture=SMALL[name], max_iter=5, batch_size=8, random_state=0,
                           dtype="float64").fit(X, y)
     net = copy.deepcopy(est.network_)
-    Z = net.forward(to_channels_last(X, np.float64), training=True)  # all 24 as one batch
+    Xs = est._scale_input(X, est._input_stats_)  # what the network saw (input_scaling)
+    Z = net.forward(to_channels_last(Xs, np.float64), training=True)  # all 24 as one batch
     np.testing.assert_allclose(est.predict_proba(X), softmax(Z, axis=1), rtol=1e-9, atol=1e-12)
     np.testing.assert_array_equal(est.predict(X), est.classes_[Z.argmax(axis=1)])
 
@@ -50,7 +51,8 @@ def test_partial_fit_keeps_the_bias_corrected_running_averages():
     0.99 of the initial 0 and 1)."""
     X, y = _data()
     est = CNN1DClassifier(architecture=SMALL["fcn"], batch_size=24, random_state=0,
-                          dtype="float64", solver="sgd", learning_rate_init=1e-12, alpha=0.0)
+                          dtype="float64", solver="sgd", learning_rate_init=1e-12, alpha=0.0,
+                          input_scaling=None)  # X's own small variance reaches the first BN
     est.partial_fit(X, y, classes=[0, 1, 2])
     bns = est.network_.batchnorm_layers()
     assert [bn.n_updates for bn in bns] == [1, 1, 1]

@@ -7,8 +7,9 @@ from sklearn.base import clone
 
 from sk1dcnn import CNN1DClassifier
 
+# input_scaling=None: the tests forward X through network_ themselves
 TINY = dict(filters=(4,), kernel_size=3, pool=None, hidden_layer_sizes=(8,), max_iter=30,
-            learning_rate_init=0.01, random_state=0, dtype="float64")
+            learning_rate_init=0.01, random_state=0, dtype="float64", input_scaling=None)
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 

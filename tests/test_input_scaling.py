@@ -60,6 +60,17 @@ def test_global_scaling_uses_training_statistics_per_channel():
     np.testing.assert_allclose(X3.std(axis=(0, 2)), 1.0, rtol=1e-12)
 
 
+def test_global_scaling_fits_values_beyond_float32():
+    """1e39-scale X is standardised in float64 before the float32 network sees it."""
+    X = np.random.default_rng(7).normal(size=(10, 12))
+    y = np.arange(10) % 2
+    params = dict(filters=(2,), hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    huge = CNN1DClassifier(**params).fit(X * 1e39, y)
+    plain = CNN1DClassifier(**params).fit(X, y)
+    np.testing.assert_allclose(huge.predict_proba(X * 1e39), plain.predict_proba(X),
+                               rtol=1e-4, atol=1e-6)
+
+
 def test_constant_series_do_not_become_nan():
     X = np.vstack([np.full((3, 16), 4.0), np.random.default_rng(0).normal(size=(3, 16))])
     est = CNN1DClassifier(max_iter=1, filters=(2,), random_state=0).fit(X, [0, 1, 0, 1, 0, 1])

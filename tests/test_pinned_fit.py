@@ -8,7 +8,7 @@ pooling by phases in training too (kernel 3, pool 3), dilated im2col with averag
 strided convolution with SGD and early stopping, BatchNormalization and residual / SE blocks.
 
 The "default" case pins today's defaults: it was re-pinned when the classifier's defaults
-changed (issue 13: ``input_scaling='per_series'``, ``global_pool='auto'``, written by
+changed (issue 13: ``input_scaling='global'``, ``global_pool='auto'``, ``tol=1e-3``; written by
 ``tests/fixtures/repin_default.py``); the other cases keep the 0cf41be pins with
 ``input_scaling=None``, the scaling they were fitted without.
 """
