@@ -397,7 +397,7 @@ def run(config, task="digits", *, out=print):
             + f"; {m['epoch_time_s']:.2f} s per epoch; MLflow run {logged.run_id}")
     if logged.model_uri:
         out(f"  model:  {logged.model_uri}  (mlflow.pyfunc.load_model; predicts "
-            + ("tag probabilities)" if task == "tagging" else "digit probabilities)"))
+            + ("tags)" if task == "tagging" else "digit labels; predict_proba on request)"))
     if logged.local_copy:
         out(_report.local_copy_line(logged))
     out(_report.open_line(logged))

@@ -55,7 +55,7 @@ def test_quick_audio_run_is_tracked(quick_audio):
     # a working model, and where to find it, as the ecg workflow says
     out = quick_audio["out"]
     assert re.search(r"^  model:  models:/m-\w+  \(mlflow\.pyfunc\.load_model; predicts digit "
-                     r"probabilities\)$", out, re.M)
+                     r"labels; predict_proba on request\)$", out, re.M)
     assert f"  open:   mlflow ui --backend-store-uri {quick_audio['uri']}" in out
     assert quick_audio["parents"]["audio"].data.metrics["test_accuracy"] >= 0.8
     parent = quick_audio["parents"]["audio"]
