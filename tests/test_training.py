@@ -293,20 +293,7 @@ def test_adam_at_a_huge_learning_rate_is_caught_though_its_loss_stays_finite():
 
 
 # ---------------------------------------------------------------- progress
-class FakeClock:
-    """Every reading is one second after the one before: progress without timing anything."""
-
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        self.t += 1.0
-        return self.t
-
-
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
+from _progress import FakeClock, Terminal  # noqa: E402
 
 
 def test_format_duration():

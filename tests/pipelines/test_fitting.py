@@ -41,20 +41,7 @@ def test_fit_clone_leaves_the_prototype_unfitted_and_predicts():
 
 
 # ------------------------------------------------------- search progress
-class FakeClock:
-    """Every reading is one second after the one before."""
-
-    def __init__(self):
-        self.t = 0.0
-
-    def __call__(self):
-        self.t += 1.0
-        return self.t
-
-
-class Terminal(io.StringIO):
-    def isatty(self):
-        return True
+from _progress import FakeClock, Terminal  # noqa: E402
 
 
 def test_search_progress_off_a_terminal_writes_sparse_lines_and_the_last(monkeypatch):
