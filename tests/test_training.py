@@ -2,7 +2,6 @@
 divergence message, sklearn's no-improvement rule, the adaptive rate, and
 which arguments go to the optimizer and which to the schedule."""
 
-import io
 import re
 import sys
 
