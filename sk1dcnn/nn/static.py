@@ -27,14 +27,8 @@ def _check_k(n_static):
     return int(n_static)
 
 
-class SplitStatic(Layer):
-    """First layer: ``(N, T + k, C) -> (N, T, C)``, keeping ``X[:, T:, 0]`` as the static features.
-
-    Parameters
-    ----------
-    n_static : int
-        Number of static features ``k`` at the end of channel 0.
-    """
+class _StaticLayer(Layer):
+    """What both static-feature layers hold: the number ``k`` of static features."""
 
     def __init__(self, n_static):
         super().__init__()
@@ -42,6 +36,16 @@ class SplitStatic(Layer):
 
     def get_config(self):
         return {"n_static": self.n_static}
+
+
+class SplitStatic(_StaticLayer):
+    """First layer: ``(N, T + k, C) -> (N, T, C)``, keeping ``X[:, T:, 0]`` as the static features.
+
+    Parameters
+    ----------
+    n_static : int
+        Number of static features ``k`` at the end of channel 0.
+    """
 
     def compute_output_shape(self, input_shape):
         L, C = input_shape
@@ -77,7 +81,7 @@ class SplitStatic(Layer):
         return dX
 
 
-class JoinStatic(Layer):
+class JoinStatic(_StaticLayer):
     """``(N, D) -> (N, D + k)``: appends the static features that :class:`SplitStatic` split off.
 
     Parameters
@@ -85,13 +89,6 @@ class JoinStatic(Layer):
     n_static : int
         Number of static features ``k`` (the same as its SplitStatic's).
     """
-
-    def __init__(self, n_static):
-        super().__init__()
-        self.n_static = _check_k(n_static)
-
-    def get_config(self):
-        return {"n_static": self.n_static}
 
     def compute_output_shape(self, input_shape):
         if len(input_shape) != 1:
