@@ -16,7 +16,7 @@ import numpy as np
 
 from .config import ConfigError
 
-__all__ = ["Fitted", "SearchProgress", "evaluate", "fit_clone", "grid_search", "search_backend"]
+__all__ = ["Fitted", "SearchProgress", "cnn_step", "evaluate", "fit_clone", "grid_search", "search_backend"]
 
 
 @dataclass
@@ -28,7 +28,22 @@ class Fitted:
     fit_time_s: float = 0.0
 
 
-def fit_clone(proto, X, y, *, params=None, seed=None, X_predict=None):
+def cnn_step(model):
+    """The ``cnn`` step of a workflow's pipeline, also inside a ``TunedOffsetsClassifierCV``
+    (its refit pipeline once fitted, the prototype before)."""
+    from sk1dcnn.model_selection import TunedOffsetsClassifierCV
+
+    if isinstance(model, TunedOffsetsClassifierCV):
+        model = getattr(model, "estimator_", model.estimator)
+    return model.named_steps["cnn"]
+
+
+def _seed_param(model):
+    """``cnn__random_state``, or its name inside a meta-estimator (``estimator__cnn__...``)."""
+    return next(k for k in model.get_params() if k == "cnn__random_state" or k.endswith("__cnn__random_state"))
+
+
+def fit_clone(proto, X, y, *, params=None, seed=None, X_predict=None, fit_params=None):
     """Fit a clone of a pipeline, optionally with other parameters and seed, and predict.
 
     The one refit helper of every workflow (the seeds of the ECG refit, each
@@ -47,6 +62,8 @@ def fit_clone(proto, X, y, *, params=None, seed=None, X_predict=None):
         ``cnn__random_state`` of the clone (None keeps the prototype's).
     X_predict : array-like or None
         Predicted after the fit when given.
+    fit_params : dict or None
+        Passed to ``fit`` (e.g. ``groups`` of a ``TunedOffsetsClassifierCV``).
 
     Returns
     -------
@@ -58,10 +75,10 @@ def fit_clone(proto, X, y, *, params=None, seed=None, X_predict=None):
     t0 = time.perf_counter()
     model = clone(proto).set_params(**(params or {}))
     if seed is not None:
-        model.set_params(cnn__random_state=seed)
+        model.set_params(**{_seed_param(model): seed})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, y)
+        model.fit(X, y, **(fit_params or {}))
     fit_time = time.perf_counter() - t0
     y_pred = None if X_predict is None else model.predict(X_predict)
     return Fitted(model, y_pred, fit_time)

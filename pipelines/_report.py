@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._fitting import cnn_step
 from ._plots import plot_confusion_matrix, plot_loss_curve
 
 
@@ -141,7 +142,7 @@ def write_artifacts(adir, result, cfg):
     """loss_curve.png, confusion_matrix.png, classification_report.txt,
     model_summary.txt, cv_results.csv and the resolved config.json."""
     data, metrics, labels = result.data, result.metrics, result.labels
-    cnn = result.model.named_steps["cnn"]
+    cnn = cnn_step(result.model)
     plot_loss_curve(cnn.history_, f"{data.name}: refit model", adir / "loss_curve.png")
     plot_confusion_matrix(result.confusion_matrix, labels, f"{data.name}: test set",
                           adir / "confusion_matrix.png")

@@ -80,7 +80,9 @@ ECG_DEFAULTS = {
              # mitdb:patient_specific only (Kiranyaz et al. 2016)
              "records": None, "train_minutes": 5.0, "n_common_per_class": 75},
     "preprocessing": "auto",
-    "search": {"scoring": "auto", "backend": "local", "scheduler": None},
+    # tune_offsets: per-class decision offsets tuned on out-of-fold predictions of the
+    # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV)
+    "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False},
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.skops",
     "log_model": True,
@@ -128,13 +130,13 @@ _MODEL_FILE_SUFFIX = ".skops"
 _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds", "model_file",
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
-_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler")
+_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets")
 _ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
 #: What a ``datasets.<name>`` section and ``quick:`` may change.
 _ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
-                     "search": ("grid", "cv", "scoring")}
+                     "search": ("grid", "cv", "scoring", "tune_offsets")}
 _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
-                   "search": ("grid", "cv", "scoring", "n_jobs"), "random_state": None,
+                   "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets"), "random_state": None,
                    "seeds": None, "model_file": None, "log_model": None}
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
 _AUDIO_SEARCH_KEYS = tuple(AUDIO_DEFAULTS["search"])
@@ -604,6 +606,9 @@ def _validate_ecg(source, cfg, check_paths=True):
               + _did_you_mean(search["scoring"], _SCORINGS), _fmt(_SCORINGS))
     if search["scoring"] == "auto":
         search["scoring"] = "balanced_accuracy" if cfg["data"]["kind"] == "mitdb" else "accuracy"
+    if not isinstance(search["tune_offsets"], bool):
+        _fail(source, "ecg.search.tune_offsets", f"must be true or false, got {search['tune_offsets']!r}",
+              "true, false")
     cfg["search"] = search
 
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fitting import evaluate, fit_clone, grid_search
+from ._fitting import cnn_step, evaluate, fit_clone, grid_search
 from ._report import Logged
 from .config import ConfigError, preprocessing_step
 
@@ -355,6 +355,7 @@ class ECGResult:
     metadata: dict                # how the model's beats are cut (model_metadata)
     compute_time_s: float = 0.0
     ec57: list = None             # MIT-BIH: one sk1dcnn.ecg.EC57Report per seed, first seed first
+    offsets: list = None          # search.tune_offsets: per seed, {class: offset} and the out-of-fold scores
 
 
 @dataclass
@@ -431,11 +432,30 @@ def fit_and_evaluate(config, data):
     if first is None:  # model: {random_state: null}: the first seed stands in
         first = config["seeds"][0]
     seeds = [first] + [s for s in config["seeds"] if s != first]
+    fit_params = None
+    if search["tune_offsets"]:
+        # per-class decision offsets chosen on out-of-fold predictions of the chosen
+        # candidate, same grouped folds and scoring as the grid: the training side only
+        from sk1dcnn.model_selection import TunedOffsetsClassifierCV
+
+        # named scoring and an int cv keep the saved model free of functions and splitters
+        # (skops); with the training records as groups, the int means StratifiedGroupKFold
+        sv = search["scoring"] == "f1_sv"
+        proto = TunedOffsetsClassifierCV(proto, scoring="f1_macro" if sv else search["scoring"],
+                                         labels=["S", "V"] if sv else None, cv=search["cv"],
+                                         reference_class=_NORMAL if data.kind == "mitdb" else None)
+        fit_params = {"groups": data.groups_train} if data.groups_train is not None else None
     n_par = len(seeds) if search["n_jobs"] == -1 else min(search["n_jobs"], len(seeds))
     fits = Parallel(n_jobs=n_par)(delayed(fit_clone)(proto, data.X_train, data.y_train, seed=seed,
-                                                     X_predict=data.X_test) for seed in seeds)
+                                                     X_predict=data.X_test, fit_params=fit_params)
+                                  for seed in seeds)
     best = fits[0].model
-    cnn = best.named_steps["cnn"]
+    cnn = cnn_step(best)
+    offsets = None
+    if search["tune_offsets"]:
+        offsets = [{"seed": int(seed), **{f"offset_{c}": float(o) for c, o in zip(f.model.classes_, f.model.offsets_)},
+                    "oof_score_without_offsets": f.model.base_score_, "oof_score_with_offsets": f.model.best_score_}
+                   for seed, f in zip(seeds, fits)]
     metrics, report, cm = evaluate(data.y_test, fits[0].y_pred, labels)
     seed_rows = [(int(first), metrics)] + [(seed, evaluate(data.y_test, f.y_pred, labels)[0])
                                           for seed, f in zip(seeds[1:], fits[1:])]
@@ -448,7 +468,8 @@ def fit_and_evaluate(config, data):
                  "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_},
         metadata=model_metadata(config, data, cnn.classes_),
         compute_time_s=time.perf_counter() - t_start,
-        ec57=[_ec57(data.y_test, f.y_pred, data.groups_test) for f in fits] if data.kind == "mitdb" else None)
+        ec57=[_ec57(data.y_test, f.y_pred, data.groups_test) for f in fits] if data.kind == "mitdb" else None,
+        offsets=offsets)
 
 
 def _seed_summary(rows):
@@ -749,8 +770,11 @@ def log_result(result, config, tracking):
                               lambda run_id: _save_local(result, run_id)) as run:
         tracker.log_params(_report.run_params(config, result))
         tracker.log_candidates(result.cv_results, config["search"]["scoring"])
-        tracker.log_params(_report.refit_params(result.model))
-        tracker.log_history(result.model.named_steps["cnn"].history_)
+        tracker.log_params(_report.refit_params(getattr(result.model, "estimator_", result.model)))
+        tracker.log_history(cnn_step(result.model).history_)
+        if result.offsets:
+            first = result.offsets[0]
+            tracker.log_metrics({k: v for k, v in first.items() if k != "seed"})
         tracker.log_metrics({f"test_{k}": v for k, v in result.metrics.items()
                              if not k.startswith("support_")})
         tracker.log_metrics(result.timings)
@@ -765,6 +789,11 @@ def log_result(result, config, tracking):
             _report.write_artifacts(adir, result, config)
             if result.ec57:
                 write_ec57_artifacts(adir, result.ec57, [seed for seed, _ in result.seed_rows])
+            if result.offsets:
+                keys = list(result.offsets[0])
+                (adir / "decision_offsets.csv").write_text(
+                    ",".join(keys) + "\n" + "".join(",".join(str(o[k]) for k in keys) + "\n"
+                                                    for o in result.offsets))
             tracker.log_artifacts(adir)
         model_uri = None
         if config["log_model"]:
@@ -873,6 +902,17 @@ def _full_line(name):
         + f"  [python -m pipelines ecg --dataset {name}, {full['wall']}]")
 
 
+def offsets_line(offsets, scoring):
+    """One line per seed: the tuned decision offsets and the out-of-fold score they bought."""
+    rows = []
+    for o in offsets:
+        offs = ", ".join(f"{k[7:]} {v:+.1f}" for k, v in o.items() if k.startswith("offset_") and k[7:] != _NORMAL)
+        rows.append(f"seed {o['seed']}: {offs} (out-of-fold {scoring} {o['oof_score_without_offsets']:.3f} -> "
+                    f"{o['oof_score_with_offsets']:.3f})")
+    return ("  decision offsets on log-probabilities, tuned on out-of-fold predictions of the training records (N fixed at 0):\n    "
+            + "\n    ".join(rows))
+
+
 def summary_text(config, result):
     """The EC57 tables printed after a MIT-BIH run, beside the published figures, and for the
     shipped-data runs what they can and cannot show."""
@@ -891,6 +931,8 @@ def summary_text(config, result):
     anchor = DE_CHAZAL_2004 if data.name in ("mitdb:de_chazal", "mitdb:inter_patient") else None
     lines.append(ec57_table(result.ec57, f"Test records ({data.info['test_records']})", anchor,
                             "de Chazal et al. 2004 (DS2)"))
+    if result.offsets:
+        lines.append(offsets_line(result.offsets, config["search"]["scoring"]))
     if data.name != "mitdb:de_chazal":
         n_tr = {c: int(np.sum(data.y_train == c)) for c in ("S", "V", "F") if c in set(data.y_train)}
         n_te = {c: int(np.sum(data.y_test == c)) for c in ("S", "V", "F")}

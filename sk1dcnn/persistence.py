@@ -55,6 +55,8 @@ __all__ = [
 ESTIMATOR_TYPES = (
     "sk1dcnn.estimators.CNN1DClassifier",
     "sk1dcnn.estimators.CNN1DRegressor",
+    # decision offsets tuned by cross-validation around an estimator
+    "sk1dcnn.model_selection.TunedOffsetsClassifierCV",
     # the network and its layers (sk1dcnn.nn.layers.LAYERS)
     "sk1dcnn.nn.network.Sequential",
     "sk1dcnn.nn.layers.Activation",

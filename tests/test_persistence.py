@@ -40,6 +40,7 @@ from sk1dcnn.preprocessing import (  # noqa: E402
     Resampler,
     SeriesStandardScaler,
 )
+from sk1dcnn.model_selection import TunedOffsetsClassifierCV  # noqa: E402
 from sk1dcnn.presets import inception_time, sample_level  # noqa: E402
 
 TINY = dict(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
@@ -66,6 +67,7 @@ def _fitted_variants(tmp_path):
         out["partial_fit"] = pf.partial_fit(X3, YS)
         out["multilabel"] = CNN1DClassifier(**TINY).fit(X3, np.c_[Y3 == 0, Y3 != 1].astype(int))
         out["static_features"] = CNN1DClassifier(**TINY, n_static_features=3).fit(X3, Y3)
+        out["tuned_offsets"] = TunedOffsetsClassifierCV(CNN1DClassifier(**TINY), cv=2).fit(X3, YS)
         out["regressor_es_path"] = CNN1DRegressor(
             **TINY, early_stopping=True, checkpoint_path=pathlib.Path(tmp_path) / "r.ckpt",
         ).fit(X3, RNG.normal(size=24))

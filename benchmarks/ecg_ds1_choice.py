@@ -1,0 +1,136 @@
+"""How the de Chazal configuration was chosen: out-of-fold predictions inside DS1 only.
+
+DS2 is never loaded. Every candidate is fitted on 3 record-grouped folds of DS1
+(StratifiedGroupKFold, the folds of the workflow's search) with several seeds;
+the out-of-fold probabilities are cached in ``benchmarks/_ds1_oof/`` and scored
+per EC57 (gross over the 22 DS1 records): S and V Se / +P, N Se, and the mean F1
+of S and V (``f1_sv``, the workflow's scoring), without and with decision
+offsets tuned on the same predictions (``sk1dcnn.model_selection.tune_offsets``,
+an optimistic figure for every candidate alike). An "ensemble of k" averages
+the probabilities of the first k seeds.
+
+    python -m benchmarks.ecg_ds1_choice                      # every candidate, seeds 0-3
+    python -m benchmarks.ecg_ds1_choice --candidates nsv_all --seeds 0,1
+"""
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+CACHE = Path(__file__).parent / "_ds1_oof"
+
+#: name -> (data overrides, model overrides)
+CANDIDATES = {
+    "nsvf_0.2": ({"classes": ["N", "S", "V", "F"], "subsample_normal": 0.2}, {}),
+    "nsv_0.2": ({"classes": ["N", "S", "V"], "subsample_normal": 0.2}, {}),
+    "nsv_0.5": ({"classes": ["N", "S", "V"], "subsample_normal": 0.5}, {}),
+    "nsvf_all": ({"classes": ["N", "S", "V", "F"], "subsample_normal": None}, {}),
+    "nsv_all": ({"classes": ["N", "S", "V"], "subsample_normal": None}, {}),
+    "nsv_0.2_wide": ({"classes": ["N", "S", "V"], "subsample_normal": 0.2},
+                     {"filters": (16, 32, 64), "hidden_layer_sizes": (64,)}),
+}
+
+
+def _config(data_over, model_over):
+    from pipelines.config import load_config
+
+    cfg = load_config(None, "ecg", overrides={"ecg": {"data": {"name": "mitdb:de_chazal"}}})
+    cfg["data"].update(data_over)
+    cfg["model"].update(model_over)
+    cfg["model"].update(class_weight="balanced", max_iter=12)  # the search's choice (CV 0.594)
+    return cfg
+
+
+def oof_proba(name, seed):
+    """Out-of-fold probabilities of one candidate and seed on every DS1 beat (cached).
+
+    A candidate with ``subsample_normal`` keeps that share of the N beats of each
+    training fold (per record, as the workflow does); the held-out fold keeps all its
+    beats, so that the scores see DS1's real class frequencies.
+    """
+    CACHE.mkdir(exist_ok=True)
+    path = CACHE / f"{name}_seed{seed}.npz"
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        return z["y"], z["groups"], z["classes"], z["proba"]
+    from joblib import Parallel, delayed
+
+    from pipelines._fitting import fit_clone
+    from pipelines.ecg import build_pipeline, load_data, make_cv
+
+    data_over, model_over = CANDIDATES[name]
+    frac = data_over.get("subsample_normal")
+    cfg = _config({**data_over, "subsample_normal": None}, model_over)
+    data = load_data(cfg["data"], cfg["random_state"])  # DS2 is loaded but never used here
+    X, y, g = data.X_train, data.y_train, data.groups_train
+    pipe = build_pipeline(cfg, data)
+    rng = np.random.default_rng(cfg["random_state"])
+    t0 = time.perf_counter()
+    folds = []
+    for tr, te in make_cv(cfg, data).split(X, y, g):
+        if frac is not None:
+            keep = np.ones(len(tr), dtype=bool)
+            for r in np.unique(g[tr]):
+                n_idx = np.flatnonzero((g[tr] == r) & (y[tr] == "N"))
+                drop = rng.permutation(n_idx)[int(round(frac * len(n_idx))):]
+                keep[drop] = False
+            tr = tr[keep]
+        folds.append((tr, te))
+    fits = Parallel(n_jobs=2)(delayed(fit_clone)(pipe, X[tr], y[tr], seed=seed, X_predict=None) for tr, _ in folds)
+    classes = np.unique(y)
+    proba = np.zeros((len(y), len(classes)))
+    for (tr, te), f in zip(folds, fits):
+        cols = np.searchsorted(classes, f.model.classes_)
+        proba[np.ix_(te, cols)] = f.model.predict_proba(X[te])
+    np.savez(path, y=y, groups=g, classes=classes, proba=proba)
+    print(f"  {name} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return y, g, classes, proba
+
+
+def scores(y, classes, proba, offsets=None):
+    from sk1dcnn.ecg import ec57_report
+    from sk1dcnn.model_selection import tune_offsets
+
+    import functools
+
+    from sklearn.metrics import f1_score
+
+    metric = functools.partial(f1_score, labels=["S", "V"], average="macro", zero_division=0)
+    if offsets is None:
+        offsets = np.zeros(len(classes))
+    elif offsets == "tuned":
+        offsets, _ = tune_offsets(y, proba, classes, metric, np.linspace(-4, 4, 41),
+                                  reference=list(classes).index("N"))
+    pred = classes[np.argmax(np.log(np.clip(proba, 1e-12, None)) + offsets, axis=1)]
+    rep = ec57_report(y.astype(str), pred.astype(str))
+    g = rep.gross
+    return {"f1_sv": metric(y, pred), "S_Se": 100 * g["S"]["Se"], "S_+P": 100 * g["S"]["+P"],
+            "V_Se": 100 * g["V"]["Se"], "V_+P": 100 * g["V"]["+P"], "N_Se": 100 * g["N"]["Se"],
+            "offsets": " ".join(f"{c}{o:+.1f}" for c, o in zip(classes, offsets) if c != "N")}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--candidates", default=",".join(CANDIDATES))
+    ap.add_argument("--seeds", default="0,1,2,3")
+    args = ap.parse_args(argv)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print("candidate | members | offsets | f1_sv | S Se | S +P | V Se | V +P | N Se | tuned offsets")
+    for name in args.candidates.split(","):
+        runs = [oof_proba(name, s) for s in seeds]
+        y, _, classes, _ = runs[0]
+        for k in sorted({1, len(seeds)}):
+            # single nets: the mean of the per-seed scores; an ensemble: averaged probabilities
+            sets = [[r[3]] for r in runs] if k == 1 else [[r[3] for r in runs]]
+            for mode in (None, "tuned"):
+                rows = [scores(y, classes, np.mean(ps, axis=0), mode) for ps in sets]
+                m = {key: np.mean([r[key] for r in rows]) for key in rows[0] if key != "offsets"}
+                print(f"{name} | {k} | {'tuned' if mode else 'none'} | {m['f1_sv']:.3f} | {m['S_Se']:.1f} | "
+                      f"{m['S_+P']:.1f} | {m['V_Se']:.1f} | {m['V_+P']:.1f} | {m['N_Se']:.1f} | "
+                      f"{'; '.join(r['offsets'] for r in rows)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()

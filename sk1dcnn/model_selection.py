@@ -1,0 +1,349 @@
+"""Decision offsets for multiclass classifiers, tuned on out-of-fold predictions.
+
+scikit-learn's ``TunedThresholdClassifierCV`` tunes the decision threshold of a
+*binary* classifier. Arrhythmia and other imbalanced multiclass problems need
+the same for several classes at once: a classifier trained with balanced class
+weights (or on a subsampled majority class) calls far too many beats S or V
+once it meets the real class frequencies. :class:`TunedOffsetsClassifierCV`
+predicts
+
+    argmax_c  log p(c | x) + offsets_[c]
+
+with one offset per class, chosen to maximise a label metric on out-of-fold
+predictions of the training data (the folds may be grouped, e.g. by patient),
+and refits the estimator on all of it. An offset is a shift of the class
+prior: ``predict_proba`` returns the estimator's probabilities multiplied by
+``exp(offsets_)`` and renormalised, so that its argmax is ``predict``.
+"""
+
+import numbers
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, _fit_context, clone
+from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from sklearn.model_selection import StratifiedGroupKFold, check_cv
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils import _safe_indexing, indexable
+from sklearn.utils._available_if import available_if
+from sklearn.utils.multiclass import check_classification_targets, type_of_target
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["TunedOffsetsClassifierCV", "tune_offsets"]
+
+#: The label metrics ``scoring`` may name (higher is better); ``labels`` restricts the F1 ones.
+METRICS = {
+    "accuracy": lambda y, p, labels: accuracy_score(y, p),
+    "balanced_accuracy": lambda y, p, labels: balanced_accuracy_score(y, p),
+    "f1_macro": lambda y, p, labels: f1_score(y, p, labels=labels, average="macro", zero_division=0),
+    "f1_weighted": lambda y, p, labels: f1_score(y, p, labels=labels, average="weighted", zero_division=0),
+}
+
+_EPS = 1e-12
+
+
+def _decide(log_proba, offsets):
+    """Column index of the largest ``log_proba + offsets`` per row."""
+    return np.argmax(log_proba + offsets, axis=1)
+
+
+def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, max_sweeps=10):
+    """Per-class log-probability offsets that maximise ``metric`` on given predictions.
+
+    Coordinate ascent: each class but ``reference`` (whose offset stays 0,
+    since only differences between offsets matter) takes in turn the value of
+    ``grid`` that scores best with the others fixed; sweeps repeat until one
+    changes nothing. On ties the value nearest 0 wins, so an offset moves only
+    when it helps.
+
+    Parameters
+    ----------
+    y_true : array-like of shape (n_samples,)
+    proba : ndarray of shape (n_samples, n_classes)
+        Probabilities of ``classes`` (out-of-fold, for an honest choice).
+    classes : array-like of shape (n_classes,)
+    metric : callable
+        ``metric(y_true, y_pred) -> float``, higher is better.
+    grid : array-like of float
+        The offsets tried for each class.
+    reference : int, default=0
+        Index of the class whose offset is fixed at 0.
+    max_sweeps : int, default=10
+
+    Returns
+    -------
+    offsets : ndarray of shape (n_classes,)
+    score : float
+        ``metric`` with these offsets.
+    """
+    classes = np.asarray(classes)
+    log_p = np.log(np.clip(np.asarray(proba, dtype=float), _EPS, None))
+    grid = np.asarray(sorted(set(np.asarray(grid, dtype=float)) | {0.0}))
+    order = np.argsort(np.abs(grid), kind="stable")  # ties go to the offset nearest 0
+    offsets = np.zeros(len(classes))
+
+    def score(off):
+        return float(metric(y_true, classes[_decide(log_p, off)]))
+
+    best = score(offsets)
+    for _ in range(max_sweeps):
+        changed = False
+        for k in range(len(classes)):
+            if k == reference:
+                continue
+            trial = offsets.copy()
+            scores = []
+            for v in grid[order]:
+                trial[k] = v
+                scores.append(score(trial))
+            i = int(np.argmax(scores))
+            if scores[i] > best:
+                offsets[k], best, changed = grid[order][i], scores[i], True
+        if not changed:
+            break
+    return offsets, best
+
+
+def _oof_proba(estimator, X, y, train, test, fit_params):
+    model = clone(estimator).fit(_take(X, train), _take(y, train), **fit_params)
+    return test, model.classes_, model.predict_proba(_take(X, test))
+
+
+def _take(a, idx):
+    return _safe_indexing(a, idx)
+
+
+class TunedOffsetsClassifierCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """A multiclass classifier whose decision offsets are tuned by cross-validation.
+
+    The multiclass counterpart of scikit-learn's ``TunedThresholdClassifierCV``:
+    out-of-fold probabilities of the training data choose one offset per class
+    (added to the log-probabilities before the argmax) that maximises
+    ``scoring``; the estimator is then refit on all the data.
+
+    Use it when the training class frequencies differ from those the model
+    will meet (balanced class weights, a subsampled majority class), or when
+    the figure that matters is not accuracy (e.g. the F1 of the rare classes).
+    The offsets are chosen on the training side only: with ``groups`` (e.g.
+    patients) no group is in both a fold's fit and its out-of-fold predictions.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        Cloned for every fold and for the final refit.
+    scoring : {"balanced_accuracy", "accuracy", "f1_macro", "f1_weighted"} or callable, \
+default="balanced_accuracy"
+        The label metric maximised, or ``metric(y_true, y_pred) -> float``
+        (higher is better). A named metric keeps the fitted object free of
+        functions, so that it saves with ``sk1dcnn.persistence`` (skops).
+    labels : array-like or None, default=None
+        The classes the ``"f1_macro"`` and ``"f1_weighted"`` scorings average
+        over (None: all), e.g. ``["S", "V"]`` for the mean F1 of the two
+        arrhythmia classes. The other scorings ignore it.
+    cv : int, cross-validation generator or iterable, default=5
+        As in scikit-learn, except that an int with ``groups`` given to
+        :meth:`fit` means ``StratifiedGroupKFold(cv)``: no group is in both the
+        fit and the out-of-fold predictions of a fold. (An int without groups
+        means ``StratifiedKFold``.)
+    offset_grid : array-like of float or None, default=None
+        The offsets tried per class (natural-log units: +0.69 doubles a class's
+        odds). None: 41 values from -4 to 4.
+    reference_class : label or None, default=None
+        The class whose offset stays 0. None: the most frequent class.
+    refit : bool, default=True
+        Refit the estimator on all the data (False: keep the first fold's
+        model, which is cheaper and mostly for tests).
+    n_jobs : int or None, default=None
+        Folds fitted in parallel (joblib).
+
+    Attributes
+    ----------
+    estimator_ : estimator
+        The refit estimator.
+    classes_ : ndarray of shape (n_classes,)
+    offsets_ : ndarray of shape (n_classes,)
+        Added to the log-probabilities of ``classes_``.
+    best_score_ : float
+        ``scoring`` of the out-of-fold predictions with ``offsets_``.
+    base_score_ : float
+        ``scoring`` of the same predictions without offsets (plain argmax).
+    n_features_in_ : int
+        When the estimator has it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sk1dcnn.model_selection import TunedOffsetsClassifierCV
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(300, 4)); y = np.where(X[:, 0] > 1.2, "rare", "common")
+    >>> clf = TunedOffsetsClassifierCV(LogisticRegression(class_weight="balanced"),
+    ...                                scoring="f1_macro", cv=3).fit(X, y)
+    >>> clf.offsets_.shape
+    (2,)
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "scoring": [StrOptions(set(METRICS)), callable],
+        "labels": ["array-like", None],
+        "cv": ["cv_object"],
+        "offset_grid": ["array-like", None],
+        "reference_class": [None, "array-like", str, numbers.Integral, bool],
+        "refit": ["boolean"],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+    }
+
+    def __init__(self, estimator, *, scoring="balanced_accuracy", labels=None, cv=5, offset_grid=None,
+                 reference_class=None, refit=True, n_jobs=None):
+        self.estimator = estimator
+        self.scoring = scoring
+        self.labels = labels
+        self.cv = cv
+        self.offset_grid = offset_grid
+        self.reference_class = reference_class
+        self.refit = refit
+        self.n_jobs = n_jobs
+
+    def _metric(self):
+        if not isinstance(self.scoring, str):
+            return self.scoring
+        named, labels = METRICS[self.scoring], self.labels
+        return lambda y, p: named(y, p, labels)
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, groups=None, **fit_params):
+        """Tune the offsets on out-of-fold probabilities, then refit on all the data.
+
+        Parameters
+        ----------
+        X : array-like
+            Whatever the estimator takes.
+        y : array-like of shape (n_samples,)
+            Class labels (binary or multiclass).
+        groups : array-like of shape (n_samples,) or None
+            Group labels for a group splitter (e.g. the patient of each beat).
+        **fit_params
+            Passed to every fit of the estimator.
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ValueError("TunedOffsetsClassifierCV requires y to be passed, but the target y is None.")
+        X, y = indexable(X, y)
+        y = np.asarray(y)
+        check_classification_targets(y)
+        kind = type_of_target(y, input_name="y")
+        if kind not in ("binary", "multiclass"):
+            raise ValueError(f"TunedOffsetsClassifierCV needs binary or multiclass y; got {kind} targets.")
+        classes, counts = np.unique(y, return_counts=True)
+        if len(classes) < 2:
+            raise ValueError(f"TunedOffsetsClassifierCV needs at least 2 classes in y; got "
+                             f"{len(classes)} class ({classes.tolist()}).")
+        if self.reference_class is None:
+            reference = int(np.argmax(counts))
+        else:
+            where = np.flatnonzero(classes == self.reference_class)
+            if not len(where):
+                raise ValueError(f"reference_class={self.reference_class!r} is not a class of y; "
+                                 f"classes: {classes.tolist()}.")
+            reference = int(where[0])
+        grid = np.linspace(-4.0, 4.0, 41) if self.offset_grid is None else np.asarray(self.offset_grid, float)
+        if grid.ndim != 1 or not len(grid) or not np.all(np.isfinite(grid)):
+            raise ValueError("offset_grid must be a non-empty 1D array of finite offsets; "
+                             f"got {self.offset_grid!r}.")
+
+        if isinstance(self.cv, numbers.Integral) and groups is not None:
+            cv = StratifiedGroupKFold(self.cv)
+        else:
+            cv = check_cv(self.cv, y, classifier=True)
+        splits = list(cv.split(X, y, groups))
+        folds = Parallel(n_jobs=self.n_jobs)(
+            delayed(_oof_proba)(self.estimator, X, y, tr, te, fit_params) for tr, te in splits)
+        proba = np.zeros((len(y), len(classes)))
+        seen = np.zeros(len(y), dtype=bool)
+        for test, fold_classes, p in folds:
+            # a fold's model may lack a class missing from its training part: that class gets 0
+            cols = np.searchsorted(classes, fold_classes)
+            proba[np.ix_(test, cols)] = p
+            seen[test] = True
+        if not seen.all():
+            raise ValueError(f"cv={self.cv!r} leaves {int((~seen).sum())} samples out of every test fold; "
+                             "out-of-fold predictions need each sample predicted once.")
+        metric = self._metric()
+        log_p = np.log(np.clip(proba, _EPS, None))
+        self.base_score_ = float(metric(y[seen], classes[_decide(log_p, 0.0)]))
+        self.offsets_, self.best_score_ = tune_offsets(y, proba, classes, metric, grid, reference=reference)
+
+        if self.refit:
+            self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
+        else:
+            self.estimator_ = clone(self.estimator).fit(_take(X, splits[0][0]), y[splits[0][0]], **fit_params)
+        if not np.array_equal(np.asarray(self.estimator_.classes_), classes):
+            raise ValueError(f"the refit estimator's classes_ {list(self.estimator_.classes_)} differ from "
+                             f"y's classes {classes.tolist()}.")
+        self.classes_ = classes
+        if hasattr(self.estimator_, "n_features_in_"):
+            self.n_features_in_ = self.estimator_.n_features_in_
+        return self
+
+    def predict_proba(self, X):
+        """The estimator's probabilities shifted by the offsets (a change of class prior).
+
+        ``p_c * exp(offsets_[c])``, renormalised to sum to 1, so that the
+        argmax is :meth:`predict`.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        log_p = np.log(np.clip(self.estimator_.predict_proba(X), _EPS, None)) + self.offsets_
+        log_p -= log_p.max(axis=1, keepdims=True)
+        p = np.exp(log_p)
+        return p / p.sum(axis=1, keepdims=True)
+
+    def predict(self, X):
+        """The class with the largest offset log-probability.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        log_p = np.log(np.clip(self.estimator_.predict_proba(X), _EPS, None))
+        return self.classes_[_decide(log_p, self.offsets_)]
+
+    @available_if(lambda self: hasattr(self.estimator, "transform"))
+    def transform(self, X):
+        """The refit estimator's ``transform`` (e.g. a CNN's embeddings), unchanged by the offsets.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray
+        """
+        check_is_fitted(self)
+        return self.estimator_.transform(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        inner = get_tags(self.estimator)
+        tags.input_tags = inner.input_tags
+        tags.classifier_tags.multi_class = True
+        return tags

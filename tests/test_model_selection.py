@@ -1,0 +1,150 @@
+"""TunedOffsetsClassifierCV and tune_offsets: decision offsets chosen on out-of-fold predictions."""
+
+import functools
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+from scipy.stats import norm
+from sklearn.base import clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import GroupKFold, KFold
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sk1dcnn import CNN1DClassifier
+from sk1dcnn.model_selection import TunedOffsetsClassifierCV, tune_offsets
+
+
+@parametrize_with_checks([TunedOffsetsClassifierCV(LogisticRegression(), cv=3)])
+def test_sklearn_compatible(estimator, check):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(estimator)
+
+
+def _shifted_prior_problem(n=20000, rare=0.1, seed=0):
+    """1-D Gaussian classes (means 0 and 2, sd 1) drawn with prior 1-rare / rare, and the
+    posteriors of a model that assumes equal priors (what balanced class weights learn)."""
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < rare).astype(int)
+    x = rng.normal(2.0 * y, 1.0)
+    lik = np.c_[norm.pdf(x, 0, 1), norm.pdf(x, 2, 1)]
+    return y, lik / lik.sum(axis=1, keepdims=True)
+
+
+def test_tune_offsets_recovers_the_prior_shift_for_accuracy():
+    # Bayes: accuracy is best at argmax p_equal(c|x) * prior(c); the rare class's offset
+    # against the common one is log(0.1 / 0.9) = -2.197
+    y, proba = _shifted_prior_problem()
+    offsets, score = tune_offsets(y, proba, np.array([0, 1]), accuracy_score, np.arange(-4, 4.01, 0.1))
+    assert offsets[0] == 0.0
+    assert offsets[1] == pytest.approx(np.log(0.1 / 0.9), abs=0.25)
+    assert score > accuracy_score(y, proba.argmax(1)) + 0.02
+
+
+def test_tune_offsets_keeps_zero_when_nothing_helps():
+    y, proba = _shifted_prior_problem(rare=0.5)
+    offsets, _ = tune_offsets(y, proba, np.array([0, 1]), accuracy_score, [-1.0, -0.5, 0.5, 1.0])
+    np.testing.assert_array_equal(offsets, [0.0, 0.0])
+
+
+def test_tune_offsets_reference_class_stays_zero():
+    y, proba = _shifted_prior_problem()
+    offsets, _ = tune_offsets(y, proba, np.array([0, 1]), accuracy_score, np.linspace(-4, 4, 41), reference=1)
+    assert offsets[1] == 0.0 and offsets[0] > 1.0
+
+
+def _group_memorising_problem(n_groups=120, per_group=5, seed=0):
+    """The feature is the group id and each group has one random label: a 1-NN model is
+    perfect on groups it has seen and at chance on others."""
+    rng = np.random.default_rng(seed)
+    groups = np.repeat(np.arange(n_groups), per_group)
+    labels = rng.integers(0, 2, n_groups)
+    return groups[:, None].astype(float), labels[groups], groups
+
+
+def test_grouped_folds_never_predict_a_group_they_trained_on():
+    X, y, groups = _group_memorising_problem()
+    leaky = TunedOffsetsClassifierCV(KNeighborsClassifier(1), scoring="accuracy",
+                                     cv=KFold(3, shuffle=True, random_state=0)).fit(X, y)
+    grouped = TunedOffsetsClassifierCV(KNeighborsClassifier(1), scoring="accuracy",
+                                       cv=GroupKFold(3)).fit(X, y, groups=groups)
+    assert leaky.base_score_ == 1.0
+    assert grouped.base_score_ < 0.75
+
+
+def _imbalanced(n=600, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.choice(np.array(["N", "S", "V"]), size=n, p=[0.8, 0.1, 0.1])
+    centres = {"N": (0.0, 0.0), "S": (1.2, 0.0), "V": (0.0, 1.2)}
+    X = np.array([centres[c] for c in y]) + rng.normal(size=(n, 2))
+    return X, y
+
+
+def test_offsets_raise_the_tuned_metric_out_of_fold():
+    X, y = _imbalanced()
+    metric = functools.partial(f1_score, labels=["S", "V"], average="macro", zero_division=0)
+    clf = TunedOffsetsClassifierCV(LogisticRegression(class_weight="balanced"), scoring=metric,
+                                   cv=3).fit(X, y)
+    assert clf.offsets_[list(clf.classes_).index("N")] == 0.0  # the most frequent class
+    assert clf.best_score_ >= clf.base_score_
+    assert np.any(clf.offsets_ != 0.0)  # balanced weights overcall S and V at these frequencies
+    # the named scoring with labels is the same metric
+    named = TunedOffsetsClassifierCV(LogisticRegression(class_weight="balanced"), scoring="f1_macro",
+                                     labels=["S", "V"], cv=3).fit(X, y)
+    np.testing.assert_array_equal(named.offsets_, clf.offsets_)
+    assert named.best_score_ == clf.best_score_
+
+
+def test_an_int_cv_with_groups_is_grouped():
+    X, y, groups = _group_memorising_problem()
+    clf = TunedOffsetsClassifierCV(KNeighborsClassifier(1), scoring="accuracy", cv=3).fit(X, y, groups=groups)
+    assert clf.base_score_ < 0.75
+
+
+def test_predict_is_the_argmax_of_predict_proba_and_zero_offsets_change_nothing():
+    X, y = _imbalanced()
+    clf = TunedOffsetsClassifierCV(LogisticRegression(class_weight="balanced"), cv=3).fit(X, y)
+    proba = clf.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    np.testing.assert_array_equal(clf.classes_[proba.argmax(1)], clf.predict(X))
+    clf.offsets_ = np.zeros(3)
+    np.testing.assert_allclose(clf.predict_proba(X), clf.estimator_.predict_proba(X), rtol=1e-9, atol=1e-12)
+    np.testing.assert_array_equal(clf.predict(X), clf.estimator_.predict(X))
+
+
+def test_wraps_a_cnn_pipeline_with_grouped_folds_and_survives_clone_and_pickle():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 24))
+    y = np.where(X[:, 5:9].mean(axis=1) > 0.4, "S", "N")
+    groups = np.arange(60) % 6
+    pipe = Pipeline([("scale", StandardScaler()),
+                     ("cnn", CNN1DClassifier(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,),
+                                             max_iter=3, random_state=0))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = TunedOffsetsClassifierCV(pipe, scoring="f1_macro", cv=GroupKFold(3)).fit(X, y, groups=groups)
+    back = pickle.loads(pickle.dumps(clf))
+    np.testing.assert_array_equal(back.predict(X), clf.predict(X))
+    assert clf.transform(X).shape == (60, 4)  # the CNN's embedding
+    assert clone(clf).get_params()["estimator__cnn__max_iter"] == 3
+
+
+@pytest.mark.parametrize("kwargs, y, message", [
+    ({}, np.c_[np.arange(20) % 2, np.arange(20) % 3 == 0].astype(int),
+     "TunedOffsetsClassifierCV needs binary or multiclass y; got multilabel-indicator targets."),
+    ({"reference_class": "X"}, np.array(["a", "b"] * 10),
+     "reference_class='X' is not a class of y; classes: ['a', 'b']."),
+    ({"offset_grid": [[0.0, 1.0]]}, np.arange(20) % 2,
+     "offset_grid must be a non-empty 1D array of finite offsets; got [[0.0, 1.0]]."),
+])
+def test_bad_input_is_named(kwargs, y, message):
+    X = np.random.default_rng(0).normal(size=(20, 3))
+    with pytest.raises(ValueError, match=re.escape(message)):
+        TunedOffsetsClassifierCV(LogisticRegression(), cv=2, **kwargs).fit(X, y)
