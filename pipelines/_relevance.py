@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["MAX_BEATS", "METHOD", "ClassRelevance", "class_relevance"]
+__all__ = ["MAX_BEATS", "METHOD", "ClassRelevance", "class_relevance", "preprocess"]
 
 #: Beats averaged per class at most (drawn at random): a few seconds for any data set.
 MAX_BEATS = 500
@@ -32,6 +32,12 @@ class ClassRelevance:
     method: str = METHOD
     static: dict = field(default_factory=dict)  # static feature name -> its mean relevance
     static_reference: dict = field(default_factory=dict)  # name -> its reference (training mean); {}: 0
+
+
+def preprocess(pipe, X):
+    """``X`` as the pipeline's last step sees it (float64); a one-step pipeline passes it through."""
+    X = np.asarray(X)
+    return np.asarray(pipe[:-1].transform(X) if len(pipe) > 1 else X, dtype=np.float64)
 
 
 def class_relevance(parts, labels, time, time_unit, *, static_names=(), static_reference=None,
@@ -114,7 +120,7 @@ def class_relevance(parts, labels, time, time_unit, *, static_names=(), static_r
             idx = chosen[owner[chosen] == i] - np.flatnonzero(owner == i)[0]
             if idx.size == 0:
                 continue
-            Z = np.asarray(pipe[:-1].transform(np.asarray(X)[idx]), dtype=np.float64)
+            Z = preprocess(pipe, np.asarray(X)[idx])
             beats.append(Z)
             rel.append(relevance(pipe[-1], Z, target=c, method="gradient"))
         Z, G = np.concatenate(beats), np.concatenate(rel)

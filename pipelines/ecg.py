@@ -472,10 +472,10 @@ def _class_relevance(config, data, parts):
     """
     from sk1dcnn.ecg import RR_FEATURE_NAMES
 
-    from ._relevance import class_relevance
+    from ._relevance import class_relevance, preprocess
 
     k = int(data.info.get("n_static_features", 0))
-    n_out = parts[0][0][:-1].transform(parts[0][1][:1]).shape[-1] - k  # preprocessed length
+    n_out = preprocess(parts[0][0], parts[0][1][:1]).shape[-1] - k  # the preprocessed length
     steps = config["preprocessing"]
     crops = steps != "auto" and any("crop_or_pad" in item for item in steps)
     if data.kind == "mitdb" and not crops:
@@ -760,6 +760,10 @@ def log_result(result, config, tracking):
     """Log a result to MLflow: one parent run, a child run per grid candidate (or per patient),
     params, test metrics, per-epoch history, artifacts and the model.
 
+    The artifacts hold, besides the tables and the loss and confusion-matrix plots, one figure per
+    class under ``relevance/`` (``relevance_<class>.png``: the class's average test beat and where
+    the network looks in it, computed by :func:`fit_and_evaluate`).
+
     With a remote tracking server the model and metrics are first saved under
     ``mlartifacts/local-*``; if logging fails they are saved there too and the
     error says where.
@@ -808,6 +812,7 @@ def log_result(result, config, tracking):
             tracker.log_metrics({f"test_{k}": v for k, v in ec57_metrics(result.ec57).items()})
         with _report.artifact_dir() as adir:
             _report.write_artifacts(adir, result, config)
+            _report.write_relevance_figures(adir, result)
             if result.ec57:
                 write_ec57_artifacts(adir, result.ec57, [seed for seed, _ in result.seed_rows])
             tracker.log_artifacts(adir)
@@ -847,6 +852,7 @@ def _log_patients(result, config, tracking, t0):
         tracker.log_metrics(ec57_metrics(result.ec57, records=RECORDS_200, prefix="ec57_200_"))
         with _report.artifact_dir() as adir:
             _report.write_patient_artifacts(adir, result, config)
+            _report.write_relevance_figures(adir, result)
             write_ec57_artifacts(adir, result.ec57, seeds)
             tracker.log_artifacts(adir)
         wall = result.compute_time_s + time.perf_counter() - t0

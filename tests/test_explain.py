@@ -13,6 +13,7 @@ from sk1dcnn import CNN1DClassifier, CNN1DRegressor, relevance
 from sk1dcnn.preprocessing import SeriesStandardScaler
 
 from ._gradcheck import numerical_grad
+from ._synthetic import bump_signals
 
 
 def _fit(est, X, y):
@@ -164,10 +165,7 @@ T, PEAK, HALF = 64, 40, 8  # class 1: a bump centred at timepoint 40; window 32.
 
 @pytest.fixture(scope="module")
 def bump():
-    rng = np.random.default_rng(0)
-    y = np.arange(120) % 2
-    t = np.arange(T)
-    X = rng.normal(scale=0.5, size=(120, T)) + 2.0 * y[:, None] * np.exp(-0.5 * ((t - PEAK) / 2.0) ** 2)
+    X, y = bump_signals({1: PEAK}, n=120, T=T)
     clf = _fit(CNN1DClassifier(filters=(4, 8), max_iter=30, random_state=0), X, y)
     assert clf.score(X, y) > 0.95  # the net found the bump
     return clf, X[y == 1]
