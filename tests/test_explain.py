@@ -119,10 +119,11 @@ def _gradcam_oracle(est, X, split, W):
     net = est.network_
     from sk1dcnn._validation import to_channels_last
     Xs = est._scale_input(X, getattr(est, "_input_stats_", None))  # what the network sees
-    A = net.forward(to_channels_last(Xs, np.float64), training=False, upto=split)
+    Xc = to_channels_last(Xs, np.float64)
     cams = []
-    for i in range(A.shape[0]):
-        a = A[i:i + 1].copy()
+    for i in range(Xc.shape[0]):
+        # one sample at a time: a SplitStatic keeps this sample's static features for the head
+        a = net.forward(Xc[i:i + 1], training=False, upto=split).copy()
         dA = numerical_grad(lambda: _head_score(net.layers[split:], a, W[i:i + 1]), a)
         alpha = dA[0].mean(axis=0)
         cams.append(np.maximum(a[0] @ alpha, 0.0))
@@ -236,6 +237,24 @@ def test_errors_name_the_problem(bump):
             "relevance() explains a CNN1DClassifier or CNN1DRegressor (or a Pipeline ending in "
             "one), not SeriesStandardScaler.")):
         relevance(SeriesStandardScaler(), X1)
+
+
+def test_gradcam_with_static_features_maps_the_signal_only():
+    # SplitStatic | Conv1D, MaxPooling1D (by 3) | Flatten, JoinStatic, Dense, Dense: the head
+    # joins the static features, so the feature map's gradient depends on them
+    X = RNG.normal(size=(20, 32))  # 30 timepoints of signal, then 2 static features
+    y = np.arange(20) % 3
+    est = _fit(CNN1DClassifier(filters=(5,), kernel_size=3, pool_size=3, hidden_layer_sizes=(6,),
+                               dtype="float64", max_iter=3, random_state=0, n_static_features=2), X, y)
+    W = np.zeros((3, 3))
+    W[np.arange(3), [0, 1, 2]] = 1.0
+    cam = relevance(est, X[:3], target=est.classes_[:3], method="gradcam")
+    assert cam.shape == (3, 32)
+    np.testing.assert_array_equal(cam[:, 30:], 0.0)  # Grad-CAM does not score the static columns
+    expected = _gradcam_oracle(est, X[:3], 3, W)  # the map of SplitStatic, Conv1D, MaxPooling1D
+    np.testing.assert_allclose(cam[:, 1:30:3], expected, rtol=1e-5, atol=1e-8)
+    # the first step stands for timepoints 0..2 of the signal, the last for 27..29
+    np.testing.assert_array_equal(cam[:, 29], cam[:, 28])
 
 
 def test_gradcam_needs_a_feature_map():
