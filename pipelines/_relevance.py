@@ -55,7 +55,7 @@ def class_relevance(parts, labels, time, time_unit, *, static_names=(), static_r
     the class's logit times the input. It reads best on an ECG: it is signed (a
     red stretch raises the class's score, a blue one lowers it), it has the
     resolution of the beat itself (one value per sample, so it lands on the P
-    wave, the QRS complex or the T wave rather than on a 50-ms block of the
+    wave, the QRS complex or the T wave rather than on a 47-ms step of the
     last feature map, as Grad-CAM would), it is near zero on the flat baseline
     where the input is near zero, and it scores the static features (the RR
     intervals) in the same unit, a contribution to the logit, so the figure can
