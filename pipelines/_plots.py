@@ -168,8 +168,8 @@ def relevance_caption(label, method="gradient*input", static=None):
     reference their relevance is taken against: zero, or the training beats' mean).
     """
     what = "gradient \u00d7 input" if method == "gradient*input" else method
-    text = (f"Colour on the beat and lower panel: mean {what} of the class-{label} output (logit) at "
-            f"each sample.\nRed raises the score of {label}, blue lowers it, white: no effect. "
+    text = (f"Colour on the beat and lower panel: mean {what} of the output (logit) of class {label} "
+            f"at each sample.\nRed raises the score of {label}, blue lowers it, white: no effect. "
             "Grey band: \u00b11 SD of the beats.")
     if static == "mean":
         text += "\nBars: the same for the features beside the beat, against their mean over the training beats."
