@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ._fitting import cnn_step
-from ._plots import plot_confusion_matrix, plot_loss_curve
+from ._plots import plot_class_relevance, plot_confusion_matrix, plot_loss_curve
 
 
 @dataclass
@@ -159,6 +160,31 @@ def write_artifacts(adir, result, cfg):
                     f"\"{_fmt_params(cv['params'][i])}\"")
     (adir / "cv_results.csv").write_text("\n".join(rows) + "\n")
     _write_config(adir, cfg)
+
+
+def relevance_file_name(label):
+    """``relevance_<class>.png``, the class label made safe for a file name."""
+    return "relevance_" + re.sub(r"[^A-Za-z0-9_.+-]", "_", str(label)) + ".png"
+
+
+def write_relevance_figures(adir, result):
+    """``relevance/relevance_<class>.png``: per class, the average test beat and where the
+    network looks in it (``result.relevance``, :func:`pipelines._plots.plot_class_relevance`).
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of the classes (none when ``result.relevance`` is empty).
+    """
+    if not result.relevance:
+        return []
+    folder = Path(adir) / "relevance"
+    folder.mkdir(exist_ok=True)
+    paths = []
+    for label, entry in result.relevance.items():
+        paths.append(folder / relevance_file_name(label))
+        plot_class_relevance(entry, label, result.data.name, paths[-1])
+    return paths
 
 
 def local_copy_line(logged):

@@ -356,6 +356,7 @@ class ECGResult:
     compute_time_s: float = 0.0
     ec57: list = None             # MIT-BIH: one sk1dcnn.ecg.EC57Report per seed, first seed first
     offsets: list = None          # search.tune_offsets: per seed, {class: offset} and the out-of-fold scores
+    relevance: dict = field(default_factory=dict)  # class -> _relevance.ClassRelevance (first seed)
 
 
 @dataclass
@@ -373,6 +374,7 @@ class PatientResult:
     histories: dict               # patient -> history_ of its first-seed model
     compute_time_s: float = 0.0
     ec57: list = None             # one sk1dcnn.ecg.EC57Report per seed (all patients' test beats)
+    relevance: dict = field(default_factory=dict)  # class -> _relevance.ClassRelevance (first seed)
 
 
 def model_metadata(cfg, data, classes):
@@ -459,17 +461,56 @@ def fit_and_evaluate(config, data):
     metrics, report, cm = evaluate(data.y_test, fits[0].y_pred, labels)
     seed_rows = [(int(first), metrics)] + [(seed, evaluate(data.y_test, f.y_pred, labels)[0])
                                           for seed, f in zip(seeds[1:], fits[1:])]
+    t0 = time.perf_counter()
+    relevance = _class_relevance(config, data, [(getattr(best, "estimator_", best), data.X_test, data.y_test, fits[0].y_pred)])
+    relevance_time = time.perf_counter() - t0
     return ECGResult(
         data=data, model=best, y_pred=fits[0].y_pred, labels=labels, metrics=metrics, report=report,
         confusion_matrix=cm, cv_results=gs.cv_results_, best_params=gs.best_params_,
         best_score=float(gs.best_score_), cv_splitter=type(cv).__name__, seed_rows=seed_rows,
         seed_summary=_seed_summary(seed_rows),
         timings={"best_cv_score": float(gs.best_score_), "search_time_s": search_time,
-                 "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_},
+                 "refit_time_s": float(fits[0].fit_time_s), "n_epochs": cnn.n_iter_,
+                 "relevance_time_s": relevance_time},
         metadata=model_metadata(config, data, cnn.classes_),
         compute_time_s=time.perf_counter() - t_start,
         ec57=[_ec57(data.y_test, f.y_pred, data.groups_test) for f in fits] if data.kind == "mitdb" else None,
-        offsets=offsets)
+        offsets=offsets, relevance=relevance)
+
+
+def _class_relevance(config, data, parts):
+    """Per test class: the average preprocessed beat of its correctly classified test beats and
+    their mean relevance (:func:`pipelines._relevance.class_relevance`, gradient*input, at most
+    500 beats per class drawn with ``random_state``).
+
+    ``parts``: ``[(pipeline, X, y_true, y_pred)]``, the kept (first-seed) model with the test
+    beats, or one per patient with that patient's own model. The x axis: seconds from the R peak
+    for MIT-BIH beats (the ``before``/``after`` window over the preprocessed length, so the
+    360 -> 180 Hz resampling is accounted for), sample index for UCR series and whenever the
+    preprocessing crops or pads. Classes no model was trained on (e.g. F in the quick run) get
+    no figure. The RR features' relevance is taken against their mean over the training beats.
+    """
+    from sk1dcnn.ecg import RR_FEATURE_NAMES
+
+    from ._relevance import class_relevance, preprocess
+
+    k = int(data.info.get("n_static_features", 0))
+    n_out = preprocess(parts[0][0], parts[0][1][:1]).shape[-1] - k  # the preprocessed length
+    steps = config["preprocessing"]
+    crops = steps != "auto" and any("crop_or_pad" in item for item in steps)
+    if data.kind == "mitdb" and not crops:
+        ds = config["data"]
+        n_before = int(round(ds["before"] * data.fs))
+        n_raw = int(data.info["n_timepoints"])
+        # sample i of the preprocessed beat stands for raw sample i * n_raw / n_out
+        time_axis, unit = (np.arange(n_out) * n_raw / n_out - n_before) / data.fs, "s"
+    else:
+        time_axis, unit = np.arange(n_out, dtype=float), "sample"
+    names = RR_FEATURE_NAMES if k == len(RR_FEATURE_NAMES) else tuple(f"static_{i}" for i in range(k))
+    # an RR feature's relevance is taken against its mean over the training beats (a typical timing)
+    ref = np.asarray(data.X_train[:, -k:], dtype=np.float64).mean(axis=0) if k else None
+    return class_relevance(parts, data.labels, time_axis, unit, static_names=names, static_reference=ref,
+                           random_state=config["random_state"])
 
 
 def _seed_summary(rows):
@@ -587,7 +628,10 @@ def _fit_and_evaluate_patients(cfg, data):
     rec_all = np.concatenate([data.groups_train[te] for _, te in splits.values()])
     ec57 = [_ec57(y_all, np.concatenate([by_job[(p, seed)].y_pred for p in splits]), rec_all)
             for seed in seeds]
-    return PatientResult(ec57=ec57, data=data, labels=labels, rows=rows, gross=gross,
+    # each patient's own (first-seed) model explains that patient's test beats
+    relevance = _class_relevance(cfg, data, [(by_job[(p, seeds[0])].model, X[te], y[te],
+                                              by_job[(p, seeds[0])].y_pred) for p, (_, te) in splits.items()])
+    return PatientResult(ec57=ec57, relevance=relevance, data=data, labels=labels, rows=rows, gross=gross,
                          gross_per_seed=gross_per_seed,
                          metrics=metrics, report=report, confusion_matrix=cm, histories=histories,
                          compute_time_s=time.perf_counter() - t_start)
@@ -736,6 +780,10 @@ def log_result(result, config, tracking):
     """Log a result to MLflow: one parent run, a child run per grid candidate (or per patient),
     params, test metrics, per-epoch history, artifacts and the model.
 
+    The artifacts hold, besides the tables and the loss and confusion-matrix plots, one figure per
+    class under ``relevance/`` (``relevance_<class>.png``: the class's average test beat and where
+    the network looks in it, computed by :func:`fit_and_evaluate`).
+
     With a remote tracking server the model and metrics are first saved under
     ``mlartifacts/local-*``; if logging fails they are saved there too and the
     error says where.
@@ -787,6 +835,7 @@ def log_result(result, config, tracking):
             tracker.log_metrics({f"test_{k}": v for k, v in ec57_metrics(result.ec57).items()})
         with _report.artifact_dir() as adir:
             _report.write_artifacts(adir, result, config)
+            _report.write_relevance_figures(adir, result)
             if result.ec57:
                 write_ec57_artifacts(adir, result.ec57, [seed for seed, _ in result.seed_rows])
             if result.offsets:
@@ -831,6 +880,7 @@ def _log_patients(result, config, tracking, t0):
         tracker.log_metrics(ec57_metrics(result.ec57, records=RECORDS_200, prefix="ec57_200_"))
         with _report.artifact_dir() as adir:
             _report.write_patient_artifacts(adir, result, config)
+            _report.write_relevance_figures(adir, result)
             write_ec57_artifacts(adir, result.ec57, seeds)
             tracker.log_artifacts(adir)
         wall = result.compute_time_s + time.perf_counter() - t0

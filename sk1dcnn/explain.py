@@ -26,7 +26,6 @@ from sklearn.utils.validation import check_is_fitted
 from ._architecture import predict_chunk_size
 from ._validation import to_channels_last
 from .estimators import CNN1DRegressor, _BaseCNN1D
-from .nn.network import Sequential
 
 __all__ = ["relevance"]
 
@@ -64,7 +63,9 @@ def relevance(estimator, X, target=None, method="gradient", *, channels="sum"):
         enters Flatten or global pooling) weighted by the time-averaged gradient
         of each of its channels, >= 0; each of its steps is placed at the centre
         of the span of input it stands for (``n_timepoints / its length``
-        timepoints) and linearly interpolated between them.
+        timepoints) and linearly interpolated between them. With
+        ``n_static_features``, the map spans the signal's timepoints and the
+        static columns at the end get 0 (Grad-CAM does not score them).
     channels : {"sum", "each"}, default="sum"
         Multichannel signals (3D ``X``): ``"sum"`` adds the gradient methods'
         relevance over channels, ``"each"`` keeps one row per channel. The
@@ -127,7 +128,7 @@ def relevance(estimator, X, target=None, method="gradient", *, channels="sum"):
     for start in range(0, Xc.shape[0], chunk):
         Xb, Wb = Xc[start:start + chunk], weights[start:start + chunk]
         if method == "gradcam":
-            out.append(_gradcam(net, split, Xb, Wb))
+            out.append(_gradcam(net, split, Xb, Wb, getattr(estimator, "n_static_features", 0) or 0))
             continue
         raw = Xraw[start:start + chunk]
         dX = _through_scaling(estimator, raw, _gradient(net, Xb, Wb, times_input=False))
@@ -254,17 +255,24 @@ def _through_scaling(estimator, raw, dX):
     return np.concatenate([g, dX[:, T:, :]], axis=1)
 
 
-def _gradcam(net, split, Xb, Wb):
-    body = Sequential(net.layers[:split], fuse=False)
-    head = Sequential(net.layers[split:], fuse=False)
-    A = body.forward(Xb, training=False)                 # (n, L', F)
-    head.forward(A, training=False)
-    dA = head.backward(Wb.astype(Xb.dtype), need_dX=True)
+def _gradcam(net, split, Xb, Wb, n_static=0):
+    """Grad-CAM of one chunk; with ``n_static`` static columns (SplitStatic first) the map covers
+    the signal's timepoints and the static columns get 0 (the map does not score them)."""
+    # the whole network's forward pass up to the feature map: it also links a JoinStatic in
+    # the head to the SplitStatic that keeps this chunk's static features
+    A = net.forward(Xb, training=False, upto=split)        # (n, L', F)
+    Z = A
+    for layer in net.layers[split:]:
+        Z = layer.forward(Z, training=False)
+    dA = Wb.astype(Xb.dtype)
+    for layer in reversed(net.layers[split:]):
+        dA = layer.backward(dA, need_dX=True)
     alpha = dA.astype(np.float64).mean(axis=1)            # (n, F): one weight per channel
     cam = np.maximum(np.einsum("nlf,nf->nl", A.astype(np.float64), alpha), 0.0)
-    T, L = Xb.shape[1], A.shape[1]
-    centres = (np.arange(L) + 0.5) * (T / L) - 0.5
-    t = np.arange(T)
+    T, L = Xb.shape[1] - n_static, A.shape[1]
     if L == 1:
-        return np.repeat(cam, T, axis=1)
-    return np.stack([np.interp(t, centres, row) for row in cam])
+        cam = np.repeat(cam, T, axis=1)
+    else:
+        centres = (np.arange(L) + 0.5) * (T / L) - 0.5
+        cam = np.stack([np.interp(np.arange(T), centres, row) for row in cam])
+    return np.pad(cam, ((0, 0), (0, n_static)))

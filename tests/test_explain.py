@@ -13,6 +13,7 @@ from sk1dcnn import CNN1DClassifier, CNN1DRegressor, relevance
 from sk1dcnn.preprocessing import SeriesStandardScaler
 
 from ._gradcheck import numerical_grad
+from ._synthetic import bump_signals
 
 
 def _fit(est, X, y):
@@ -118,10 +119,11 @@ def _gradcam_oracle(est, X, split, W):
     net = est.network_
     from sk1dcnn._validation import to_channels_last
     Xs = est._scale_input(X, getattr(est, "_input_stats_", None))  # what the network sees
-    A = net.forward(to_channels_last(Xs, np.float64), training=False, upto=split)
+    Xc = to_channels_last(Xs, np.float64)
     cams = []
-    for i in range(A.shape[0]):
-        a = A[i:i + 1].copy()
+    for i in range(Xc.shape[0]):
+        # one sample at a time: a SplitStatic keeps this sample's static features for the head
+        a = net.forward(Xc[i:i + 1], training=False, upto=split).copy()
         dA = numerical_grad(lambda: _head_score(net.layers[split:], a, W[i:i + 1]), a)
         alpha = dA[0].mean(axis=0)
         cams.append(np.maximum(a[0] @ alpha, 0.0))
@@ -164,10 +166,7 @@ T, PEAK, HALF = 64, 40, 8  # class 1: a bump centred at timepoint 40; window 32.
 
 @pytest.fixture(scope="module")
 def bump():
-    rng = np.random.default_rng(0)
-    y = np.arange(120) % 2
-    t = np.arange(T)
-    X = rng.normal(scale=0.5, size=(120, T)) + 2.0 * y[:, None] * np.exp(-0.5 * ((t - PEAK) / 2.0) ** 2)
+    X, y = bump_signals({1: PEAK}, n=120, T=T)
     clf = _fit(CNN1DClassifier(filters=(4, 8), max_iter=30, random_state=0), X, y)
     assert clf.score(X, y) > 0.95  # the net found the bump
     return clf, X[y == 1]
@@ -238,6 +237,24 @@ def test_errors_name_the_problem(bump):
             "relevance() explains a CNN1DClassifier or CNN1DRegressor (or a Pipeline ending in "
             "one), not SeriesStandardScaler.")):
         relevance(SeriesStandardScaler(), X1)
+
+
+def test_gradcam_with_static_features_maps_the_signal_only():
+    # SplitStatic | Conv1D, MaxPooling1D (by 3) | Flatten, JoinStatic, Dense, Dense: the head
+    # joins the static features, so the feature map's gradient depends on them
+    X = RNG.normal(size=(20, 32))  # 30 timepoints of signal, then 2 static features
+    y = np.arange(20) % 3
+    est = _fit(CNN1DClassifier(filters=(5,), kernel_size=3, pool_size=3, hidden_layer_sizes=(6,),
+                               dtype="float64", max_iter=3, random_state=0, n_static_features=2), X, y)
+    W = np.zeros((3, 3))
+    W[np.arange(3), [0, 1, 2]] = 1.0
+    cam = relevance(est, X[:3], target=est.classes_[:3], method="gradcam")
+    assert cam.shape == (3, 32)
+    np.testing.assert_array_equal(cam[:, 30:], 0.0)  # Grad-CAM does not score the static columns
+    expected = _gradcam_oracle(est, X[:3], 3, W)  # the map of SplitStatic, Conv1D, MaxPooling1D
+    np.testing.assert_allclose(cam[:, 1:30:3], expected, rtol=1e-5, atol=1e-8)
+    # the first step stands for timepoints 0..2 of the signal, the last for 27..29
+    np.testing.assert_array_equal(cam[:, 29], cam[:, 28])
 
 
 def test_gradcam_needs_a_feature_map():

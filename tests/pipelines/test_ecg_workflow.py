@@ -77,6 +77,39 @@ def test_quick_runs_and_metrics(quick_run):
     assert f"mlflow ui --backend-store-uri {quick_run['uri']}" in out
 
 
+def test_quick_run_logs_one_relevance_figure_per_class(quick_run):
+    """relevance/relevance_<class>.png for each class the model knows that has test beats (F beats,
+    left out of training, have none), with the x axis in seconds around the R peak."""
+    from matplotlib.image import imread
+
+    client, parent = quick_run["client"], quick_run["parents"][0]
+    figures = {a.path for a in client.list_artifacts(parent.info.run_id, "relevance")}
+    assert figures == {f"relevance/relevance_{c}.png" for c in ("N", "S", "V")}
+    local = client.download_artifacts(parent.info.run_id, "relevance/relevance_V.png", str(quick_run["tmp"]))
+    assert imread(local).shape[:2] == (600, 1000)  # the beat, its relevance and the RR features' panel
+    assert parent.data.metrics["relevance_time_s"] > 0
+
+
+def test_relevance_time_axis_and_classes():
+    """MIT-BIH: seconds from the R peak over the resampled beat (0.25 s before, 0.45 s after, 180 Hz)."""
+    from pipelines.ecg import _class_relevance, build_pipeline, load_data
+
+    cfg = load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {"model": {"max_iter": 1}}})
+    data = load_data(cfg["data"])
+    sub = np.flatnonzero(data.groups_train == "208")[:300]  # N, V and F beats of one record
+    pipe = build_pipeline(cfg, data).fit(data.X_train[sub], data.y_train[sub])
+    test = np.flatnonzero(data.groups_test == "200")
+    out = _class_relevance(cfg, data, [(pipe, data.X_test[test], data.y_test[test], data.y_test[test])])
+    known = set(pipe[-1].classes_) & set(data.y_test[test])
+    assert list(out) == [c for c in data.labels if c in known]
+    e = next(iter(out.values()))
+    assert e.time_unit == "s" and len(e.time) == 126
+    np.testing.assert_allclose(e.time, np.arange(126) / 180 - 0.25, atol=1e-12)
+    assert list(e.static) == ["pre_rr", "post_rr", "local_rr", "avg_rr", "pre_ratio", "post_ratio",
+                              "local_ratio"]
+    np.testing.assert_allclose(list(e.static_reference.values()), data.X_train[:, -7:].mean(axis=0))
+
+
 def arts_of(client, run):
     return {a.path for a in client.list_artifacts(run.info.run_id)}
 
@@ -140,6 +173,11 @@ def test_fit_and_evaluate_runs_without_mlflow(raw, monkeypatch, tmp_path):
     assert result.confusion_matrix.sum() == len(data.y_test)
     assert len(result.cv_results["params"]) == 1 and result.seed_rows[0][0] == 0
     assert result.metadata["kind"] == "ucr" and result.timings["n_epochs"] == 2
+    # one average beat per test class, with its relevance, on the series' samples
+    assert sorted(result.relevance) == sorted(set(data.y_test.tolist()))
+    for c, e in result.relevance.items():
+        assert e.time_unit == "sample" and e.beat.shape == e.relevance.shape == (data.X_test.shape[1],)
+        assert e.n_class == np.sum(data.y_test == c) and e.static == {}
 
 
 # ------------------------------------------------------ patient-specific
@@ -246,6 +284,10 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
     arts = {a.path for a in client.list_artifacts(parent[0].info.run_id)}
     assert {"per_record.csv", "confusion_matrix.png", "classification_report.txt",
             "ec57_per_record.csv", "ec57_gross_seeds.csv"} <= arts
+    # the pooled test beats of every patient, each explained by the patient's own model
+    assert {a.path for a in client.list_artifacts(parent[0].info.run_id, "relevance")} == {
+        f"relevance/relevance_{c}.png" for c in ("N", "S", "V")}
+    assert res.relevance["V"].n_class == sum(r["n_V"] for r in res.rows)
     # the child runs' ids are in what logging returned, not written into the result
     assert logged.child_run_ids == {c.info.run_name.replace("record-", ""): c.info.run_id for c in children}
     assert all("run_id" not in r for r in res.rows)

@@ -1,6 +1,8 @@
 """pipelines/_plots.py: one function per plot, each writing a PNG of its figure's size, and a
 clear error for inputs that do not fit together."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -8,7 +10,9 @@ pytest.importorskip("matplotlib")
 
 from pipelines._plots import (  # noqa: E402
     CONFUSION_COLOUR,
+    class_relevance_figure,
     confusion_matrix_figure,
+    plot_class_relevance,
     plot_confusion_matrix,
     plot_loss_curve,
     plot_per_tag_auc,
@@ -67,6 +71,52 @@ def test_per_tag_auc(tmp_path):
     assert _read_png(tmp_path / "auc.png").shape[:2] == (400, 800)
 
 
+def _entry(static=None, correct_only=True, unit="s", n=90):
+    from pipelines._relevance import ClassRelevance
+
+    t = np.arange(n) / 180 - 0.25
+    beat = np.exp(-0.5 * (t / 0.01) ** 2)
+    return ClassRelevance(beat=beat, beat_std=0.1 + 0 * t, relevance=np.sin(20 * t), n_beats=12, n_class=20,
+                          n_correct=12 if correct_only else 0, correct_only=correct_only, time=t,
+                          time_unit=unit, static=static or {},
+                          static_reference={k: 0.8 for k in static} if static else {})
+
+
+def test_class_relevance_colours_the_beat_by_its_relevance(tmp_path):
+    import matplotlib.pyplot as plt
+
+    e = _entry()
+    fig = class_relevance_figure(e, "V", "mitdb:x")
+    ax, axr, cax = fig.axes
+    assert "class V" in fig._suptitle.get_text() and "mean of 12 correctly classified test beats (of 20)" \
+        in fig._suptitle.get_text() and "gradient \u00d7 input" in fig._suptitle.get_text()
+    caption = fig._supxlabel.get_text()
+    assert "Red raises the score of V, blue lowers it" in caption and "Bars" not in caption
+    assert axr.get_xlabel() == "time from the R peak (s)" and cax.get_ylabel() == "relevance for V (per sample)"
+    line = ax.collections[-1]  # one segment per pair of samples, coloured by their mean relevance
+    np.testing.assert_allclose(line.get_array(), 0.5 * (e.relevance[:-1] + e.relevance[1:]))
+    assert line.norm.vmin == -line.norm.vmax == -np.max(np.abs(e.relevance))  # white is 0
+    plt.close(fig)
+    # no correct beat: the title says all beats are averaged; samples on the x axis
+    fig = class_relevance_figure(_entry(correct_only=False, unit="sample"), "S", "t")
+    assert "none classified correctly" in fig._suptitle.get_text()
+    assert fig.axes[1].get_xlabel() == "sample"
+    plt.close(fig)
+    # static features: a panel of bars, and the caption says what they are taken against
+    fig = class_relevance_figure(_entry(static={"pre_rr": 2.0, "post_rr": -1.0}), "S", "t")
+    axs = fig.axes[-1]  # after the beat, its relevance and the colorbar
+    assert [t.get_text() for t in axs.get_yticklabels()] == ["pre_rr", "post_rr"]
+    assert [p.get_width() for p in axs.patches] == [2.0, -1.0]
+    share = 3.0 / (3.0 + np.sum(np.abs(_entry().relevance)))
+    assert f"{share:.0%} of the total |relevance|" in axs.get_title()
+    assert "against their mean over the training beats" in fig._supxlabel.get_text()
+    plt.close(fig)
+    plot_class_relevance(e, "V", "t", tmp_path / "rel.png")
+    assert _read_png(tmp_path / "rel.png").shape[:2] == (600, 800)  # figsize (8, 6) at 100 dpi
+    plot_class_relevance(_entry(static={"a": 1.0}), "V", "t", tmp_path / "rel_static.png")
+    assert _read_png(tmp_path / "rel_static.png").shape[:2] == (600, 1000)
+
+
 def test_inputs_that_do_not_fit_are_refused_before_drawing(tmp_path):
     with pytest.raises(ValueError, match=r"confusion matrix of shape \(3, 3\) for 2 labels \['N', 'V'\]"):
         plot_confusion_matrix(np.eye(3, dtype=int), ["N", "V"], "t", tmp_path / "cm.png")
@@ -76,6 +126,15 @@ def test_inputs_that_do_not_fit_are_refused_before_drawing(tmp_path):
         plot_loss_curve([], "t", tmp_path / "loss.png")
     with pytest.raises(ValueError, match="no tag has a ROC-AUC"):
         plot_per_tag_auc({}, "t", tmp_path / "auc.png")
+    from dataclasses import replace
+
+    e = _entry()
+    with pytest.raises(ValueError, match=re.escape(
+            "plot_class_relevance('t'): the beat (90,), its relevance (89,) and the time axis (90,) "
+            "must be 1-D of one length")):
+        plot_class_relevance(replace(e, relevance=e.relevance[1:]), "V", "t", tmp_path / "r.png")
+    with pytest.raises(ValueError, match=re.escape("plot_class_relevance('t'): no beat was averaged")):
+        plot_class_relevance(replace(e, n_beats=0), "V", "t", tmp_path / "r.png")
     assert list(tmp_path.iterdir()) == []
 
 
