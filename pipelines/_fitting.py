@@ -16,7 +16,8 @@ import numpy as np
 
 from .config import ConfigError
 
-__all__ = ["Fitted", "SearchProgress", "cnn_step", "evaluate", "fit_clone", "grid_search", "search_backend"]
+__all__ = ["Fitted", "SearchProgress", "cnn_step", "evaluate", "first_pipeline", "fit_clone", "grid_search",
+           "search_backend"]
 
 
 @dataclass
@@ -28,18 +29,27 @@ class Fitted:
     fit_time_s: float = 0.0
 
 
-def cnn_step(model):
-    """The ``cnn`` step of a workflow's pipeline, also inside a ``TunedOffsetsClassifierCV``
-    (its refit pipeline once fitted, the prototype before)."""
-    from sk1dcnn.model_selection import TunedOffsetsClassifierCV
+def first_pipeline(model):
+    """The workflow's pipeline inside the meta-estimators of the refit: a
+    ``TunedOffsetsClassifierCV`` (its refit estimator once fitted, its prototype before) and a
+    ``SeedEnsembleClassifier`` (its first member, which has the ensemble's own seed)."""
+    from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
 
     if isinstance(model, TunedOffsetsClassifierCV):
         model = getattr(model, "estimator_", model.estimator)
-    return model.named_steps["cnn"]
+    if isinstance(model, SeedEnsembleClassifier):
+        model = model.estimators_[0] if hasattr(model, "estimators_") else model.estimator
+    return model
+
+
+def cnn_step(model):
+    """The ``cnn`` step of a workflow's pipeline (of the first network of an ensemble),
+    through :func:`first_pipeline`."""
+    return first_pipeline(model).named_steps["cnn"]
 
 
 def _seed_param(model):
-    """``cnn__random_state``, or its name inside a meta-estimator (``estimator__cnn__...``)."""
+    """``cnn__random_state``, or its name inside meta-estimators (``estimator__cnn__...``)."""
     return next(k for k in model.get_params() if k == "cnn__random_state" or k.endswith("__cnn__random_state"))
 
 

@@ -81,8 +81,10 @@ ECG_DEFAULTS = {
              "records": None, "train_minutes": 5.0, "n_common_per_class": 75},
     "preprocessing": "auto",
     # tune_offsets: per-class decision offsets tuned on out-of-fold predictions of the
-    # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV)
-    "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False},
+    # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV): false, true (the
+    # search's scoring) or a scoring name; ensemble: networks averaged in each refit model
+    "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False,
+               "ensemble": 1},
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.skops",
     "log_model": True,
@@ -130,13 +132,13 @@ _MODEL_FILE_SUFFIX = ".skops"
 _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds", "model_file",
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
-_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets")
+_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets", "ensemble")
 _ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
 #: What a ``datasets.<name>`` section and ``quick:`` may change.
 _ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
-                     "search": ("grid", "cv", "scoring", "tune_offsets")}
+                     "search": ("grid", "cv", "scoring", "tune_offsets", "ensemble")}
 _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
-                   "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets"), "random_state": None,
+                   "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets", "ensemble"), "random_state": None,
                    "seeds": None, "model_file": None, "log_model": None}
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
 _AUDIO_SEARCH_KEYS = tuple(AUDIO_DEFAULTS["search"])
@@ -147,7 +149,8 @@ AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
                   "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
 _MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific", "advance_warning")
-_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv")  # f1_sv: MIT-BIH, F1 of S and V
+#: f1_sv: MIT-BIH, mean F1 of S and V; f1_nsv: of N, S and V
+_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv", "f1_nsv")
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 #: Keys replaced whole by :func:`merge`, never merged key by key.
 _ATOMIC = ("grid",)
@@ -606,9 +609,16 @@ def _validate_ecg(source, cfg, check_paths=True):
               + _did_you_mean(search["scoring"], _SCORINGS), _fmt(_SCORINGS))
     if search["scoring"] == "auto":
         search["scoring"] = "balanced_accuracy" if cfg["data"]["kind"] == "mitdb" else "accuracy"
-    if not isinstance(search["tune_offsets"], bool):
-        _fail(source, "ecg.search.tune_offsets", f"must be true or false, got {search['tune_offsets']!r}",
-              "true, false")
+    tune = search["tune_offsets"]
+    if not isinstance(tune, bool) and tune not in _SCORINGS[1:]:
+        _fail(source, "ecg.search.tune_offsets", f"must be true, false or a scoring, got {tune!r}"
+              + (_did_you_mean(tune, _SCORINGS[1:]) if isinstance(tune, str) else ""),
+              "true, false, " + _fmt(_SCORINGS[1:]))
+    if tune is True:
+        search["tune_offsets"] = search["scoring"]
+    if not _is_int(search["ensemble"]) or isinstance(search["ensemble"], bool) or search["ensemble"] < 1:
+        _fail(source, "ecg.search.ensemble", f"must be an integer >= 1 (networks averaged per model), "
+              f"got {search['ensemble']!r}")
     cfg["search"] = search
 
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:

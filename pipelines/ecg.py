@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._fitting import cnn_step, evaluate, fit_clone, grid_search
+from ._fitting import cnn_step, evaluate, first_pipeline, fit_clone, grid_search
 from ._report import Logged
 from .config import ConfigError, preprocessing_step
 
@@ -298,17 +298,24 @@ def pipeline_grid(cfg, data):
             for key, values in grid.items()}
 
 
+#: The MIT-BIH scorings: the mean F1 of these classes.
+_F1_LABELS = {"f1_sv": ["S", "V"], "f1_nsv": ["N", "S", "V"]}
+
+
 def _scoring(name):
     """A scoring name of ``ecg: search: scoring:`` as GridSearchCV's ``scoring``.
 
     ``f1_sv``: the mean F1 of the S and V classes, the two classes the
     arrhythmia protocols are judged on (Se and +P of SVEB and VEB).
+    ``f1_nsv``: the mean F1 of N, S and V, which also counts N beats called
+    something else (tuned decision offsets could otherwise buy S and V +P by
+    calling doubtful N beats F).
     """
-    if name != "f1_sv":
+    if name not in _F1_LABELS:
         return name
     from sklearn.metrics import f1_score, make_scorer
 
-    return make_scorer(f1_score, labels=["S", "V"], average="macro", zero_division=0)
+    return make_scorer(f1_score, labels=_F1_LABELS[name], average="macro", zero_division=0)
 
 
 def make_cv(cfg, data):
@@ -434,19 +441,10 @@ def fit_and_evaluate(config, data):
     if first is None:  # model: {random_state: null}: the first seed stands in
         first = config["seeds"][0]
     seeds = [first] + [s for s in config["seeds"] if s != first]
+    proto = refit_model(proto, search, data)
     fit_params = None
-    if search["tune_offsets"]:
-        # per-class decision offsets chosen on out-of-fold predictions of the chosen
-        # candidate, same grouped folds and scoring as the grid: the training side only
-        from sk1dcnn.model_selection import TunedOffsetsClassifierCV
-
-        # named scoring and an int cv keep the saved model free of functions and splitters
-        # (skops); with the training records as groups, the int means StratifiedGroupKFold
-        sv = search["scoring"] == "f1_sv"
-        proto = TunedOffsetsClassifierCV(proto, scoring="f1_macro" if sv else search["scoring"],
-                                         labels=["S", "V"] if sv else None, cv=search["cv"],
-                                         reference_class=_NORMAL if data.kind == "mitdb" else None)
-        fit_params = {"groups": data.groups_train} if data.groups_train is not None else None
+    if search["tune_offsets"] and data.groups_train is not None:
+        fit_params = {"groups": data.groups_train}
     n_par = len(seeds) if search["n_jobs"] == -1 else min(search["n_jobs"], len(seeds))
     fits = Parallel(n_jobs=n_par)(delayed(fit_clone)(proto, data.X_train, data.y_train, seed=seed,
                                                      X_predict=data.X_test, fit_params=fit_params)
@@ -462,7 +460,8 @@ def fit_and_evaluate(config, data):
     seed_rows = [(int(first), metrics)] + [(seed, evaluate(data.y_test, f.y_pred, labels)[0])
                                           for seed, f in zip(seeds[1:], fits[1:])]
     t0 = time.perf_counter()
-    relevance = _class_relevance(config, data, [(getattr(best, "estimator_", best), data.X_test, data.y_test, fits[0].y_pred)])
+    explained = first_pipeline(best)  # inside TunedOffsetsClassifierCV / the ensemble's first network
+    relevance = _class_relevance(config, data, [(explained, data.X_test, data.y_test, fits[0].y_pred)])
     relevance_time = time.perf_counter() - t0
     return ECGResult(
         data=data, model=best, y_pred=fits[0].y_pred, labels=labels, metrics=metrics, report=report,
@@ -511,6 +510,31 @@ def _class_relevance(config, data, parts):
     ref = np.asarray(data.X_train[:, -k:], dtype=np.float64).mean(axis=0) if k else None
     return class_relevance(parts, data.labels, time_axis, unit, static_names=names, static_reference=ref,
                            random_state=config["random_state"])
+
+
+def refit_model(pipe, search, data):
+    """The refit model of the chosen candidate: the pipeline, or ``SeedEnsembleClassifier`` of
+    ``search.ensemble`` copies (seeds s, s + 1000, ...), inside a ``TunedOffsetsClassifierCV``
+    when ``search.tune_offsets`` names a scoring."""
+    from sklearn.base import clone
+
+    from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
+
+    model = pipe
+    if search["ensemble"] > 1:
+        model = SeedEnsembleClassifier(clone(pipe), n_estimators=search["ensemble"], seed_param="cnn__random_state")
+    tune = search["tune_offsets"]
+    if not tune:
+        return model
+
+    # Per-class decision offsets chosen on out-of-fold predictions (the folds of the grid
+    # search, grouped by record for MIT-BIH): the training side only. A named scoring and an
+    # int cv keep the saved model free of functions and splitters (skops); with the training
+    # records as groups, the int means StratifiedGroupKFold.
+    named = {"f1_sv": ("f1_macro", _F1_LABELS["f1_sv"]), "f1_nsv": ("f1_macro", _F1_LABELS["f1_nsv"])}
+    scoring, labels = named.get(tune, (tune, None))
+    return TunedOffsetsClassifierCV(model, scoring=scoring, labels=labels, cv=search["cv"],
+                                    reference_class=_NORMAL if data.kind == "mitdb" else None)
 
 
 def _seed_summary(rows):
@@ -818,7 +842,7 @@ def log_result(result, config, tracking):
                               lambda run_id: _save_local(result, run_id)) as run:
         tracker.log_params(_report.run_params(config, result))
         tracker.log_candidates(result.cv_results, config["search"]["scoring"])
-        tracker.log_params(_report.refit_params(getattr(result.model, "estimator_", result.model)))
+        tracker.log_params(_report.refit_params(first_pipeline(result.model)))
         tracker.log_history(cnn_step(result.model).history_)
         if result.offsets:
             first = result.offsets[0]
@@ -982,7 +1006,7 @@ def summary_text(config, result):
     lines.append(ec57_table(result.ec57, f"Test records ({data.info['test_records']})", anchor,
                             "de Chazal et al. 2004 (DS2)"))
     if result.offsets:
-        lines.append(offsets_line(result.offsets, config["search"]["scoring"]))
+        lines.append(offsets_line(result.offsets, config["search"]["tune_offsets"]))
     if data.name != "mitdb:de_chazal":
         n_tr = {c: int(np.sum(data.y_train == c)) for c in ("S", "V", "F") if c in set(data.y_train)}
         n_te = {c: int(np.sum(data.y_test == c)) for c in ("S", "V", "F")}

@@ -1,4 +1,5 @@
-"""Decision offsets for multiclass classifiers, tuned on out-of-fold predictions.
+"""Decision offsets for multiclass classifiers, tuned on out-of-fold predictions,
+and ensembles of one classifier trained from several seeds.
 
 scikit-learn's ``TunedThresholdClassifierCV`` tunes the decision threshold of a
 *binary* classifier. Arrhythmia and other imbalanced multiclass problems need
@@ -29,7 +30,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["TunedOffsetsClassifierCV", "tune_offsets"]
+__all__ = ["SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "tune_offsets"]
 
 #: The label metrics ``scoring`` may name (higher is better); ``labels`` restricts the F1 ones.
 METRICS = {
@@ -346,4 +347,148 @@ default="balanced_accuracy"
         inner = get_tags(self.estimator)
         tags.input_tags = inner.input_tags
         tags.classifier_tags.multi_class = True
+        return tags
+
+
+def _fit_member(estimator, seed_param, seed, X, y, fit_params):
+    model = clone(estimator)
+    if seed_param is not None:
+        model.set_params(**{seed_param: seed})
+    return model.fit(X, y, **fit_params)
+
+
+class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """The same classifier trained from ``n_estimators`` seeds, its probabilities averaged.
+
+    Neural networks trained from different initialisations disagree most where
+    the data say least (new patients, rare classes); averaging their
+    probabilities (soft voting) removes much of that seed-to-seed spread.
+    InceptionTime is such an ensemble of 5 networks. Unlike scikit-learn's
+    ``VotingClassifier``, the members are copies of one estimator, seeded
+    apart, and keep the labels of ``y`` (they are not label-encoded), so each
+    member is a usable model on its own.
+
+    Parameters
+    ----------
+    estimator : classifier with ``predict_proba``
+        Cloned for every member.
+    n_estimators : int, default=5
+    seed_param : str or None, default="random_state"
+        The estimator's parameter that seeds it (``"cnn__random_state"`` for
+        a pipeline whose classifier step is ``cnn``). Member ``i`` gets
+        ``seed + i * seed_stride``, where ``seed`` is the estimator's own
+        value of it (0 when None, so that the ensemble is reproducible).
+        None: the members are not reseeded (only for estimators that draw
+        their own randomness).
+    seed_stride : int, default=1000
+    n_jobs : int or None, default=None
+        Members fitted in parallel (joblib).
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members; ``estimators_[0]`` has the estimator's own seed.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        When the estimator has it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sk1dcnn import CNN1DClassifier
+    >>> from sk1dcnn.model_selection import SeedEnsembleClassifier
+    >>> X = np.random.default_rng(0).normal(size=(30, 24)); y = X[:, 5] > 0
+    >>> ens = SeedEnsembleClassifier(CNN1DClassifier(filters=(4,), max_iter=3), n_estimators=3).fit(X, y)
+    >>> [m.random_state for m in ens.estimators_]
+    [0, 1000, 2000]
+    """
+
+    _parameter_constraints: dict = {
+        "estimator": [HasMethods(["fit", "predict_proba"])],
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
+        "seed_param": [str, None],
+        "seed_stride": [Interval(numbers.Integral, 1, None, closed="left")],
+        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+    }
+
+    def __init__(self, estimator, *, n_estimators=5, seed_param="random_state", seed_stride=1000, n_jobs=None):
+        self.estimator = estimator
+        self.n_estimators = n_estimators
+        self.seed_param = seed_param
+        self.seed_stride = seed_stride
+        self.n_jobs = n_jobs
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit every member on all of ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like
+        y : array-like of shape (n_samples,)
+        **fit_params
+            Passed to every member's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ValueError("SeedEnsembleClassifier requires y to be passed, but the target y is None.")
+        seed = 0
+        if self.seed_param is not None:
+            params = self.estimator.get_params()
+            if self.seed_param not in params:
+                raise ValueError(f"seed_param={self.seed_param!r} is not a parameter of "
+                                 f"{type(self.estimator).__name__}; e.g. 'random_state', or "
+                                 "'cnn__random_state' for a pipeline step named cnn.")
+            seed = params[self.seed_param]
+            seed = 0 if seed is None else seed
+            if not isinstance(seed, numbers.Integral):
+                raise ValueError(f"SeedEnsembleClassifier seeds its members from an int {self.seed_param}; "
+                                 f"got {seed!r}.")
+        self.estimators_ = Parallel(n_jobs=self.n_jobs)(
+            delayed(_fit_member)(self.estimator, self.seed_param, int(seed) + i * self.seed_stride, X, y, fit_params)
+            for i in range(self.n_estimators))
+        self.classes_ = np.asarray(self.estimators_[0].classes_)
+        for m in self.estimators_[1:]:
+            if not np.array_equal(np.asarray(m.classes_), self.classes_):  # pragma: no cover - same y
+                raise ValueError("the members learnt different classes_")
+        if hasattr(self.estimators_[0], "n_features_in_"):
+            self.n_features_in_ = self.estimators_[0].n_features_in_
+        return self
+
+    def predict_proba(self, X):
+        """The mean of the members' probabilities.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return np.mean([m.predict_proba(X) for m in self.estimators_], axis=0)
+
+    def predict(self, X):
+        """The class of largest mean probability.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        from sklearn.utils import get_tags
+
+        tags.input_tags = get_tags(self.estimator).input_tags
         return tags

@@ -55,7 +55,8 @@ __all__ = [
 ESTIMATOR_TYPES = (
     "sk1dcnn.estimators.CNN1DClassifier",
     "sk1dcnn.estimators.CNN1DRegressor",
-    # decision offsets tuned by cross-validation around an estimator
+    # meta-estimators: an ensemble of seeds, decision offsets tuned by cross-validation
+    "sk1dcnn.model_selection.SeedEnsembleClassifier",
     "sk1dcnn.model_selection.TunedOffsetsClassifierCV",
     # the network and its layers (sk1dcnn.nn.layers.LAYERS)
     "sk1dcnn.nn.network.Sequential",

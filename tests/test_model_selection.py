@@ -18,10 +18,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk1dcnn import CNN1DClassifier
-from sk1dcnn.model_selection import TunedOffsetsClassifierCV, tune_offsets
+from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV, tune_offsets
+
+TINY = dict(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=3)
 
 
-@parametrize_with_checks([TunedOffsetsClassifierCV(LogisticRegression(), cv=3)])
+@parametrize_with_checks([TunedOffsetsClassifierCV(LogisticRegression(), cv=3),
+                          SeedEnsembleClassifier(LogisticRegression(), n_estimators=2)])
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -148,3 +151,33 @@ def test_bad_input_is_named(kwargs, y, message):
     X = np.random.default_rng(0).normal(size=(20, 3))
     with pytest.raises(ValueError, match=re.escape(message)):
         TunedOffsetsClassifierCV(LogisticRegression(), cv=2, **kwargs).fit(X, y)
+
+
+def test_seed_ensemble_averages_members_seeded_apart():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 24))
+    y = np.where(X[:, 4:8].mean(axis=1) > 0, "V", "N")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ens = SeedEnsembleClassifier(CNN1DClassifier(**TINY, random_state=7), n_estimators=3).fit(X, y)
+        alone = [CNN1DClassifier(**TINY, random_state=s).fit(X, y) for s in (7, 1007, 2007)]
+    assert [m.random_state for m in ens.estimators_] == [7, 1007, 2007]
+    assert list(ens.estimators_[0].classes_) == ["N", "V"]  # members keep the labels
+    np.testing.assert_allclose(ens.predict_proba(X), np.mean([m.predict_proba(X) for m in alone], axis=0))
+    np.testing.assert_array_equal(ens.predict(X), ens.classes_[ens.predict_proba(X).argmax(1)])
+    # the members differ, or averaging would be pointless
+    assert not np.allclose(alone[0].predict_proba(X), alone[1].predict_proba(X))
+
+
+def test_seed_ensemble_seeds_a_pipeline_step():
+    X = np.random.default_rng(1).normal(size=(30, 16))
+    y = np.arange(30) % 2
+    pipe = Pipeline([("scale", StandardScaler()), ("cnn", CNN1DClassifier(**TINY))])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ens = SeedEnsembleClassifier(pipe, n_estimators=2, seed_param="cnn__random_state").fit(X, y)
+    assert [m.named_steps["cnn"].random_state for m in ens.estimators_] == [0, 1000]
+    with pytest.raises(ValueError, match=re.escape(
+            "seed_param='random_state' is not a parameter of Pipeline; e.g. 'random_state', or "
+            "'cnn__random_state' for a pipeline step named cnn.")):
+        SeedEnsembleClassifier(pipe, n_estimators=2).fit(X, y)
