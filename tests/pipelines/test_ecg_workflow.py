@@ -384,3 +384,36 @@ def test_quick_workflow_on_dask_cluster(tmp_path, monkeypatch):
     np.testing.assert_allclose(res.cv_results["mean_test_score"], local.cv_results["mean_test_score"])
     assert res.best_params == local.best_params
     assert res.metrics["accuracy"] == pytest.approx(local.metrics["accuracy"])
+
+
+def test_offsets_and_ensemble_travel_in_the_saved_model(tmp_path, monkeypatch):
+    """search.ensemble and search.tune_offsets: the refit model of each seed is an ensemble inside
+    TunedOffsetsClassifierCV, tuned on record-grouped folds; the model file, its summary line and
+    ecg-monitor all use the offsets."""
+    from pipelines import ecg
+    from pipelines.monitor import monitor
+    from sk1dcnn import persistence
+    from sk1dcnn.datasets import shipped_data_dir
+    from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
+
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {
+        "model": {"max_iter": 2}, "search": {"tune_offsets": "f1_nsv", "ensemble": 2, "n_jobs": 1},
+        "model_file": str(tmp_path / "m.skops"), "log_model": False}})
+    data = ecg.load_data(cfg["data"], cfg["random_state"])
+    result = ecg.fit_and_evaluate(cfg, data)
+    model = result.model
+    assert isinstance(model, TunedOffsetsClassifierCV) and isinstance(model.estimator_, SeedEnsembleClassifier)
+    assert [m.named_steps["cnn"].random_state for m in model.estimator_.estimators_] == [0, 1000]
+    np.testing.assert_array_equal(model.predict(data.X_test), result.y_pred)
+    (o,) = result.offsets
+    assert o["offset_N"] == 0.0 and o["oof_score_with_offsets"] >= o["oof_score_without_offsets"]
+    assert "decision offsets on log-probabilities" in ecg.summary_text(cfg, result)
+
+    path = ecg.save_model_file(result, cfg["model_file"])
+    saved = persistence.load(path)["pipeline"]
+    beats = data.X_test[data.groups_test == "233"]
+    np.testing.assert_array_equal(saved.predict(beats), model.predict(beats))
+    summary = monitor(shipped_data_dir("mitdb", "233"), model=str(path), out_csv=tmp_path / "b.csv",
+                      out=lambda *_: None)
+    assert sum(summary["counts"].values()) == summary["n_beats"] > 400
