@@ -270,12 +270,23 @@ def patient_header(cfg, data):
              f"  {len(data.info['patients'])} patients ({' '.join(data.info['patients'])}); "
              f"test {len(data.y_test)} beats; input {data.X_train.shape[1:]}; seeds {cfg['seeds']}"
              + (f"; AAMI classes kept: {data.info['classes_kept']}" if "classes_kept" in data.info else ""),
-             ("  grid: 1 candidate (no search): " + _fmt_params(
-                 {k: v[0] for k, v in search["grid"].items()})) if n_cand == 1 else
-             f"  GridSearchCV per patient on its training beats: {n_cand} candidates x {search['cv']} folds "
-             f"(StratifiedKFold), scoring={search['scoring']}",
+             _patient_search_line(cfg, n_cand),
              f"  configuration: {_section(cfg)}"]
     return "\n".join(lines)
+
+
+def _patient_search_line(cfg, n_cand):
+    search, ds = cfg["search"], cfg["data"]
+    if n_cand == 1:
+        return "  grid: 1 candidate (no search): " + _fmt_params({k: v[0] for k, v in search["grid"].items()})
+    if search.get("validation", "cv") == "inner_minutes":
+        inner = search["inner_train_minutes"]
+        return (f"  inner validation: {n_cand} candidates (1 seed), each fitted per "
+                f"patient on the common beats + its first {inner:g} min and scored on its minutes "
+                f"{inner:g}-{ds['train_minutes']:g} (training beats), pooled over the patients; "
+                f"scoring={search['scoring']}; the best for every patient")
+    return (f"  GridSearchCV per patient on its training beats: {n_cand} candidates x {search['cv']} folds "
+            f"(StratifiedKFold), scoring={search['scoring']}")
 
 
 def patient_run_params(cfg, data):
@@ -286,7 +297,8 @@ def patient_run_params(cfg, data):
             "train_minutes": ds["train_minutes"], "n_common_per_class": ds["n_common_per_class"],
             "n_test": len(data.y_test), "input_shape": list(data.X_train.shape[1:]),
             "classes": " ".join(map(str, data.labels)), "classes_kept": data.info.get("classes_kept", "all"),
-            "scoring": search["scoring"], "cv": search["cv"],
+            "scoring": search["scoring"], "cv": search["cv"], "validation": search.get("validation", "cv"),
+            "inner_train_minutes": search.get("inner_train_minutes"),
             "n_jobs": search["n_jobs"], "seeds": cfg["seeds"], "config_section": _section(cfg),
             "grid": _grid_json(search["grid"]),
             **{f"model__{k}": v for k, v in cfg["model"].items()}}
@@ -306,10 +318,39 @@ def _patient_rows_text(rows, gross):
     return lines
 
 
+def inner_selection_lines(selection):
+    """The candidates of the inner validation, best first: pooled score and EC57 Se/+P (%)."""
+    sel = selection
+    n_val = sum(sel.n_val.values())
+    lines = [f"Inner validation (training minutes {sel.inner_train_minutes:g}-{sel.train_minutes:g} of "
+             f"{sum(1 for v in sel.n_val.values() if v)} patients, {n_val} beats pooled, 1 seed; "
+             f"{sel.time_s:.0f} s), %:",
+             f"  {'rank':>4} {sel.scoring:>10} {'Se_V':>5} {'PPV_V':>5} {'Se_S':>5} {'PPV_S':>5}  candidate"]
+    for i in sorted(range(len(sel.rows)), key=lambda i: sel.rows[i]["rank"]):
+        r = sel.rows[i]
+        lines.append(f"  {r['rank']:>4} {r['score']:10.4f} {_pct(r['se_V'])} {_pct(r['ppv_V'])} "
+                     f"{_pct(r['se_S'])} {_pct(r['ppv_S'])}  {_fmt_params(r['params'])}"
+                     + ("   <- chosen" if i == sel.best_index else ""))
+    return lines
+
+
+def inner_selection_csv(selection):
+    """The rows of :func:`inner_selection_lines` as CSV text (candidate order)."""
+    keys = ("rank", "score", "se_V", "ppv_V", "se_S", "ppv_S", "tp_V", "fn_V", "fp_V", "tp_S", "fn_S", "fp_S",
+            "n_val", "mean_fit_time_s")
+    text = [",".join(keys) + ",chosen,params"]
+    for i, r in enumerate(selection.rows):
+        text.append(",".join(str(r[k]) for k in keys) + f",{int(i == selection.best_index)},"
+                    f"\"{_fmt_params(r['params'])}\"")
+    return "\n".join(text) + "\n"
+
+
 def write_patient_artifacts(adir, result, cfg):
     """per_record.csv, confusion_matrix.png (all patients, first seed), classification_report.txt,
-    config.json."""
+    config.json, and inner_validation.csv when the grid was chosen by inner validation."""
     rows, gross, data = result.rows, result.gross, result.data
+    if result.selection is not None:
+        (adir / "inner_validation.csv").write_text(inner_selection_csv(result.selection))
     keys = ("record", "n_train", "n_common", "n_test", "n_V", "se_V", "ppv_V", "n_S", "se_S", "ppv_S",
             "accuracy", "epochs", "fit_time_s")
     text = [",".join(keys) + ",params"]
@@ -327,8 +368,11 @@ def write_patient_artifacts(adir, result, cfg):
 
 def patient_table(cfg, result, logged):
     """The lines printed after the patient-specific run."""
-    lines = ["", f"Patient-specific test (remaining minutes of each record), mean over {len(cfg['seeds'])} "
-                 "seed(s), %:"]
+    lines = []
+    if result.selection is not None:
+        lines += [""] + inner_selection_lines(result.selection)
+    lines += ["", f"Patient-specific test (remaining minutes of each record), mean over {len(cfg['seeds'])} "
+                  "seed(s), %:"]
     lines += _patient_rows_text(result.rows, result.gross)
     g = result.gross
     lines.append(f"  gross = counts summed over records. Kiranyaz et al. 2016 (44 records): "

@@ -49,8 +49,8 @@ import os
 from pathlib import Path
 
 __all__ = ["AUDIO_DEFAULTS", "AUDIO_SCORINGS", "ConfigError", "DEFAULT_CONFIG", "ECG_DEFAULTS",
-           "TRACKING_DEFAULTS", "TrackingServerError", "WORKFLOWS", "architecture_specs", "audio_scoring",
-           "default_tracking_uri", "load_config", "merge", "preprocessing_step", "resolve_config",
+           "TRACKING_DEFAULTS", "TrackingServerError", "VALIDATIONS", "WORKFLOWS", "architecture_specs",
+           "audio_scoring", "default_tracking_uri", "load_config", "merge", "preprocessing_step", "resolve_config",
            "tracking_line"]
 
 #: The repository's own mlflow.yml, used when --config is not given and the
@@ -82,9 +82,12 @@ ECG_DEFAULTS = {
     "preprocessing": "auto",
     # tune_offsets: per-class decision offsets tuned on out-of-fold predictions of the
     # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV): false, true (the
-    # search's scoring) or a scoring name; ensemble: networks averaged in each refit model
+    # search's scoring) or a scoring name; ensemble: networks averaged in each refit model.
+    # mitdb:patient_specific only: how a grid of several candidates is chosen (see
+    # VALIDATIONS) and the inner training minutes of inner_minutes (null: half of
+    # data.train_minutes)
     "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False,
-               "ensemble": 1},
+               "ensemble": 1, "validation": "cv", "inner_train_minutes": None},
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.skops",
     "log_model": True,
@@ -132,13 +135,17 @@ _MODEL_FILE_SUFFIX = ".skops"
 _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds", "model_file",
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
-_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets", "ensemble")
+_ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets", "ensemble",
+                    "validation", "inner_train_minutes")
 _ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
 #: What a ``datasets.<name>`` section and ``quick:`` may change.
 _ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
-                     "search": ("grid", "cv", "scoring", "tune_offsets", "ensemble")}
+                     "search": ("grid", "cv", "scoring", "tune_offsets", "ensemble", "validation",
+                                "inner_train_minutes")}
 _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
-                   "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets", "ensemble"), "random_state": None,
+                   "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets", "ensemble", "validation",
+                              "inner_train_minutes"),
+                   "random_state": None,
                    "seeds": None, "model_file": None, "log_model": None}
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
 _AUDIO_SEARCH_KEYS = tuple(AUDIO_DEFAULTS["search"])
@@ -149,8 +156,14 @@ AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
                   "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
 _MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific", "advance_warning")
-#: f1_sv: MIT-BIH, mean F1 of S and V; f1_nsv: of N, S and V
-_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv", "f1_nsv")
+#: f1_sv: MIT-BIH, mean F1 of S and V; f1_nsv: of N, S and V; ec57_f1_sv: f1_sv from EC57 counts
+#: (a reference F or Q beat called V, a Q beat called S, is no false positive), the papers' figures
+_SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv", "f1_nsv", "ec57_f1_sv")
+#: ``ecg: search: validation:`` how a grid of several candidates is chosen. cv: GridSearchCV
+#: (``cv`` folds; for mitdb:patient_specific on each patient's own training beats);
+#: inner_minutes (mitdb:patient_specific only): one candidate for every patient, scored on the
+#: patients' training minutes after ``inner_train_minutes``, pooled (pipelines.ecg.select_inner_minutes)
+VALIDATIONS = ("cv", "inner_minutes")
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 #: Keys replaced whole by :func:`merge`, never merged key by key.
 _ATOMIC = ("grid",)
@@ -619,6 +632,10 @@ def _validate_ecg(source, cfg, check_paths=True):
     if not _is_int(search["ensemble"]) or isinstance(search["ensemble"], bool) or search["ensemble"] < 1:
         _fail(source, "ecg.search.ensemble", f"must be an integer >= 1 (networks averaged per model), "
               f"got {search['ensemble']!r}")
+    if search["scoring"] == "ec57_f1_sv" and cfg["data"]["kind"] != "mitdb":
+        _fail(source, "ecg.search.scoring", f"ec57_f1_sv scores AAMI beat classes: MIT-BIH data sets only, "
+              f"not {cfg['data']['name']}", _fmt(s for s in _SCORINGS if s not in ("f1_sv", "ec57_f1_sv")))
+    _validate_inner(source, search, cfg["data"])
     cfg["search"] = search
 
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:
@@ -647,6 +664,30 @@ def _validate_ecg(source, cfg, check_paths=True):
     if not isinstance(cfg["log_model"], bool):
         _fail(source, "ecg.log_model", f"must be true or false, got {cfg['log_model']!r}", "true, false")
     return cfg
+
+
+def _validate_inner(source, search, ds):
+    """``search.validation`` and ``search.inner_train_minutes`` (mitdb:patient_specific)."""
+    validation = search["validation"]
+    if validation not in VALIDATIONS:
+        _fail(source, "ecg.search.validation", f"unknown validation {validation!r}"
+              + _did_you_mean(str(validation), VALIDATIONS), _fmt(VALIDATIONS))
+    patient_specific = ds["kind"] == "mitdb" and ds["sub"] == "patient_specific"
+    if validation == "inner_minutes" and not patient_specific:
+        _fail(source, "ecg.search.validation", f"inner_minutes chooses among a patient's own training "
+              f"minutes: mitdb:patient_specific only, not {ds['name']}", "cv")
+    inner = search["inner_train_minutes"]
+    if inner is None:
+        if patient_specific:
+            search["inner_train_minutes"] = ds["train_minutes"] / 2
+        return
+    if not isinstance(inner, (int, float)) or isinstance(inner, bool) or not patient_specific \
+            or not 0 < inner < ds["train_minutes"]:
+        _fail(source, "ecg.search.inner_train_minutes",
+              f"must be minutes in (0, data.train_minutes = {ds['train_minutes']:g}) for "
+              f"mitdb:patient_specific, got {inner!r} for {ds['name']}",
+              f"null (half of data.train_minutes) or e.g. {ds['train_minutes'] / 2:g}")
+    search["inner_train_minutes"] = float(inner)
 
 
 def _tuplify(v):

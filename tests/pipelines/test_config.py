@@ -84,6 +84,17 @@ ECG_TYPOS = [
     (lambda c: c["ecg"]["data"].update(classes=["N", "V"], name="ucr:ECG200"), "ecg.data.classes", "MIT-BIH"),
     (lambda c: c["ecg"]["data"].update(records="100"), "ecg.data.records", "list"),
     (lambda c: c["ecg"]["data"].update(train_minutes=30), "ecg.data.train_minutes", "(0, 30)"),
+    # how a patient-specific grid is chosen
+    (lambda c: c["ecg"]["search"].update(validation="inner"), "ecg.search.validation", "cv, inner_minutes"),
+    (lambda c: c["ecg"]["search"].update(validation="inner_minutes"), "ecg.search.validation",
+     "mitdb:patient_specific only"),
+    (lambda c: c["ecg"]["search"].update(inner_train_minutes=1), "ecg.search.inner_train_minutes",
+     "null (half of data.train_minutes)"),
+    (lambda c: (c["ecg"]["data"].update(name="mitdb:patient_specific", train_minutes=2),
+                c["ecg"]["datasets"]["mitdb:patient_specific"]["search"].update(inner_train_minutes=2)),
+     "ecg.search.inner_train_minutes", "(0, data.train_minutes = 2)"),
+    (lambda c: c["ecg"]["data"].update(name="ucr:ECG200") or c["ecg"]["search"].update(scoring="ec57_f1_sv"),
+     "ecg.search.scoring", "MIT-BIH data sets only"),
     # where the search runs
     (lambda c: c["ecg"]["search"].update(backend="spark"), "ecg.search.backend", "local, dask"),
     (lambda c: c["ecg"]["search"].update(backend="dask"), "ecg.search.scheduler", "tcp://HOST:PORT"),
@@ -319,8 +330,18 @@ def test_shipped_config_sections(raw):
                  "mitdb:patient_specific"):
         cfg = load_config(DEFAULT_CONFIG, overrides=_ecg(name))
         assert cfg["dataset_section"] == name
+    # the patient-specific grid is chosen on the training minutes 2.5-5, one candidate for all patients
+    ps = load_config(DEFAULT_CONFIG, overrides=_ecg("mitdb:patient_specific"))
+    assert ps["search"]["validation"] == "inner_minutes" and ps["search"]["inner_train_minutes"] == 2.5
+    assert ps["search"]["scoring"] == "ec57_f1_sv" and len(ps["search"]["grid"]["cnn__class_weight"]) == 3
+    # null: half of the patient's training minutes
+    ps = load_config(DEFAULT_CONFIG, overrides={"ecg": {"data": {"name": "mitdb:patient_specific",
+                                                                 "train_minutes": 3},
+                                                        "search": {"inner_train_minutes": None}}})
+    assert ps["search"]["inner_train_minutes"] == 1.5
     mit = load_config(DEFAULT_CONFIG)
     assert mit["data"]["classes"] == ["N", "S", "V"]  # the entry's data keys
+    assert mit["search"]["validation"] == "cv" and mit["search"]["inner_train_minutes"] is None
     assert mit["data"]["rr_features"] is True
     ucr = load_config(DEFAULT_CONFIG, overrides=_ecg("ucr:ECG200"))
     assert ucr["data"]["classes"] is None

@@ -151,3 +151,104 @@ def test_ec57_gross_is_the_mean_over_seeds_and_sums_the_chosen_records():
     assert sub["n_records"] == 1 and sub["n_beats"] == 10
     # by hand: seed 1, V: TP 4, FN 1 (a V called N in record 200), FP 1 (an N called V)
     assert reports[0].gross["V"]["Se"] == pytest.approx(4 / 5) and reports[0].gross["V"]["+P"] == 0.8
+
+
+# ------------------------------------------------------------------ patient-specific inner validation
+def test_ec57_f1_sv_by_hand():
+    """The mean F1 of SVEB and VEB from EC57 counts: a reference F beat called V is no false positive
+    (f1_sv, one class against the rest, counts it)."""
+    from pipelines.ecg import ec57_f1_sv, pooled_score
+
+    y = np.array(list("NNSSVVF"))
+    p = np.array(list("NSSNVVV"))
+    # V: TP 2, FN 0, FP 0 (the F called V is not counted) -> F1 1; S: TP 1, FN 1, FP 1 -> F1 2/4
+    assert ec57_f1_sv(y, p) == pytest.approx((1 + 0.5) / 2)
+    # one against the rest the F called V is a false positive: F1(V) = 4 / 5
+    assert pooled_score("f1_sv", y, p) == pytest.approx((0.8 + 0.5) / 2)
+    # a class with no beat and no detection scores 0, as f1_sv's zero_division
+    assert ec57_f1_sv(np.array(list("NNV")), np.array(list("NNV"))) == pytest.approx(0.5)
+
+
+def _shipped_patient_specific(**data):
+    from pipelines.ecg import load_data
+
+    # the shipped 5-minute excerpts, shortened: the patient trains on its first 2 minutes and the
+    # inner validation fits on minute 0-1 and scores minute 1-2
+    cfg = _cfg("mitdb:patient_specific", quick=True, train_minutes=2, rr_features=False,
+               records=["119", "232", "233"], n_common_per_class=10, **data)
+    cfg["search"].update(validation="inner_minutes", inner_train_minutes=1.0, n_jobs=1, scoring="ec57_f1_sv")
+    return cfg, load_data(cfg["data"])
+
+
+def test_inner_minutes_split_holds_training_minutes_only():
+    """Fitted: the common beats + the patient's beats before inner_train_minutes; scored: the patient's
+    beats from there to train_minutes. No beat of the test minutes is in either."""
+    from pipelines.ecg import inner_minutes_split
+
+    cfg, data = _shipped_patient_specific()
+    pos, rec, fs = data.info["positions"], data.groups_train, data.fs
+    for patient, (tr, te) in data.info["splits"].items():
+        fit, val = inner_minutes_split(tr, rec, pos, patient, 1.0, fs)
+        assert len(val) > 50 and not set(fit) & set(val) and sorted([*fit, *val]) == sorted(tr)
+        assert not (set(fit) | set(val)) & set(te)
+        assert set(rec[val]) == {patient}
+        assert 1 * 60 * fs <= pos[val].min() and pos[val].max() < 2 * 60 * fs  # minute 1-2 only
+        own = rec[fit] == patient
+        assert pos[fit][own].max() < 1 * 60 * fs
+        np.testing.assert_array_equal(np.sort(fit[~own]), np.sort(tr[rec[tr] != patient]))  # the common beats
+
+
+def test_inner_selection_scores_pooled_counts_and_picks_the_argmax(monkeypatch):
+    """Each candidate is scored once on the predictions of all patients pooled (not the mean of the
+    patients' scores), from EC57 gross counts; the best is chosen, and each fit sees training
+    minutes only. The fits are replaced by fixed predictions (no training here)."""
+    from pipelines import ecg
+    from pipelines._fitting import Fitted
+
+    cfg, data = _shipped_patient_specific()
+    X, y, pos, rec = data.X_train, data.y_train, data.info["positions"], data.groups_train
+    row_of = {x.tobytes(): i for i, x in enumerate(X)}
+    seen = []
+
+    def fake_fit(pipe, X_fit, y_fit, *, params, X_predict, seed=None):
+        fit, val = ([row_of[x.tobytes()] for x in A] for A in (X_fit, X_predict))
+        seen.append((fit, val))
+        truth = y[val]
+        rule = params["cnn__alpha"]
+        if rule == 1:      # everything V
+            pred = np.full(len(val), "V")
+        elif rule == 2:    # the truth, but the first S of each patient called N
+            pred = truth.copy()
+            pred[np.flatnonzero(truth == "S")[:1]] = "N"
+        else:              # everything N
+            pred = np.full(len(val), "N")
+        return Fitted(None, pred, 0.0)
+
+    monkeypatch.setattr(ecg, "fit_clone", fake_fit)
+    candidates = [{"cnn__alpha": a} for a in (1, 2, 3)]
+    sel = ecg.select_inner_minutes(cfg, data, ecg.build_pipeline(cfg, data), candidates)
+
+    assert len(seen) == 3 * 3  # candidates x patients
+    for fit, val in seen:
+        patient = rec[val[0]]
+        assert set(rec[val]) == {patient}
+        assert pos[val].min() >= 60 * data.fs and pos[val].max() < 2 * 60 * data.fs
+        assert pos[fit][rec[fit] == patient].max() < 60 * data.fs
+    # by hand from the pooled labels of the three patients' minute 1-2
+    y_val = np.concatenate([y[val] for _, val in seen[:3]])
+    n = {c: int(np.sum(y_val == c)) for c in "NSVF"}
+    assert n["S"] > 3 and n["V"] > 3
+    f1_v_all_v = 2 * n["V"] / (2 * n["V"] + n["N"] + n["S"])  # F called V: no false positive
+    k = sum(1 for _, val in seen[:3] if np.any(y[val] == "S"))  # S beats called N, one per patient
+    f1_s_truth = 2 * (n["S"] - k) / (2 * (n["S"] - k) + k)
+    expected = [f1_v_all_v / 2, (1 + f1_s_truth) / 2, 0.0]
+    assert [r["score"] for r in sel.rows] == pytest.approx(expected)
+    assert sel.best_index == int(np.argmax(expected)) == 1 and sel.best_params == {"cnn__alpha": 2}
+    assert [r["rank"] for r in sel.rows] == [2, 1, 3]
+    r = sel.rows[0]
+    assert (r["tp_V"], r["fn_V"], r["fp_V"]) == (n["V"], 0, n["N"] + n["S"]) and r["se_V"] == 100.0
+    assert sel.rows[1]["se_S"] == pytest.approx(100 * (n["S"] - k) / n["S"]) and sel.rows[1]["ppv_S"] == 100.0
+    # pooled, not averaged over patients: the mean of the patients' own scores differs
+    per_patient = [ecg.pooled_score("ec57_f1_sv", y[val], np.where(y[val] == "S", "N", y[val]))
+                   for _, val in seen[3:6]]
+    assert sum(sel.n_val.values()) == len(y_val) and sel.rows[1]["score"] != pytest.approx(np.mean(per_patient))

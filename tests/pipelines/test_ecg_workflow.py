@@ -223,9 +223,8 @@ def _fake_records(n_min=30.0, fs=360.0, seed=0):
     return (np.concatenate(Xs), np.concatenate(ys), np.concatenate(recs), np.concatenate(pos))
 
 
-def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypatch):
-    """The whole patient-specific run, on fake 30-minute records (no full data needed)."""
-    pytest.importorskip("mlflow")
+def _synthetic_patient_specific(raw, tmp_path, monkeypatch, search, seeds=(0, 1)):
+    """A patient-specific configuration on fake 30-minute records 100, 101, 200 (patients 100, 200)."""
     from pipelines import ecg
 
     fake = _fake_records()
@@ -242,18 +241,29 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
         "model": {"filters": [4], "kernel_size": 5, "hidden_layer_sizes": [8], "max_iter": 4,
                   "batch_size": 64, "learning_rate_init": 0.01, "global_pool": None,
                   "early_stopping": False, "class_weight": "balanced"},
-        "search": {"grid": {"alpha": [0.0001]}}}
+        "search": search}
     raw["tracking"].update(uri=f"sqlite:///{tmp_path / 'mlflow.db'}", artifact_location=str(tmp_path / "art"),
                            experiment="test-ps")
-    raw["ecg"].update(seeds=[0, 1])
+    raw["ecg"].update(seeds=list(seeds))
     raw["ecg"]["search"]["n_jobs"] = 1
     raw["ecg"]["data"] = {"name": "mitdb:patient_specific", "data_dir": str(tmp_path),
                           "records": ["100", "200"], "n_common_per_class": 20}
-    cfg = resolve_config(raw)
+    return resolve_config(raw)
+
+
+def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypatch):
+    """The whole patient-specific run, on fake 30-minute records (no full data needed)."""
+    pytest.importorskip("mlflow")
+    from pipelines import ecg
+
+    # one candidate: fitted without any search, whatever the validation
+    cfg = _synthetic_patient_specific(raw, tmp_path, monkeypatch,
+                                      {"grid": {"alpha": [0.0001]}, "validation": "inner_minutes"})
     lines = []
     res, logged = ecg.run(cfg, out=lines.append)
     text = "\n".join(lines)
     assert isinstance(res, ecg.PatientResult)
+    assert res.selection is None and "grid: 1 candidate (no search)" in text
     assert [r["record"] for r in res.rows] == ["100", "200"]
     for r in res.rows:
         # common beats from the other record numbered 100-124 only (101; not 200)
@@ -295,6 +305,46 @@ def test_patient_specific_workflow_on_synthetic_records(raw, tmp_path, monkeypat
     before = copy.deepcopy(res.rows)
     again = ecg.log_result(res, cfg, cfg["tracking"])
     assert res.rows == before and again.run_id != logged.run_id
+
+
+def test_patient_specific_inner_validation_chooses_one_candidate_for_all(raw, tmp_path, monkeypatch):
+    """validation: inner_minutes: the candidates are scored on minutes 2.5-5 of both patients pooled,
+    the best is fitted for every patient, and each candidate is logged as a child run."""
+    pytest.importorskip("mlflow")
+    from pipelines import ecg
+
+    # max_iter 1 of a tiny CNN barely learns the V beats; 8 epochs finds them
+    cfg = _synthetic_patient_specific(raw, tmp_path, monkeypatch, seeds=[0], search={
+        "grid": {"max_iter": [1, 8]}, "validation": "inner_minutes", "scoring": "ec57_f1_sv"})
+    assert cfg["search"]["inner_train_minutes"] == 2.5
+    lines = []
+    res, logged = ecg.run(cfg, out=lines.append)
+    text = "\n".join(lines)
+    sel = res.selection
+    scores = [r["score"] for r in sel.rows]
+    assert [r["params"] for r in sel.rows] == [{"cnn__max_iter": 1}, {"cnn__max_iter": 8}]
+    assert sel.best_index == int(np.argmax(scores)) and sel.best_score == max(scores)
+    assert all(r["params"] == sel.best_params for r in res.rows)  # one choice for every patient
+    assert all(res.rows[i]["epochs"] <= sel.best_params["cnn__max_iter"] for i in range(2))
+    assert set(sel.n_val) == {"100", "200"} and all(n > 0 for n in sel.n_val.values())
+    assert "Inner validation (training minutes 2.5-5 of 2 patients" in text and "<- chosen" in text
+
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(cfg["tracking"]["uri"])
+    runs = client.search_runs([client.get_experiment_by_name("test-ps").experiment_id])
+    parent = client.get_run(logged.run_id)
+    cands = sorted((r for r in runs if r.data.tags.get("sk1dcnn.validation") == "inner_minutes"),
+                   key=lambda r: int(r.data.tags["sk1dcnn.candidate"]))
+    assert [c.info.run_name for c in cands] == ["candidate-max_iter=1", "candidate-max_iter=8"]
+    assert all(c.data.tags["mlflow.parentRunId"] == logged.run_id for c in cands)
+    for c, r in zip(cands, sel.rows):
+        assert c.data.metrics["inner_score"] == pytest.approx(r["score"])
+        assert {"inner_se_V", "inner_ppv_V", "inner_se_S", "inner_ppv_S", "inner_rank"} <= set(c.data.metrics)
+    assert parent.data.params["validation"] == "inner_minutes"
+    assert parent.data.params["best_max_iter"] == str(sel.best_params["cnn__max_iter"])
+    assert parent.data.metrics["inner_best_score"] == pytest.approx(sel.best_score)
+    assert "inner_validation.csv" in {a.path for a in client.list_artifacts(logged.run_id)}
 
 
 @pytest.mark.skipif(find_shared_data("mitdb") is None or
