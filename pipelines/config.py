@@ -676,6 +676,9 @@ def _validate_inner(source, search, ds):
     if validation == "inner_minutes" and not patient_specific:
         _fail(source, "ecg.search.validation", f"inner_minutes chooses among a patient's own training "
               f"minutes: mitdb:patient_specific only, not {ds['name']}", "cv")
+    if patient_specific and search["tune_offsets"] and validation != "inner_minutes":
+        _fail(source, "ecg.search.tune_offsets", "the patient-specific scheme tunes its offsets on the "
+              "pooled inner minutes: it needs validation: inner_minutes", "false, or validation: inner_minutes")
     inner = search["inner_train_minutes"]
     if inner is None:
         if patient_specific:

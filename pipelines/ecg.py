@@ -428,6 +428,7 @@ class PatientResult:
     ec57: list = None             # one sk1dcnn.ecg.EC57Report per seed (all patients' test beats)
     relevance: dict = field(default_factory=dict)  # class -> _relevance.ClassRelevance (first seed)
     selection: object = None      # InnerSelection (search.validation: inner_minutes, several candidates)
+    offsets: dict = None          # search.tune_offsets: {class: offset} and the pooled inner scores
 
 
 def model_metadata(cfg, data, classes):
@@ -776,6 +777,85 @@ def select_inner_minutes(cfg, data, pipe, candidates):
                           n_val={p: len(inner[p][1]) for p in splits}, time_s=time.perf_counter() - t0)
 
 
+def _patient_model(pipe, params, search):
+    """A patient's model: the pipeline with its chosen parameters, or ``search.ensemble`` of them."""
+    from sklearn.base import clone
+
+    from sk1dcnn.model_selection import SeedEnsembleClassifier
+
+    model = clone(pipe).set_params(**params)
+    if search["ensemble"] > 1:
+        model = SeedEnsembleClassifier(model, n_estimators=search["ensemble"], seed_param="cnn__random_state")
+    return model
+
+
+def _apply_offsets(model, X, offsets):
+    """Labels of ``argmax log p + offsets`` (the classes the offsets were tuned on)."""
+    proba = np.asarray(model.predict_proba(X))
+    classes = np.asarray(model.classes_)
+    off = np.array([offsets["offsets"].get(str(c), 0.0) for c in classes])
+    return classes[np.argmax(np.log(np.clip(proba, 1e-12, None)) + off, axis=1)]
+
+
+def _fit_patient(model, X, y, seed, X_test, offsets):
+    """Fit one patient's model (in a joblib worker) and label its test beats, with offsets if tuned."""
+    fit = fit_clone(model, X, y, seed=seed, X_predict=None if offsets else X_test)
+    if offsets:
+        fit.y_pred = _apply_offsets(fit.model, X_test, offsets)
+    return fit
+
+
+def _inner_fit_proba(model, X, y, seed, X_val):
+    fit = fit_clone(model, X, y, seed=seed)
+    return np.asarray(fit.model.classes_), np.asarray(fit.model.predict_proba(X_val))
+
+
+def inner_minutes_offsets(cfg, data, pipe, params):
+    """Per-class decision offsets for every patient's model, tuned on the pooled inner minutes.
+
+    The chosen candidate (with ``search.ensemble``) is fitted per patient on the
+    common beats + the first ``search.inner_train_minutes`` and predicts the
+    patient's minutes from there to ``data.train_minutes`` (training beats: the
+    test minutes never steer the offsets); the probabilities of all patients are
+    pooled and the offsets chosen by
+    :func:`sk1dcnn.model_selection.tune_offsets` for the scoring
+    ``search.tune_offsets`` (N fixed at 0).
+
+    Returns
+    -------
+    dict
+        ``offsets`` (class -> offset), ``score_without`` and ``score_with`` (the
+        pooled inner score), ``scoring``, ``n_beats``.
+    """
+    from joblib import Parallel, delayed
+
+    from sk1dcnn.model_selection import tune_offsets
+
+    search, splits = cfg["search"], data.info["splits"]
+    inner_min = float(search["inner_train_minutes"])
+    X, y = data.X_train, data.y_train
+    inner = {p: inner_minutes_split(tr, data.groups_train, data.info["positions"], p, inner_min, data.fs)
+             for p, (tr, _) in splits.items()}
+    patients = [p for p in splits if len(inner[p][1])]
+    model = _patient_model(pipe, params, search)
+    out = Parallel(n_jobs=search["n_jobs"])(
+        delayed(_inner_fit_proba)(model, X[inner[p][0]], y[inner[p][0]], cfg["random_state"], X[inner[p][1]])
+        for p in patients)
+    classes = np.unique(np.concatenate([c for c, _ in out]))
+    proba = np.zeros((sum(len(pr) for _, pr in out), len(classes)))
+    row = 0
+    for c, pr in out:
+        proba[row:row + len(pr), np.searchsorted(classes, c)] = pr
+        row += len(pr)
+    y_val = np.concatenate([y[inner[p][1]] for p in patients])
+    metric = _score_funcs()[search["tune_offsets"]]
+    base = float(metric(y_val, classes[np.argmax(proba, axis=1)]))
+    ref = int(np.flatnonzero(classes == _NORMAL)[0]) if _NORMAL in classes else 0
+    off, score = tune_offsets(y_val, proba, classes, metric, np.linspace(-4.0, 4.0, 41), reference=ref)
+    return {"offsets": {str(c): float(o) for c, o in zip(classes, off)}, "score_without": base,
+            "score_with": float(score), "scoring": search["tune_offsets"], "n_beats": int(len(y_val))}
+
+
 def _fit_and_evaluate_patients(cfg, data):
     """One model per patient (test record), trained on common beats from records 100-124
     plus the first minutes of the patient's own record, tested on the rest of the record;
@@ -800,10 +880,13 @@ def _fit_and_evaluate_patients(cfg, data):
         chosen = {p: (selection.best_params, selection.best_score) for p in splits}
     else:
         chosen = {p: _choose_params(cfg, data, pipe, X[tr], y[tr]) for p, (tr, _) in splits.items()}
+    offsets = None
+    if cfg["search"]["tune_offsets"]:  # on the pooled inner minutes (config: validation inner_minutes)
+        offsets = inner_minutes_offsets(cfg, data, pipe, next(iter(chosen.values()))[0])
     jobs = [(patient, seed) for patient in splits for seed in seeds]
     fits = Parallel(n_jobs=cfg["search"]["n_jobs"])(
-        delayed(fit_clone)(pipe, X[splits[p][0]], y[splits[p][0]], params=chosen[p][0], seed=seed,
-                           X_predict=X[splits[p][1]])
+        delayed(_fit_patient)(_patient_model(pipe, chosen[p][0], cfg["search"]), X[splits[p][0]],
+                              y[splits[p][0]], seed, X[splits[p][1]], offsets)
         for p, seed in jobs)
     by_job = dict(zip(jobs, fits))
 
@@ -820,8 +903,7 @@ def _fit_and_evaluate_patients(cfg, data):
             per_seed.append((st, float(np.mean(y_pred == y_te))))
         row = {"record": patient, "n_train": len(tr), "n_common": data.info["n_common"][patient],
                "n_test": len(te), "accuracy": float(np.mean([a for _, a in per_seed])),
-               "epochs": float(np.mean([by_job[(patient, s)].model.named_steps["cnn"].n_iter_
-                                        for s in seeds])),
+               "epochs": float(np.mean([cnn_step(by_job[(patient, s)].model).n_iter_ for s in seeds])),
                "fit_time_s": float(np.mean([by_job[(patient, s)].fit_time_s for s in seeds])),
                "params": chosen[patient][0], "cv_score": chosen[patient][1]}
         for c in _PS_CLASSES:
@@ -838,17 +920,17 @@ def _fit_and_evaluate_patients(cfg, data):
     y_all = np.concatenate([y[te] for _, te in splits.values()])
     p_all = np.concatenate([by_job[(p, seeds[0])].y_pred for p in splits])
     metrics, report, cm = evaluate(y_all, p_all, labels)
-    histories = {p: list(by_job[(p, seeds[0])].model.named_steps["cnn"].history_) for p in splits}
+    histories = {p: list(cnn_step(by_job[(p, seeds[0])].model).history_) for p in splits}
     rec_all = np.concatenate([data.groups_train[te] for _, te in splits.values()])
     ec57 = [_ec57(y_all, np.concatenate([by_job[(p, seed)].y_pred for p in splits]), rec_all)
             for seed in seeds]
     # each patient's own (first-seed) model explains that patient's test beats
-    relevance = _class_relevance(cfg, data, [(by_job[(p, seeds[0])].model, X[te], y[te],
+    relevance = _class_relevance(cfg, data, [(first_pipeline(by_job[(p, seeds[0])].model), X[te], y[te],
                                               by_job[(p, seeds[0])].y_pred) for p, (_, te) in splits.items()])
     return PatientResult(ec57=ec57, relevance=relevance, data=data, labels=labels, rows=rows, gross=gross,
                          gross_per_seed=gross_per_seed,
                          metrics=metrics, report=report, confusion_matrix=cm, histories=histories,
-                         selection=selection, compute_time_s=time.perf_counter() - t_start)
+                         selection=selection, offsets=offsets, compute_time_s=time.perf_counter() - t_start)
 
 
 # --------------------------------------------------------------------------- #
@@ -1077,6 +1159,10 @@ def _log_patients(result, config, tracking, t0):
         tracker.log_params(_report.patient_run_params(config, data))
         if result.selection is not None:
             _log_inner_selection(tracker, result.selection)
+        if result.offsets:
+            tracker.log_metrics({**{f"offset_{c}": v for c, v in result.offsets["offsets"].items()},
+                                 "inner_score_without_offsets": result.offsets["score_without"],
+                                 "inner_score_with_offsets": result.offsets["score_with"]})
         for row in result.rows:
             child_run_ids[row["record"]] = tracker.child_run(
                 f"record-{row['record']}",
@@ -1207,6 +1293,12 @@ def summary_text(config, result):
         if 0 < len(sub) < len(data.info["patients"]):
             lines.append(ec57_table(result.ec57, f"  the {len(sub)} records 200-234", records=sub,
                                     classes=("V", "S")))
+        if result.offsets:
+            o = result.offsets
+            offs = ", ".join(f"{c} {v:+.1f}" for c, v in o["offsets"].items() if c != _NORMAL)
+            lines.append(f"  decision offsets on log-probabilities, tuned on the pooled inner minutes "
+                         f"({o['n_beats']} training beats, N fixed at 0): {offs} ({o['scoring']} "
+                         f"{o['score_without']:.3f} -> {o['score_with']:.3f})")
         if config["quick"] or data.info["train_minutes"] != 5.0:
             lines.append(_full_line("mitdb:patient_specific"))
         return "\n".join(lines)

@@ -467,3 +467,42 @@ def test_offsets_and_ensemble_travel_in_the_saved_model(tmp_path, monkeypatch):
     summary = monitor(shipped_data_dir("mitdb", "233"), model=str(path), out_csv=tmp_path / "b.csv",
                       out=lambda *_: None)
     assert sum(summary["counts"].values()) == summary["n_beats"] > 400
+
+
+def test_patient_specific_offsets_and_ensemble_from_the_inner_minutes(raw, tmp_path, monkeypatch):
+    """search.tune_offsets with validation inner_minutes: offsets tuned on the pooled inner minutes
+    (training beats only) label every patient's test beats; search.ensemble averages networks."""
+    from pipelines import ecg
+    from sk1dcnn.model_selection import SeedEnsembleClassifier
+
+    cfg = _synthetic_patient_specific(raw, tmp_path, monkeypatch, seeds=[0], search={
+        "grid": {"max_iter": [4]}, "validation": "inner_minutes", "scoring": "ec57_f1_sv",
+        "tune_offsets": True, "ensemble": 2})
+    data = ecg.load_data(cfg["data"], cfg["random_state"])
+    res = ecg.fit_and_evaluate(cfg, data)
+    o = res.offsets
+    assert o["scoring"] == "ec57_f1_sv" and o["offsets"]["N"] == 0.0
+    assert o["score_with"] >= o["score_without"]
+    # the inner beats are training beats of the patients, from minute 2.5 on
+    assert o["n_beats"] == sum(len(ecg.inner_minutes_split(tr, data.groups_train, data.info["positions"], p,
+                                                           2.5, data.fs)[1])
+                               for p, (tr, _) in data.info["splits"].items())
+    assert "tuned on the pooled inner minutes" in ecg.summary_text(cfg, res)
+    # each patient's labels are argmax log p + offsets of its ensemble's probabilities
+    tr, te = data.info["splits"]["200"]
+    model = ecg._patient_model(ecg.build_pipeline(cfg, data), {"cnn__max_iter": 4}, cfg["search"])
+    assert isinstance(model, SeedEnsembleClassifier)
+    fit = ecg._fit_patient(model, data.X_train[tr], data.y_train[tr], 0, data.X_train[te], o)
+    X_te = data.X_train[te]
+    zero = {"offsets": {c: 0.0 for c in o["offsets"]}}
+    np.testing.assert_array_equal(ecg._apply_offsets(fit.model, X_te, zero), fit.model.predict(X_te))
+    all_v = {"offsets": {**zero["offsets"], "V": 40.0}}
+    assert set(ecg._apply_offsets(fit.model, X_te, all_v)) == {"V"}
+    np.testing.assert_array_equal(fit.y_pred, ecg._apply_offsets(fit.model, X_te, o))
+
+
+def test_patient_specific_offsets_need_the_inner_minutes(raw, tmp_path, monkeypatch):
+    with pytest.raises(ConfigError, match="tune_offsets: the patient-specific scheme tunes its offsets on the "
+                                          "pooled inner minutes: it needs validation: inner_minutes"):
+        _synthetic_patient_specific(raw, tmp_path, monkeypatch, search={
+            "grid": {"max_iter": [4]}, "validation": "cv", "tune_offsets": True})
