@@ -50,7 +50,12 @@ def cnn_step(model):
 
 def _seed_param(model):
     """``cnn__random_state``, or its name inside meta-estimators (``estimator__cnn__...``)."""
-    return next(k for k in model.get_params() if k == "cnn__random_state" or k.endswith("__cnn__random_state"))
+    key = next((k for k in model.get_params() if k == "cnn__random_state" or k.endswith("__cnn__random_state")),
+               None)
+    if key is None:
+        raise ValueError(f"fit_clone(seed=...) seeds the pipeline step named 'cnn'; {type(model).__name__} "
+                         "has no cnn__random_state parameter")
+    return key
 
 
 def fit_clone(proto, X, y, *, params=None, seed=None, X_predict=None, fit_params=None):

@@ -76,6 +76,7 @@ def run_params(cfg, result):
         "input_shape": list(data.X_train.shape[1:]), "classes": " ".join(map(str, data.labels)),
         "cv": search["cv"], "cv_repeats": search.get("cv_repeats", 1), "cv_splitter": result.cv_splitter,
         "scoring": search["scoring"], "n_jobs": search["n_jobs"], "seeds": cfg["seeds"],
+        "tune_offsets": search.get("tune_offsets", False), "ensemble": search.get("ensemble", 1),
         "config_section": _section(cfg), "grid": _grid_json(search["grid"]),
         **({"train_records": data.info["train_records"], "test_records": data.info["test_records"]}
            if data.kind == "mitdb" else {}),
@@ -299,6 +300,7 @@ def patient_run_params(cfg, data):
             "classes": " ".join(map(str, data.labels)), "classes_kept": data.info.get("classes_kept", "all"),
             "scoring": search["scoring"], "cv": search["cv"], "validation": search.get("validation", "cv"),
             "inner_train_minutes": search.get("inner_train_minutes"),
+            "tune_offsets": search.get("tune_offsets", False), "ensemble": search.get("ensemble", 1),
             "n_jobs": search["n_jobs"], "seeds": cfg["seeds"], "config_section": _section(cfg),
             "grid": _grid_json(search["grid"]),
             **{f"model__{k}": v for k, v in cfg["model"].items()}}

@@ -164,6 +164,8 @@ _SCORINGS = ("auto", "accuracy", "balanced_accuracy", "f1_macro", "f1_sv", "f1_n
 #: inner_minutes (mitdb:patient_specific only): one candidate for every patient, scored on the
 #: patients' training minutes after ``inner_train_minutes``, pooled (pipelines.ecg.select_inner_minutes)
 VALIDATIONS = ("cv", "inner_minutes")
+#: The scorings of AAMI beat classes (MIT-BIH only).
+_MITDB_SCORINGS = ("f1_sv", "f1_nsv", "ec57_f1_sv")
 PREPROCESSING_STEPS = ("bandpass", "resample", "standardize", "crop_or_pad")
 #: Keys replaced whole by :func:`merge`, never merged key by key.
 _ATOMIC = ("grid",)
@@ -622,6 +624,12 @@ def _validate_ecg(source, cfg, check_paths=True):
               + _did_you_mean(search["scoring"], _SCORINGS), _fmt(_SCORINGS))
     if search["scoring"] == "auto":
         search["scoring"] = "balanced_accuracy" if cfg["data"]["kind"] == "mitdb" else "accuracy"
+    if cfg["data"]["kind"] != "mitdb":
+        for key in ("scoring", "tune_offsets"):
+            if search[key] in _MITDB_SCORINGS:
+                _fail(source, f"ecg.search.{key}", f"{search[key]} scores the AAMI beat classes N, S, V: MIT-BIH "
+                      f"data sets only, not {cfg['data']['name']}",
+                      _fmt(s for s in _SCORINGS[1:] if s not in _MITDB_SCORINGS))
     tune = search["tune_offsets"]
     if not isinstance(tune, bool) and tune not in _SCORINGS[1:]:
         _fail(source, "ecg.search.tune_offsets", f"must be true, false or a scoring, got {tune!r}"
@@ -632,9 +640,6 @@ def _validate_ecg(source, cfg, check_paths=True):
     if not _is_int(search["ensemble"]) or isinstance(search["ensemble"], bool) or search["ensemble"] < 1:
         _fail(source, "ecg.search.ensemble", f"must be an integer >= 1 (networks averaged per model), "
               f"got {search['ensemble']!r}")
-    if search["scoring"] == "ec57_f1_sv" and cfg["data"]["kind"] != "mitdb":
-        _fail(source, "ecg.search.scoring", f"ec57_f1_sv scores AAMI beat classes: MIT-BIH data sets only, "
-              f"not {cfg['data']['name']}", _fmt(s for s in _SCORINGS if s not in ("f1_sv", "ec57_f1_sv")))
     _validate_inner(source, search, cfg["data"])
     cfg["search"] = search
 

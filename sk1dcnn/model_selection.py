@@ -28,16 +28,18 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_method_params, check_is_fitted
 
 __all__ = ["SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "tune_offsets"]
 
 #: The label metrics ``scoring`` may name (higher is better); ``labels`` restricts the F1 ones.
 METRICS = {
-    "accuracy": lambda y, p, labels: accuracy_score(y, p),
-    "balanced_accuracy": lambda y, p, labels: balanced_accuracy_score(y, p),
-    "f1_macro": lambda y, p, labels: f1_score(y, p, labels=labels, average="macro", zero_division=0),
-    "f1_weighted": lambda y, p, labels: f1_score(y, p, labels=labels, average="weighted", zero_division=0),
+    "accuracy": lambda y, p, labels, w: accuracy_score(y, p, sample_weight=w),
+    "balanced_accuracy": lambda y, p, labels, w: balanced_accuracy_score(y, p, sample_weight=w),
+    "f1_macro": lambda y, p, labels, w: f1_score(y, p, labels=labels, average="macro", zero_division=0,
+                                                 sample_weight=w),
+    "f1_weighted": lambda y, p, labels, w: f1_score(y, p, labels=labels, average="weighted", zero_division=0,
+                                                    sample_weight=w),
 }
 
 _EPS = 1e-12
@@ -106,7 +108,8 @@ def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, max_sweep
 
 
 def _oof_proba(estimator, X, y, train, test, fit_params):
-    model = clone(estimator).fit(_take(X, train), _take(y, train), **fit_params)
+    params = _check_method_params(X, fit_params, train)  # sample-aligned ones (e.g. sample_weight) sliced
+    model = clone(estimator).fit(_take(X, train), _take(y, train), **params)
     return test, model.classes_, model.predict_proba(_take(X, test))
 
 
@@ -152,8 +155,9 @@ default="balanced_accuracy"
     reference_class : label or None, default=None
         The class whose offset stays 0. None: the most frequent class.
     refit : bool, default=True
-        Refit the estimator on all the data (False: keep the first fold's
-        model, which is cheaper and mostly for tests).
+        Refit the estimator on all the data (False: fit it on the first
+        fold's training part only, which is cheaper and mostly for tests; that
+        part must hold every class).
     n_jobs : int or None, default=None
         Folds fitted in parallel (joblib).
 
@@ -190,9 +194,9 @@ default="balanced_accuracy"
         "labels": ["array-like", None],
         "cv": ["cv_object"],
         "offset_grid": ["array-like", None],
-        "reference_class": [None, "array-like", str, numbers.Integral, bool],
+        "reference_class": [None, str, numbers.Real, bool],
         "refit": ["boolean"],
-        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, estimator, *, scoring="balanced_accuracy", labels=None, cv=5, offset_grid=None,
@@ -206,14 +210,16 @@ default="balanced_accuracy"
         self.refit = refit
         self.n_jobs = n_jobs
 
-    def _metric(self):
+    def _metric(self, score_weight):
         if not isinstance(self.scoring, str):
-            return self.scoring
+            if score_weight is None:
+                return self.scoring
+            return lambda y, p: self.scoring(y, p, sample_weight=score_weight)
         named, labels = METRICS[self.scoring], self.labels
-        return lambda y, p: named(y, p, labels)
+        return lambda y, p: named(y, p, labels, score_weight)
 
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y, groups=None, **fit_params):
+    def fit(self, X, y, groups=None, *, score_weight=None, **fit_params):
         """Tune the offsets on out-of-fold probabilities, then refit on all the data.
 
         Parameters
@@ -224,8 +230,16 @@ default="balanced_accuracy"
             Class labels (binary or multiclass).
         groups : array-like of shape (n_samples,) or None
             Group labels for a group splitter (e.g. the patient of each beat).
+        score_weight : array-like of shape (n_samples,) or None
+            Weights of the samples in the out-of-fold score only (not in the
+            fits). Use them when the training set's class frequencies are not
+            the population's: after keeping a share ``s`` of a majority class,
+            weight its samples ``1 / s``, so that the offsets are tuned at the
+            frequencies the model will meet. A callable ``scoring`` then
+            receives them as ``sample_weight=``.
         **fit_params
-            Passed to every fit of the estimator.
+            Passed to every fit of the estimator; those with one value per
+            sample (e.g. ``sample_weight``) are sliced for each fold.
 
         Returns
         -------
@@ -251,7 +265,18 @@ default="balanced_accuracy"
                 raise ValueError(f"reference_class={self.reference_class!r} is not a class of y; "
                                  f"classes: {classes.tolist()}.")
             reference = int(where[0])
-        grid = np.linspace(-4.0, 4.0, 41) if self.offset_grid is None else np.asarray(self.offset_grid, float)
+        if self.labels is not None:
+            unknown = [c for c in np.atleast_1d(self.labels).tolist() if c not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(f"labels {unknown} are not classes of y; classes: {classes.tolist()}.")
+        if score_weight is not None:
+            score_weight = np.asarray(score_weight, dtype=float)
+            if score_weight.shape != y.shape or not np.all(np.isfinite(score_weight)) or np.any(score_weight < 0):
+                raise ValueError(f"score_weight must hold one finite weight >= 0 per sample ({len(y)}); got "
+                                 f"shape {score_weight.shape}.")
+        # rounded: offsets read -0.8, not -0.7999999999999998, in logs and tables
+        grid = np.round(np.linspace(-4.0, 4.0, 41), 6) if self.offset_grid is None \
+            else np.asarray(self.offset_grid, float)
         if grid.ndim != 1 or not len(grid) or not np.all(np.isfinite(grid)):
             raise ValueError("offset_grid must be a non-empty 1D array of finite offsets; "
                              f"got {self.offset_grid!r}.")
@@ -273,7 +298,7 @@ default="balanced_accuracy"
         if not seen.all():
             raise ValueError(f"cv={self.cv!r} leaves {int((~seen).sum())} samples out of every test fold; "
                              "out-of-fold predictions need each sample predicted once.")
-        metric = self._metric()
+        metric = self._metric(score_weight)
         log_p = np.log(np.clip(proba, _EPS, None))
         self.base_score_ = float(metric(y[seen], classes[_decide(log_p, 0.0)]))
         self.offsets_, self.best_score_ = tune_offsets(y, proba, classes, metric, grid, reference=reference)
@@ -377,7 +402,10 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         The estimator's parameter that seeds it (``"cnn__random_state"`` for
         a pipeline whose classifier step is ``cnn``). Member ``i`` gets
         ``seed + i * seed_stride``, where ``seed`` is the estimator's own
-        value of it (0 when None, so that the ensemble is reproducible).
+        value of it (0 when None, so that the ensemble is reproducible). Seeds
+        of separate ensembles should differ by ``n_estimators * seed_stride``
+        or more, or their members overlap (seed 1000 of one is member 1 of
+        another seeded 0).
         None: the members are not reseeded (only for estimators that draw
         their own randomness).
     seed_stride : int, default=1000
@@ -408,7 +436,7 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
         "seed_param": [str, None],
         "seed_stride": [Interval(numbers.Integral, 1, None, closed="left")],
-        "n_jobs": [Interval(numbers.Integral, None, None, closed="neither"), None],
+        "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, estimator, *, n_estimators=5, seed_param="random_state", seed_stride=1000, n_jobs=None):

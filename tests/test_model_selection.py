@@ -181,3 +181,41 @@ def test_seed_ensemble_seeds_a_pipeline_step():
             "seed_param='random_state' is not a parameter of Pipeline; e.g. 'random_state', or "
             "'cnn__random_state' for a pipeline step named cnn.")):
         SeedEnsembleClassifier(pipe, n_estimators=2).fit(X, y)
+
+
+def test_out_of_fold_scores_equal_cross_val_predict_with_score_weights():
+    """The oracle: cross_val_predict's probabilities on the same folds, scored by hand."""
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    X, y = _imbalanced()
+    w = np.where(y == "N", 5.0, 1.0)  # as if a fifth of the N beats had been kept
+    cv = StratifiedKFold(3)
+    est = LogisticRegression(class_weight="balanced")
+    clf = TunedOffsetsClassifierCV(est, scoring="f1_macro", labels=["S", "V"], cv=cv).fit(X, y, score_weight=w)
+    proba = cross_val_predict(est, X, y, cv=cv, method="predict_proba")
+    classes = np.unique(y)
+
+    def score(offsets):
+        pred = classes[np.argmax(np.log(np.clip(proba, 1e-12, None)) + offsets, axis=1)]
+        return f1_score(y, pred, labels=["S", "V"], average="macro", sample_weight=w)
+
+    assert clf.base_score_ == pytest.approx(score(np.zeros(3)))
+    assert clf.best_score_ == pytest.approx(score(clf.offsets_))
+    # weighting N up makes S and V calls dearer: their offsets go down against the unweighted tuning
+    plain = TunedOffsetsClassifierCV(est, scoring="f1_macro", labels=["S", "V"], cv=cv).fit(X, y)
+    assert clf.offsets_[1:].sum() < plain.offsets_[1:].sum()
+
+
+def test_sample_aligned_fit_params_are_sliced_per_fold():
+    X, y = _imbalanced(n=90)
+    clf = TunedOffsetsClassifierCV(LogisticRegression(), cv=3).fit(X, y, sample_weight=np.ones(90))
+    assert clf.estimator_.coef_.shape == (3, 2)
+
+
+def test_labels_that_are_not_classes_are_named():
+    X, y = _imbalanced(n=90)
+    with pytest.raises(ValueError, match=re.escape("labels ['s'] are not classes of y; classes: ['N', 'S', 'V'].")):
+        TunedOffsetsClassifierCV(LogisticRegression(), scoring="f1_macro", labels=["s"], cv=3).fit(X, y)
+    with pytest.raises(ValueError, match=re.escape("score_weight must hold one finite weight >= 0 per sample (90); "
+                                                   "got shape (3,).")):
+        TunedOffsetsClassifierCV(LogisticRegression(), cv=3).fit(X, y, score_weight=[1, 1, 1])

@@ -95,6 +95,10 @@ ECG_TYPOS = [
      "ecg.search.inner_train_minutes", "(0, data.train_minutes = 2)"),
     (lambda c: c["ecg"]["data"].update(name="ucr:ECG200") or c["ecg"]["search"].update(scoring="ec57_f1_sv"),
      "ecg.search.scoring", "MIT-BIH data sets only"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(scoring="f1_sv"),
+     "ecg.search.scoring", "f1_sv scores the AAMI beat classes N, S, V: MIT-BIH data sets only"),
+    (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(tune_offsets="f1_nsv"),
+     "ecg.search.tune_offsets", "allowed: accuracy, balanced_accuracy, f1_macro"),
     # where the search runs
     (lambda c: c["ecg"]["search"].update(backend="spark"), "ecg.search.backend", "local, dask"),
     (lambda c: c["ecg"]["search"].update(backend="dask"), "ecg.search.scheduler", "tcp://HOST:PORT"),
