@@ -30,9 +30,20 @@ class Fitted:
 
 
 def first_pipeline(model):
-    """The workflow's pipeline inside the meta-estimators of the refit: a
-    ``TunedOffsetsClassifierCV`` (its refit estimator once fitted, its prototype before) and a
-    ``SeedEnsembleClassifier`` (its first member, which has the ensemble's own seed)."""
+    """The workflow's pipeline inside the meta-estimators of the refit.
+
+    Parameters
+    ----------
+    model : Pipeline, TunedOffsetsClassifierCV or SeedEnsembleClassifier
+        Fitted or not.
+
+    Returns
+    -------
+    Pipeline
+        Inside a ``TunedOffsetsClassifierCV``: its refit estimator once fitted,
+        its prototype before; inside a ``SeedEnsembleClassifier``: its first
+        member (the ensemble's own seed), or its template before fitting.
+    """
     from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
 
     if isinstance(model, TunedOffsetsClassifierCV):
@@ -43,8 +54,16 @@ def first_pipeline(model):
 
 
 def cnn_step(model):
-    """The ``cnn`` step of a workflow's pipeline (of the first network of an ensemble),
-    through :func:`first_pipeline`."""
+    """The ``cnn`` step of a workflow's pipeline (of the first network of an ensemble).
+
+    Parameters
+    ----------
+    model : Pipeline or a meta-estimator around one (see :func:`first_pipeline`)
+
+    Returns
+    -------
+    CNN1DClassifier
+    """
     return first_pipeline(model).named_steps["cnn"]
 
 

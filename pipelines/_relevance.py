@@ -106,6 +106,7 @@ def class_relevance(parts, labels, time, time_unit, *, static_names=(), static_r
     y_pred = np.concatenate([np.asarray(p[3]) for p in parts])
     owner = np.concatenate([np.full(len(p[2]), i) for i, p in enumerate(parts)])
     known = [set(pipe[-1].classes_.tolist()) for pipe, *_ in parts]
+    start = np.concatenate([[0], np.cumsum([len(p[2]) for p in parts])])  # first row of each part
     out = {}
     for c in labels:
         explainable = (y_true == c) & np.array([c in known[i] for i in owner], dtype=bool)
@@ -117,7 +118,7 @@ def class_relevance(parts, labels, time, time_unit, *, static_names=(), static_r
             chosen = np.sort(rng.choice(chosen, size=max_beats, replace=False))
         beats, rel = [], []
         for i, (pipe, X, _, _) in enumerate(parts):
-            idx = chosen[owner[chosen] == i] - np.flatnonzero(owner == i)[0]
+            idx = chosen[owner[chosen] == i] - start[i]
             if idx.size == 0:
                 continue
             Z = preprocess(pipe, np.asarray(X)[idx])

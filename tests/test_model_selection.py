@@ -219,3 +219,19 @@ def test_labels_that_are_not_classes_are_named():
     with pytest.raises(ValueError, match=re.escape("score_weight must hold one finite weight >= 0 per sample (90); "
                                                    "got shape (3,).")):
         TunedOffsetsClassifierCV(LogisticRegression(), cv=3).fit(X, y, score_weight=[1, 1, 1])
+
+
+@pytest.mark.parametrize("make, message", [
+    (lambda: TunedOffsetsClassifierCV(LogisticRegression(), cv=2).fit(np.zeros((6, 2)), ["a"] * 6),
+     "TunedOffsetsClassifierCV needs at least 2 classes in y; got 1 class (['a'])."),
+    (lambda: TunedOffsetsClassifierCV(LogisticRegression(), cv=[(np.arange(4), np.arange(4, 6))]).fit(
+        np.random.default_rng(0).normal(size=(12, 2)), np.arange(12) % 2),
+     "leaves 10 samples out of every test fold; out-of-fold predictions need each sample predicted once."),
+    (lambda: SeedEnsembleClassifier(Pipeline([("lr", LogisticRegression())]), n_estimators=2,
+                                    seed_param="lr__C").fit(np.zeros((6, 2)) + np.arange(6)[:, None],
+                                                            np.arange(6) % 2),
+     "SeedEnsembleClassifier seeds its members from an int lr__C; got 1.0."),
+])
+def test_meta_estimator_errors_are_named(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()

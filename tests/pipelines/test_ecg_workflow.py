@@ -467,6 +467,13 @@ def test_offsets_and_ensemble_travel_in_the_saved_model(tmp_path, monkeypatch):
     summary = monitor(shipped_data_dir("mitdb", "233"), model=str(path), out_csv=tmp_path / "b.csv",
                       out=lambda *_: None)
     assert sum(summary["counts"].values()) == summary["n_beats"] > 400
+    # the monitor decides with the offsets: a V offset of +40 makes every beat V
+    doc = persistence.load(path)
+    doc["pipeline"].offsets_ = np.where(doc["pipeline"].classes_ == "V", 40.0, 0.0)
+    persistence.dump(doc, tmp_path / "all_v.skops")
+    all_v = monitor(shipped_data_dir("mitdb", "233"), model=str(tmp_path / "all_v.skops"),
+                    out_csv=tmp_path / "v.csv", out=lambda *_: None)
+    assert all_v["counts"]["V"] == summary["n_beats"] != summary["counts"]["V"]
 
 
 def test_patient_specific_offsets_and_ensemble_from_the_inner_minutes(raw, tmp_path, monkeypatch):
