@@ -513,3 +513,24 @@ def test_patient_specific_offsets_need_the_inner_minutes(raw, tmp_path, monkeypa
                                           "pooled inner minutes: it needs validation: inner_minutes"):
         _synthetic_patient_specific(raw, tmp_path, monkeypatch, search={
             "grid": {"max_iter": [4]}, "validation": "cv", "tune_offsets": True})
+
+
+def test_offsets_and_ensemble_model_through_mlflow_pyfunc(tmp_path, monkeypatch):
+    """The logged MLflow model of a TunedOffsetsClassifierCV(SeedEnsembleClassifier(Pipeline)) predicts
+    the labels and prior-shifted probabilities of the fitted model."""
+    pytest.importorskip("mlflow")
+    from pipelines import ecg
+    from pipelines._tracking import load_pyfunc
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = load_config(DEFAULT_CONFIG, quick=True, overrides={
+        "tracking": {"uri": uri, "experiment": "test-offsets"},
+        "ecg": {"model": {"max_iter": 2}, "search": {"tune_offsets": "f1_nsv", "ensemble": 2, "n_jobs": 1},
+                "model_file": None}})
+    result, logged = ecg.run(cfg, out=lambda *_: None)
+    model = load_pyfunc(logged.model_uri, uri)
+    X = ecg.load_data(cfg["data"]).X_test[:40]
+    np.testing.assert_array_equal(np.asarray(model.predict(X)).astype(str), result.model.predict(X).astype(str))
+    proba = model.predict(X, params={"predict_method": "predict_proba"})
+    np.testing.assert_allclose(proba.to_numpy(), result.model.predict_proba(X), rtol=1e-5, atol=1e-6)
