@@ -25,9 +25,10 @@ from .config import ConfigError, preprocessing_step
 
 __all__ = ["DE_CHAZAL_2004", "FULL_PROTOCOL", "KIRANYAZ_2016", "RECORDS_200", "ECGData", "ECGResult",
            "InnerSelection", "Logged", "PatientResult", "build_pipeline", "detection_stats", "ec57_f1_sv",
-           "ec57_gross", "ec57_metrics", "ec57_table", "fit_and_evaluate", "inner_minutes_split", "load_data",
-           "log_result", "make_cv", "model_metadata", "pipeline_grid", "pooled_score", "run", "save_model_file",
-           "select_inner_minutes", "summary_text", "write_ec57_artifacts"]
+           "ec57_gross", "ec57_metrics", "ec57_table", "fit_and_evaluate", "inner_minutes_offsets",
+           "inner_minutes_split", "load_data", "log_result", "make_cv", "model_metadata", "offsets_line",
+           "pipeline_grid", "pooled_score", "refit_model", "run", "save_model_file", "select_inner_minutes",
+           "summary_text", "write_ec57_artifacts"]
 
 _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
@@ -316,7 +317,16 @@ def ec57_f1_sv(y_true, y_pred):
     F1 = 2 TP / (2 TP + FN + FP) = the harmonic mean of Se and +P, with TP, FN
     and FP counted as EC57 does (:func:`sk1dcnn.ecg.ec57_counts`: a reference F
     or Q beat called V, and a Q beat called S, is no false positive); 0 for a
-    class with no beat and no detection. Labels are AAMI classes.
+    class with no beat and no detection.
+
+    Parameters
+    ----------
+    y_true, y_pred : array-like of shape (n_beats,)
+        Reference and predicted AAMI classes.
+
+    Returns
+    -------
+    float
     """
     from sk1dcnn.ecg import ec57_report
 
@@ -566,9 +576,24 @@ def _class_relevance(config, data, parts):
 
 
 def refit_model(pipe, search, data):
-    """The refit model of the chosen candidate: the pipeline, or ``SeedEnsembleClassifier`` of
-    ``search.ensemble`` copies (seeds s, s + 1000, ...), inside a ``TunedOffsetsClassifierCV``
-    when ``search.tune_offsets`` names a scoring."""
+    """The refit model of the chosen candidate.
+
+    Parameters
+    ----------
+    pipe : Pipeline
+        The chosen candidate (unfitted).
+    search : dict
+        The resolved ``ecg: search:`` section (``ensemble``, ``tune_offsets``, ``cv``).
+    data : ECGData
+
+    Returns
+    -------
+    estimator
+        The pipeline, or a ``SeedEnsembleClassifier`` of ``search.ensemble``
+        copies (seeds s, s + 1000, ...), inside a ``TunedOffsetsClassifierCV``
+        when ``search.tune_offsets`` names a scoring (``ec57_f1_sv`` is tuned
+        as ``f1_sv``, one class against the rest).
+    """
     from sklearn.base import clone
 
     from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
@@ -826,6 +851,17 @@ def inner_minutes_offsets(cfg, data, pipe, params):
     pooled and the offsets chosen by
     :func:`sk1dcnn.model_selection.tune_offsets` for the scoring
     ``search.tune_offsets`` (N fixed at 0).
+
+    Parameters
+    ----------
+    cfg : dict
+        A resolved ``ecg:`` configuration (``search.tune_offsets`` names the scoring).
+    data : ECGData
+        Patient-specific data (:func:`load_data`).
+    pipe : Pipeline
+        From :func:`build_pipeline`.
+    params : dict
+        The chosen candidate's parameters, in the pipeline's names.
 
     Returns
     -------
@@ -1278,7 +1314,20 @@ def _full_line(name):
 
 
 def offsets_line(offsets, scoring):
-    """One line per seed: the tuned decision offsets and the out-of-fold score they bought."""
+    """The printed lines of the tuned decision offsets, one per seed.
+
+    Parameters
+    ----------
+    offsets : list of dict
+        ``ECGResult.offsets``: ``seed``, ``offset_<class>``, and the out-of-fold
+        scores without and with the offsets.
+    scoring : str
+        The scoring they were tuned by.
+
+    Returns
+    -------
+    str
+    """
     rows = []
     for o in offsets:
         offs = ", ".join(f"{k[7:]} {v:+.1f}" for k, v in o.items() if k.startswith("offset_") and k[7:] != _NORMAL)
