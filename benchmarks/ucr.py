@@ -108,6 +108,9 @@ METHODS = {
     "fcn": _preset("fcn"),
     "resnet": _preset("resnet"),
     "inception_time": _preset("inception_time"),
+    # the default network with the seed material's other classification losses (issue 13 item 6)
+    "loss_squared_error": _cnn(loss="squared_error"),
+    "loss_exponential": _cnn(loss="exponential"),
     **{name: _cnn(**params) for name, params in CANDIDATES.items()},
 }
 
