@@ -217,6 +217,15 @@ def run(methods, sets, seeds, protocol, data_dir, cache_path, log=print):
                     log(f"skip {method}: {exc}")
                     skipped.add(method)
                     continue
+                except ValueError as exc:
+                    if type(exc).__name__ != "DivergedError":
+                        raise
+                    # the fit raised (a user gets no model): scored as the majority class's share
+                    # of the test split, and flagged
+                    _, counts = np.unique(y_train, return_counts=True)
+                    majority = np.unique(y_train)[np.argmax(counts)]
+                    row = {"accuracy": float(np.mean(y_test == majority)), "diverged": str(exc)[:200],
+                           "time_s": float("nan"), "wall_s": float("nan")}
                 row["loadavg"] = os.getloadavg()[0]
                 cache = load_cache(cache_path)  # another run may have added results
                 cache["results"][key] = row
