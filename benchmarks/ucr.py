@@ -265,7 +265,8 @@ def summarise(cache, methods, sets, seeds, protocol):
             if rows:
                 table[method, name] = {
                     "accuracy": float(np.mean([r["accuracy"] for r in rows])),
-                    "time_s": float(np.mean([r["time_s"] for r in rows])),
+                    # a diverged fit has no time: the seeds that finished give it
+                    "time_s": float(np.nanmean([r["time_s"] for r in rows])),
                     "n_seeds": len(rows)}
     return table
 
@@ -353,7 +354,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=lambda s: [int(x) for x in _csv(s)], default=[0, 1, 2])
     parser.add_argument("--methods", type=_csv,
                         default=["minirocket", "default", "fcn", "resnet", "inception_time",
-                                 "inception_time_x5"],
+                                 "inception_time_x5", "loss_squared_error", "loss_exponential"],
                         help=f"comma-separated, from: {', '.join(METHODS)}")
     parser.add_argument("--protocol", choices=("test", "holdout"), default="test")
     parser.add_argument("--data-dir", default=None,
