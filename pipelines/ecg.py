@@ -822,10 +822,11 @@ def _patient_model(pipe, params, search):
 
 def _apply_offsets(model, X, offsets):
     """Labels of ``argmax log p + offsets`` (the classes the offsets were tuned on)."""
-    proba = np.asarray(model.predict_proba(X))
+    from sk1dcnn.model_selection import decide
+
     classes = np.asarray(model.classes_)
     off = np.array([offsets["offsets"].get(str(c), 0.0) for c in classes])
-    return classes[np.argmax(np.log(np.clip(proba, 1e-12, None)) + off, axis=1)]
+    return classes[decide(model.predict_proba(X), off)]
 
 
 def _fit_patient(model, X, y, seed, X_test, offsets):

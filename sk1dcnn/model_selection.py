@@ -30,7 +30,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-__all__ = ["SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "tune_offsets"]
+__all__ = ["SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "decide", "tune_offsets"]
 
 #: The label metrics ``scoring`` may name (higher is better); ``labels`` restricts the F1 ones.
 METRICS = {
@@ -43,6 +43,22 @@ METRICS = {
 }
 
 _EPS = 1e-12
+
+
+def decide(proba, offsets):
+    """Column index of the largest ``log proba + offsets`` in each row: the decision with offsets.
+
+    Parameters
+    ----------
+    proba : array-like of shape (n_samples, n_classes)
+        Class probabilities (clipped at 1e-12 before the log).
+    offsets : float or array-like of shape (n_classes,)
+
+    Returns
+    -------
+    ndarray of shape (n_samples,) of int
+    """
+    return _decide(np.log(np.clip(np.asarray(proba, dtype=float), _EPS, None)), offsets)
 
 
 def _decide(log_proba, offsets):
@@ -347,8 +363,7 @@ default="balanced_accuracy"
         ndarray of shape (n_samples,)
         """
         check_is_fitted(self)
-        log_p = np.log(np.clip(self.estimator_.predict_proba(X), _EPS, None))
-        return self.classes_[_decide(log_p, self.offsets_)]
+        return self.classes_[decide(self.estimator_.predict_proba(X), self.offsets_)]
 
     @available_if(lambda self: hasattr(self.estimator, "transform"))
     def transform(self, X):
