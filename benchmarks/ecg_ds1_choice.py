@@ -94,14 +94,14 @@ def scores(y, classes, proba, tune=None):
     from sklearn.metrics import f1_score
 
     from sk1dcnn.ecg import ec57_report
-    from sk1dcnn.model_selection import tune_offsets
+    from sk1dcnn.model_selection import decide, tune_offsets
 
     offsets = np.zeros(len(classes))
     if tune:
         metric = functools.partial(f1_score, labels=tune, average="macro", zero_division=0)
         offsets, _ = tune_offsets(y, proba, classes, metric, np.linspace(-4, 4, 41),
                                   reference=list(classes).index("N"))
-    pred = classes[np.argmax(np.log(np.clip(proba, 1e-12, None)) + offsets, axis=1)]
+    pred = classes[decide(proba, offsets)]
     g = ec57_report(y.astype(str), pred.astype(str)).gross
     return {"f1_sv": f1_score(y, pred, labels=["S", "V"], average="macro", zero_division=0),
             "S_Se": 100 * g["S"]["Se"], "S_+P": 100 * g["S"]["+P"], "V_Se": 100 * g["V"]["Se"],
