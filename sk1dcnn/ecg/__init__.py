@@ -24,6 +24,12 @@ ec57
 rpeaks
     Pan-Tompkins style R-peak detection and its scoring (``detect_r_peaks``,
     ``evaluate_r_peaks``).
+synthesis
+    Abnormal beats synthesized from a person's normal ones by degradation
+    filters learnt on other people (``DegradationBank``).
+novelty
+    How new a beat is against the person's own normal beats, followed online
+    (``AdaptiveTemplateDetector``).
 
 Nothing here downloads anything; ``wfdb`` (``pip install sk1dcnn[ecg]``) is
 imported only when a record is read. The generic transformers for ECG
@@ -33,6 +39,7 @@ pipelines (``BandpassFilter``, ``Resampler``, ...) are in :mod:`sk1dcnn.preproce
 from .beats import extract_beats, load_mitdb_beats
 from .ec57 import EC57Report, ec57_report
 from .labels import AAMI_CLASSES, AAMI_MAPPING, to_aami
+from .novelty import AdaptiveTemplateDetector
 from .records import (
     MITDB_FS,
     MITDB_RECORDS,
@@ -58,6 +65,7 @@ from .synthesis import DegradationBank
 __all__ = [
     "AAMI_CLASSES",
     "AAMI_MAPPING",
+    "AdaptiveTemplateDetector",
     "DE_CHAZAL_DS1",
     "DE_CHAZAL_DS2",
     "DegradationBank",

@@ -7,6 +7,7 @@ import pytest
 
 from pipelines.advance_warning import (
     QUICK_PROTOCOL,
+    monitor_online,
     personal_training_set,
     select_records,
     template_baseline,
@@ -120,13 +121,50 @@ def test_quick_run_on_shipped_excerpts_logs_to_mlflow(tmp_path, monkeypatch):
     text = "\n".join(lines)
     assert result.records == ["119", "233"] and result.protocol == QUICK_PROTOCOL
     assert "Research software, not a medical device." in text
-    assert {"baseline", "baseline_max", "synthesis_rr", "synthesis_rr_cal"} == set(result.gross)
+    assert {"baseline", "baseline_max", "adaptive", "synthesis_rr", "synthesis_rr_cal",
+            "synthesis_rr_online"} == set(result.gross)
+    assert "Held-out records only (2: 119 233" not in text  # 119 is a development record (DS1)
+    assert result.heldout_records == ["233"] and set(result.gross_heldout) == set(result.gross)
     # every scored V onset of the two records is counted once per variant and seed
     assert {r["n_onsets"] for r in result.rows} == {1}
     client = MlflowClient(uri)
     run_ = client.get_run(logged.run_id)
     for k in ("warning_detect_first3", "false_alarm_rate", "median_delay_s", "se_V", "ppv_V",
-              "baseline_warning_detect_first3", "baseline_false_alarm_rate"):
+              "baseline_warning_detect_first3", "baseline_false_alarm_rate",
+              "adaptive_warning_detect_first3", "synthesis_rr_online_false_alarm_rate",
+              "heldout/synthesis_rr_online_warning_detect_first3"):
         assert k in run_.data.metrics, k
     arts = {a.path for a in client.list_artifacts(logged.run_id)}
     assert {"per_record.csv", "gross.json", "synthesis_119.png", "synthesis_233.png"} <= arts
+
+
+def test_monitor_online_learns_only_from_accepted_beats_after_their_window():
+    from sk1dcnn import CNN1DClassifier
+
+    rng = np.random.default_rng(3)
+    X, y, g, pos, rr = _records_with_nan_abnormal_target(rng)
+    others = g != "tg"
+    bank = DegradationBank(filter_length=7, n_beat_filters=1, min_normal_beats=2, rr_features=True,
+                           random_state=0).fit(np.hstack([X[others], rr[others]]), y[others], groups=g[others])
+    X_tr, y_tr, scale = personal_training_set(X, y, g, pos, rr, "tg", bank, fs=1.0, train_minutes=5.0,
+                                              n_per_filter=2, use_rr=True, random_state=0)
+    clf = CNN1DClassifier(filters=(2,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=2,
+                          n_static_features=7, random_state=0).fit(X_tr, y_tr)
+    beats = X[others & (y == "N")][:24]                 # 24 monitored beats, one every 3 s
+    r7, t = rr[:24], np.arange(24) * 3.0
+    ref = clf.predict_proba(np.hstack([beats / scale, r7]))[:, list(clf.classes_).index("N")]
+    import copy
+
+    # nothing accepted: the classifier never changes, every window sees the fitted one
+    same = copy.deepcopy(clf)
+    p, cls = monitor_online(same, beats, r7, t, np.zeros(24, bool), bank, scale, update_every_s=60.0,
+                            epochs=2, random_state=0)
+    np.testing.assert_allclose(p, 1 - ref)
+    assert set(cls) <= {"S", "V"}
+    # every beat accepted: the first window (0-60 s, 20 beats) is scored before any update,
+    # the second (4 beats) after one
+    moved = copy.deepcopy(clf)
+    p2, _ = monitor_online(moved, beats, r7, t, np.ones(24, bool), bank, scale, update_every_s=60.0,
+                           epochs=2, random_state=0)
+    np.testing.assert_allclose(p2[:20], 1 - ref[:20])
+    assert not np.allclose(p2[20:], 1 - ref[20:])
