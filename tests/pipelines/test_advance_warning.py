@@ -168,3 +168,20 @@ def test_monitor_online_learns_only_from_accepted_beats_after_their_window():
                            epochs=2, random_state=0)
     np.testing.assert_allclose(p2[:20], 1 - ref[:20])
     assert not np.allclose(p2[20:], 1 - ref[20:])
+
+
+def test_rhythm_onset_beats_marks_atrial_episodes_the_training_minutes_did_not_have(tmp_path):
+    wfdb = pytest.importorskip("wfdb")
+    from pipelines.advance_warning import rhythm_onset_beats
+
+    # r1: sinus, then atrial fibrillation from sample 400, flutter from 480, sinus from 520
+    wfdb.wrann("r1", "atr", np.array([0, 400, 480, 520]), symbol=["+"] * 4,
+               aux_note=["(N", "(AFIB", "(AFL", "(N"], write_dir=str(tmp_path))
+    # r2: atrial fibrillation from the start: the training minutes have seen it
+    wfdb.wrann("r2", "atr", np.array([0, 450]), symbol=["+"] * 2, aux_note=["(AFIB", "(N"],
+               write_dir=str(tmp_path))
+    # r3: no annotation file
+    groups = np.array(["r1"] * 5 + ["r2"] * 3 + ["r3"] * 2)
+    positions = np.array([100, 350, 450, 500, 600, 100, 350, 500, 100, 450])
+    mask = rhythm_onset_beats(tmp_path, ["r1", "r2", "r3"], groups, positions, fs=1.0, train_minutes=5.0)
+    assert mask.tolist() == [False, False, True, True, False, False, False, False, False, False]
