@@ -58,6 +58,19 @@ def _monitor(args):
 
     from .monitor import monitor
 
+    if args.personal is not None:
+        from .personal_monitor import monitor_personal
+
+        try:
+            monitor_personal(args.record, args.personal, bank_records=args.bank_records, out_csv=args.out,
+                             max_warnings=args.max_alerts)
+        except (ValueError, FileNotFoundError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
+    if args.bank_records is not None:
+        print("error: --bank-records goes with --personal MINUTES", file=sys.stderr)
+        return 2
     try:
         monitor(args.record, model=args.model, out_csv=args.out, chunk_seconds=args.chunk_seconds,
                 min_run=args.min_run, max_alerts=args.max_alerts,
@@ -112,6 +125,13 @@ def main(argv=None):
     m.add_argument("--tracking-uri", default=None, help="tracking URI for runs:/ or models:/ model URIs "
                                                         "(default: $MLFLOW_TRACKING_URI, else "
                                                         "sqlite:///<cwd>/mlflow.db)")
+    m.add_argument("--personal", type=float, default=None, metavar="MINUTES",
+                   help="advance warning: train a personal model on the record's first MINUTES (its "
+                        "normal beats plus abnormal beats synthesized from them), then monitor the rest "
+                        "and warn at S or V beats (--model is not used)")
+    m.add_argument("--bank-records", default=None,
+                   help="with --personal: folder of labelled WFDB records for the degradation bank "
+                        "(default: the excerpts shipped with sk1dcnn; the monitored record is left out)")
     m.set_defaults(func=_monitor)
 
     for name, what in (("audio", "spoken-digit classification on FSDD"),

@@ -1,0 +1,206 @@
+"""``python -m pipelines ecg-monitor --record R --personal MINUTES``: the advance-warning system on one record.
+
+The system of ``--dataset mitdb:advance_warning`` (``synthesis_rr_online``), run as a
+monitor on any WFDB record, with its own R-peak detection:
+
+1. R peaks are detected in the whole record (:func:`sk1dcnn.ecg.detect_r_peaks`),
+   and their RR features computed (causal: a beat's features read the previous
+   beats and the next R peak only).
+2. The beats of the first ``MINUTES`` are the person's normal beats. A new person
+   has no labels: every beat is taken as normal, except that, when the record has
+   reference annotations (``.atr``), the beats they call S, V, F or Q are left out,
+   as in the protocol (and the monitor says how many).
+3. A bank of degradation filters (:class:`sk1dcnn.ecg.synthesis.DegradationBank`)
+   is fitted on the labelled records of ``bank_records`` (default: the shipped
+   excerpts), never on the monitored record; it synthesizes the person's S and V
+   beats, which with their normal beats train a personal ``CNN1DClassifier``.
+4. The rest of the record is monitored minute by minute: the adaptive template
+   (:class:`sk1dcnn.ecg.novelty.AdaptiveTemplateDetector`) and the CNN decide each
+   beat, and after each minute the CNN learns the beats the detector accepted
+   (:func:`pipelines.advance_warning.monitor_online`). Every decision uses past
+   beats and the next R peak only; the record is read whole (a 30-minute record is
+   a few MB), which gives the same decisions as reading it in chunks.
+
+With reference annotations the monitor scores itself: the onsets of S and V after
+the training minutes and whether one of their first three beats warned, and the
+false-alarm rate over the reference N beats (detected beats matched within 150 ms).
+"""
+
+import csv
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+from .advance_warning import PROTOCOL, _prepare, monitor_online, warning_scores
+
+__all__ = ["monitor_personal"]
+
+_TOLERANCE_S = 0.150   # a detected beat matches a reference beat within this
+
+
+def _cut(sig, peaks, n_before, n_after):
+    idx = np.clip(peaks[:, None] + np.arange(-n_before, n_after)[None, :], 0, len(sig) - 1)
+    return sig[idx]
+
+
+def _match(det, ref, fs):
+    """Index of the nearest reference beat of each detected peak, -1 beyond the tolerance."""
+    if not ref.size or not det.size:
+        return np.full(det.size, -1)
+    j = np.clip(np.searchsorted(ref, det), 1, max(ref.size - 1, 1)) if ref.size > 1 else np.zeros(det.size, int)
+    if ref.size > 1:
+        j = np.where(np.abs(ref[j - 1] - det) <= np.abs(ref[j] - det), j - 1, j)
+    return np.where(np.abs(ref[j] - det) <= _TOLERANCE_S * fs, j, -1)
+
+
+def _bank(bank_records, exclude, protocol, before, after):
+    from sk1dcnn import datasets
+    from sk1dcnn.ecg import list_records, load_mitdb_beats
+    from sk1dcnn.ecg.synthesis import DegradationBank
+
+    folder = datasets.shipped_data_dir("mitdb") if bank_records is None else Path(bank_records)
+    names = [r for r in list_records(folder) if r != exclude]
+    if not names:
+        raise ValueError(f"no labelled record other than {exclude} in {folder} to build the bank from")
+    X, y, g, _, rr = load_mitdb_beats(names, folder, before=before, after=after, lead="MLII", rr_features=True)
+    X = _prepare(X[:, 0, :], protocol["decimate"])
+    bank = DegradationBank(rr_features=True, random_state=0, **protocol["bank"])
+    return bank.fit(np.hstack([X, rr]), y.astype(str), groups=g.astype(str)), folder
+
+
+def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, max_warnings=20,
+                     random_state=0, protocol=PROTOCOL, out=print):
+    """Train the advance-warning system on a record's first minutes, then monitor the rest.
+
+    Parameters
+    ----------
+    record : str or path-like
+        WFDB record path without extension (MIT-BIH format, lead MLII by name when present).
+    minutes : float, default=5.0
+        Training minutes (the person's normal beats).
+    bank_records : path-like or None, default=None
+        Folder of labelled WFDB records for the degradation bank (the monitored
+        record is left out); None: the 5-minute excerpts shipped with sk1dcnn.
+    out_csv : path-like or None
+        Per-beat CSV; default ``<record name>_warnings.csv``.
+    max_warnings : int, default=20
+        Warning lines printed (every beat goes to the CSV).
+    random_state : int, default=0
+        The CNN's initialization and the synthetic draws.
+    protocol : dict, default=PROTOCOL
+        ``decimate``, ``bank``, ``model``, ``detector`` and ``online`` settings.
+
+    Returns
+    -------
+    summary : dict
+        ``n_beats``, ``n_training_beats``, ``n_warnings``, ``warnings`` (list of
+        ``(time_s, class)``), ``compute_s``, ``realtime_factor``, ``csv``, ``bank_records``
+        (the records the degradation filters came from); with
+        reference annotations ``scores`` (see
+        :func:`pipelines.advance_warning.warning_scores`).
+    """
+    from sk1dcnn import CNN1DClassifier, join_static
+    from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, rr_features, to_aami, wfdb_record_base
+    from sk1dcnn.ecg.novelty import AdaptiveTemplateDetector
+    from sk1dcnn.signal import resample_signal
+
+    before, after, fs = 0.25, 0.45, 360.0   # the protocol's beat window, at MIT-BIH's rate
+    rec_path = wfdb_record_base(record)
+    header = import_wfdb().rdheader(str(rec_path))
+    duration = header.sig_len / float(header.fs)
+    if not 0 < minutes * 60 < duration - 60:
+        raise ValueError(f"record {rec_path.name} is {duration / 60:.1f} min long: --personal {minutes:g} "
+                         "must leave at least one minute to monitor after the training minutes")
+    t0, c0 = time.perf_counter(), time.process_time()
+    rec = load_wfdb_record(rec_path)
+    names = list(rec.channel_names)
+    channel = names.index("MLII") if "MLII" in names else 0
+    sig = rec.signal[channel]
+    if rec.fs != fs:
+        sig = resample_signal(sig, rec.fs, fs)
+    peaks = detect_r_peaks(sig, fs)
+    rr = rr_features(peaks, fs)
+    X = _prepare(_cut(sig, peaks, int(round(before * fs)), int(round(after * fs))), protocol["decimate"])
+    times = peaks / fs
+    train = times < minutes * 60
+
+    # the reference labels, when there are any, only to leave abnormal beats out of training
+    ref_samples = np.round(rec.ann_samples * (fs / rec.fs)).astype(np.int64)
+    aami = to_aami(rec.ann_symbols)
+    ref_samples, aami = ref_samples[aami != ""], aami[aami != ""]
+    has_ref = ref_samples.size > 0
+    match = _match(peaks, ref_samples, fs)
+    ref_label = np.where(match >= 0, aami[np.maximum(match, 0)], "") if has_ref else np.full(len(peaks), "")
+    dropped = train & has_ref & (ref_label != "N")
+    own = np.flatnonzero(train & ~dropped)
+    if len(own) < 30:
+        raise ValueError(f"only {len(own)} normal beats in the first {minutes:g} minutes of {rec_path.name}: "
+                         "the personal model needs at least 30")
+    bank, bank_folder = _bank(bank_records, rec_path.name, protocol, before, after)
+    out(f"ecg-monitor --personal: record {rec_path} ({duration / 60:.1f} min, lead {names[channel]}); "
+        f"training on minutes 0-{minutes:g}: {len(own)} beats"
+        + (f" ({int(dropped.sum())} left out: the reference annotations call them S, V, F, Q or "
+           "match no reference beat)" if has_ref else " (no annotations: all taken as normal)"))
+    out(f"  degradation bank: {len(bank.filters_)} filters from {len(bank.records_)} other records "
+        f"in {bank_folder}")
+
+    scale = float(X[own].std()) or 1.0
+    normal = join_static(X[own], rr[own])
+    X_syn, y_syn = bank.synthesize(normal, n_per_filter=1, random_state=random_state)
+    X_tr = np.vstack([normal, X_syn])
+    X_tr[:, :X.shape[1]] /= scale
+    clf = CNN1DClassifier(n_static_features=7, random_state=random_state, **protocol["model"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)   # a fixed, small budget by design
+        clf.fit(X_tr, np.concatenate([np.full(len(own), "N"), y_syn]))
+    detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
+
+    mon = np.flatnonzero(~train)
+    dist, prem = detector.score(X[mon], rr[mon, 0])
+    on = protocol["online"]
+    p_abn, cls = monitor_online(clf, X[mon], rr[mon], times[mon], (dist < on["gate"]) & (prem < on["gate"]),
+                                bank, scale, update_every_s=on["update_every_s"], epochs=on["epochs"],
+                                random_state=random_state)
+    warn = (((p_abn > on["threshold"]) & (dist > on["min_distance"]))
+            | (dist > on["distance"]) | (prem > on["prematurity"]))
+    label = np.where(warn, cls, "N")
+    compute, cpu = time.perf_counter() - t0, time.process_time() - c0
+
+    out_csv = Path(out_csv) if out_csv else Path(f"{rec_path.name}_warnings.csv")
+    with open(out_csv, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["beat", "sample", "time_s", "label", "warning", "p_abnormal", "distance_ratio",
+                    "prematurity_ratio"])
+        for k, i in enumerate(mon):
+            w.writerow([k, int(round(peaks[i] * rec.fs / fs)), f"{times[i]:.3f}", label[k], int(warn[k]),
+                        f"{p_abn[k]:.4f}", f"{dist[k]:.3f}", f"{prem[k]:.3f}"])
+    n_warn = int(warn.sum())
+    out(f"  monitored minutes {minutes:g}-{duration / 60:.1f}: {len(mon)} beats, {n_warn} warnings "
+        f"({', '.join(f'{c} {int(np.sum(label == c))}' for c in ('S', 'V'))})  -> {out_csv}")
+    for k in np.flatnonzero(warn)[:max_warnings]:
+        m, s = divmod(times[mon[k]], 60)
+        out(f"  WARNING {int(m):02d}:{s:06.3f}  {label[k]} beat  (P(abnormal) {p_abn[k]:.2f}; distance "
+            f"{dist[k]:.1f}x, prematurity {prem[k]:.2f}x; 1x = the most of the training beats)")
+    if n_warn > max_warnings:
+        out(f"  ... {n_warn - max_warnings} more warnings (the 'warning' column of the CSV)")
+    rtf = (duration - minutes * 60) / compute
+    out(f"  {compute:.1f} s of compute ({cpu:.1f} s CPU) for training and monitoring: {rtf:.0f}x real time "
+        "over the monitored minutes")
+
+    summary = {"n_beats": int(len(mon)), "n_training_beats": int(len(own)), "n_warnings": n_warn,
+               "warnings": [(float(times[mon[k]]), str(label[k])) for k in np.flatnonzero(warn)],
+               "compute_s": compute, "realtime_factor": rtf, "csv": str(out_csv),
+               "bank_records": [str(r) for r in bank.records_]}
+    if has_ref:
+        ok = ref_label[mon] != ""
+        s = warning_scores(ref_label[mon][ok], label[ok], np.zeros(int(ok.sum())), times[mon][ok])
+        onsets = " ".join(f"{o['class']}:{'caught' if o['detected'] else 'missed'}" for o in s["onsets"])
+        out(f"  vs .atr ({int(ok.sum())} monitored beats matched): onsets after minute {minutes:g}: "
+            f"{onsets or 'none'}; false alarms {s['n_false_alarms']} of {s['n_normal']} N beats "
+            f"({100 * s['false_alarm_rate']:.1f}%)")
+        summary["scores"] = s
+    out("  Research software, not a medical device.")
+    return summary
