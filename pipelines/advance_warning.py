@@ -654,7 +654,8 @@ def write_artifacts(adir, result, fs):
         for seed, rep in reps.items():
             (adir / f"ec57_{variant}_seed{seed}.txt").write_text(str(rep), encoding="utf-8")
     for rec, panels in result.figures.items():
-        plot_synthesis(rec, panels, adir / f"synthesis_{rec}.png", fs)
+        for c, panel in panels.items():   # one PNG per record and class
+            plot_synthesis(rec, {c: panel}, adir / f"synthesis_{rec}_{c}.png", fs)
 
 
 def _save_local(result, run_id):
