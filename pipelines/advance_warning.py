@@ -71,7 +71,8 @@ PROTOCOL = {
     # "adaptive" (N beats only): warn when distance_ratio > 1.2 or prematurity_ratio > 1.03
     "adaptive": {"distance": 1.2, "prematurity": 1.03},
     # "synthesis_rr_online": every update_every_s, the CNN trains `epochs` epochs on the beats
-    # the detector accepts (both ratios below `gate`) as N, plus as many synthetic S/V beats;
+    # the detector accepts (both ratios below `gate`; at least 10) as N, plus max(that, 100)
+    # synthetic S/V beats;
     # warn when P(abnormal) > threshold and distance_ratio > min_distance, or when
     # distance_ratio > distance or prematurity_ratio > prematurity.
     "online": {"update_every_s": 60.0, "epochs": 3, "gate": 1.0, "threshold": 0.9, "min_distance": 0.3,
@@ -251,10 +252,11 @@ def monitor_online(clf, X_test, rr_test, times, accept, bank, scale, *, update_e
     """Monitor beats with a personal classifier that keeps learning the person's normal beats.
 
     The beats are classified window by window (``update_every_s`` seconds). After
-    each window the classifier trains ``epochs`` epochs (``partial_fit``) on the
-    window's beats that ``accept`` marks normal, labelled N, together with as many
-    synthetic S/V beats made from them by ``bank`` (at least 100), so that it does not
-    forget the abnormal classes. No reference label is read: ``accept`` comes from the
+    each window with at least 10 beats that ``accept`` marks normal, the classifier
+    trains ``epochs`` epochs (``partial_fit``) on those beats, labelled N, together
+    with synthetic S/V beats made from them by ``bank`` (one per filter, of which a
+    random ``max(n_accepted, 100)`` are kept), so that it does not forget the
+    abnormal classes; a window with fewer accepted beats teaches nothing. No reference label is read: ``accept`` comes from the
     monitor itself (e.g. :class:`sk1dcnn.ecg.novelty.AdaptiveTemplateDetector`).
 
     Parameters
@@ -286,6 +288,8 @@ def monitor_online(clf, X_test, rr_test, times, accept, bank, scale, *, update_e
     rng = np.random.default_rng(random_state)
     labels = clf.classes_.astype(str)
     p_abn, abn_class = np.empty(len(X_test)), np.empty(len(X_test), dtype=labels.dtype)
+    if not len(X_test):
+        return p_abn, abn_class
     window = np.floor((times - times[0]) / update_every_s).astype(int)
     n_sig = X_test.shape[1]
     for w in np.unique(window):
@@ -333,8 +337,9 @@ def _mean_std(values):
 
 
 def _seeds(protocol, variant):
-    """The seeds of a variant (``variant_seeds``, else ``seeds``; "_cal" shares its variant's)."""
-    base = variant.removesuffix("_cal")
+    """The seeds of a variant (``variant_seeds``, else ``seeds``; "_cal" and "_online" share
+    their variant's)."""
+    base = variant.removesuffix("_cal").removesuffix("_online")
     return tuple(protocol.get("variant_seeds", {}).get(base, protocol["seeds"]))
 
 
@@ -356,6 +361,21 @@ def rhythm_onset_beats(folder, records, groups, positions, fs, train_minutes):
 
     Read from the rhythm annotations (``aux_note``) of each record's ``.atr`` file; a record
     without one contributes nothing.
+
+    Parameters
+    ----------
+    folder : path-like
+        Folder of the WFDB records.
+    records : sequence of str
+        Records to look at.
+    groups : ndarray of shape (n_beats,)
+        Record of each beat.
+    positions : ndarray of shape (n_beats,)
+        R-peak sample of each beat.
+    fs : float
+        Sampling rate of ``positions``, Hz.
+    train_minutes : float
+        The training minutes at the start of each record.
 
     Returns
     -------
@@ -418,7 +438,8 @@ def _score(variants, targets, preds, y, g, pos, dec_t, fs, tm, protocol, new_rhy
             ec57[variant][seed] = rep
             per_seed[variant][seed] = {k: v for k, v in s.items() if k != "onsets"}
             warned, normal, new = np.isin(y_pred, _ABNORMAL), y[test_all] == "N", new_rhythm[test_all]
-            per_seed[variant][seed]["false_alarm_rate_known_rhythm"] = float(warned[normal & ~new].mean())
+            per_seed[variant][seed]["false_alarm_rate_known_rhythm"] = (
+                float(warned[normal & ~new].mean()) if (normal & ~new).any() else float("nan"))
             per_seed[variant][seed]["alarms_in_new_rhythm"] = (float(warned[normal & new].mean())
                                                                if (normal & new).any() else float("nan"))
             for c in _ABNORMAL:
@@ -487,7 +508,7 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
         # the adaptive monitor (deterministic; N beats only): its own variant, and the gate and
         # the second opinion of the online CNN
         detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
-        dist, prem = detector.score(X[test], rr[test, 0])
+        dist, prem = detector.score_stream(X[test], rr[test, 0])
         ad = protocol["adaptive"]
         ya = np.where(dist > ad["distance"], "V", np.where(prem > ad["prematurity"], "S", "N"))
         for seed in protocol["seeds"]:
@@ -566,10 +587,25 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
 
 # ------------------------------------------------------------------ report
 def headline(protocol):
-    """The variant whose metrics are logged unprefixed and whose per-record table is printed."""
+    """The variant whose metrics are logged unprefixed and whose per-record table is printed.
+
+    Parameters
+    ----------
+    protocol : dict
+        ``headline`` names it; it counts only if the protocol runs it (its base variant is in
+        ``variants``, and an ``_online`` variant needs the ``online`` settings).
+
+    Returns
+    -------
+    name : str
+        ``protocol["headline"]``, else the first of ``protocol["variants"]``.
+    """
     name = protocol.get("headline")
-    if name and ("online" in protocol or not name.endswith("_online")):
-        return name
+    if name:
+        base = name.removesuffix("_online")
+        online_ok = not name.endswith("_online") or ("online" in protocol and base.endswith("_rr"))
+        if base in protocol["variants"] and online_ok:
+            return name
     return protocol["variants"][0]
 
 

@@ -17,13 +17,17 @@ monitor on any WFDB record, with its own R-peak detection:
 4. The rest of the record is monitored minute by minute: the adaptive template
    (:class:`sk1dcnn.ecg.novelty.AdaptiveTemplateDetector`) and the CNN decide each
    beat, and after each minute the CNN learns the beats the detector accepted
-   (:func:`pipelines.advance_warning.monitor_online`). Every decision uses past
-   beats and the next R peak only; the record is read whole (a 30-minute record is
-   a few MB), which gives the same decisions as reading it in chunks.
+   (:func:`pipelines.advance_warning.monitor_online`). The warning logic uses past
+   beats and the next R peak only. The record is read whole (a 30-minute record is
+   a few MB) and the R peaks are detected on it at once: the detector's zero-phase
+   filters and its threshold read a few seconds of signal after each peak, which a
+   live monitor would get with that much delay.
 
-With reference annotations the monitor scores itself: the onsets of S and V after
-the training minutes and whether one of their first three beats warned, and the
-false-alarm rate over the reference N beats (detected beats matched within 150 ms).
+With reference annotations the monitor scores itself on the reference beats after
+the training minutes, each taking the decision of the detected beat within 150 ms
+(a beat the detector missed is not warned): the onsets of S and V and whether one
+of their first three beats warned, the false-alarm rate over the reference N beats,
+and the warnings on detections that match no reference beat.
 """
 
 import csv
@@ -98,9 +102,10 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     summary : dict
         ``n_beats``, ``n_training_beats``, ``n_warnings``, ``warnings`` (list of
         ``(time_s, class)``), ``compute_s``, ``realtime_factor``, ``csv``, ``bank_records``
-        (the records the degradation filters came from); with
-        reference annotations ``scores`` (see
-        :func:`pipelines.advance_warning.warning_scores`).
+        (the records the degradation filters came from); with reference annotations
+        ``scores`` (:func:`pipelines.advance_warning.warning_scores` over the
+        reference beats, plus ``n_missed_by_detector`` and
+        ``n_warnings_without_reference``).
     """
     from sk1dcnn import CNN1DClassifier, join_static
     from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, rr_features, to_aami, wfdb_record_base
@@ -108,10 +113,12 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     from sk1dcnn.signal import resample_signal
 
     before, after, fs = 0.25, 0.45, 360.0   # the protocol's beat window, at MIT-BIH's rate
+    if not minutes > 0:
+        raise ValueError(f"--personal MINUTES must be a positive number of training minutes, got {minutes:g}")
     rec_path = wfdb_record_base(record)
     header = import_wfdb().rdheader(str(rec_path))
     duration = header.sig_len / float(header.fs)
-    if not 0 < minutes * 60 < duration - 60:
+    if not minutes * 60 < duration - 60:
         raise ValueError(f"record {rec_path.name} is {duration / 60:.1f} min long: --personal {minutes:g} "
                          "must leave at least one minute to monitor after the training minutes")
     t0, c0 = time.perf_counter(), time.process_time()
@@ -159,7 +166,7 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
 
     mon = np.flatnonzero(~train)
-    dist, prem = detector.score(X[mon], rr[mon, 0])
+    dist, prem = detector.score_stream(X[mon], rr[mon, 0])
     on = protocol["online"]
     p_abn, cls = monitor_online(clf, X[mon], rr[mon], times[mon], (dist < on["gate"]) & (prem < on["gate"]),
                                 bank, scale, update_every_s=on["update_every_s"], epochs=on["epochs"],
@@ -195,12 +202,19 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
                "compute_s": compute, "realtime_factor": rtf, "csv": str(out_csv),
                "bank_records": [str(r) for r in bank.records_]}
     if has_ref:
-        ok = ref_label[mon] != ""
-        s = warning_scores(ref_label[mon][ok], label[ok], np.zeros(int(ok.sum())), times[mon][ok])
+        # scored on the reference beats: each takes the decision of the detected beat within
+        # 150 ms (none: not warned, a beat the R-peak detector missed)
+        in_mon = ref_samples >= minutes * 60 * fs
+        nearest = _match(ref_samples[in_mon], peaks[mon], fs)
+        pred_ref = np.where(nearest >= 0, label[np.maximum(nearest, 0)], "N")
+        s = warning_scores(aami[in_mon], pred_ref, np.zeros(int(in_mon.sum())), ref_samples[in_mon] / fs)
+        spurious = int(np.sum(warn & (ref_label[mon] == "")))
         onsets = " ".join(f"{o['class']}:{'caught' if o['detected'] else 'missed'}" for o in s["onsets"])
-        out(f"  vs .atr ({int(ok.sum())} monitored beats matched): onsets after minute {minutes:g}: "
-            f"{onsets or 'none'}; false alarms {s['n_false_alarms']} of {s['n_normal']} N beats "
-            f"({100 * s['false_alarm_rate']:.1f}%)")
-        summary["scores"] = s
+        out(f"  vs .atr ({int(in_mon.sum())} reference beats after minute {minutes:g}, "
+            f"{int(np.sum(nearest < 0))} not detected): onsets: {onsets or 'none'}; false alarms "
+            f"{s['n_false_alarms']} of {s['n_normal']} N beats ({100 * s['false_alarm_rate']:.1f}%); "
+            f"{spurious} warnings on detections with no reference beat")
+        summary["scores"] = {**s, "n_missed_by_detector": int(np.sum(nearest < 0)),
+                             "n_warnings_without_reference": spurious}
     out("  Research software, not a medical device.")
     return summary

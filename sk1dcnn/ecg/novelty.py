@@ -25,11 +25,12 @@ classifier more about the person's normal beats.
 import numbers
 
 import numpy as np
+from sklearn.base import BaseEstimator
 
 __all__ = ["AdaptiveTemplateDetector"]
 
 
-class AdaptiveTemplateDetector:
+class AdaptiveTemplateDetector(BaseEstimator):
     """A person's normal-beat template and local RR interval, updated online.
 
     Parameters
@@ -61,11 +62,18 @@ class AdaptiveTemplateDetector:
 
     Notes
     -----
-    The detector reads each beat once, in time order, and only past beats: the
-    template a beat is compared with is built from the beats before it. During
-    :meth:`fit` every training beat is averaged in (they are normal by
+    A monitored beat is compared with a template built from the beats before it
+    only (:meth:`step`, :meth:`score_stream`: one beat at a time, in time order).
+    :meth:`fit` starts the template as the mean of the first ``n_init`` training
+    beats, then averages every training beat in (they are normal by
     construction), so the thresholds are measured against a moving template, as
-    the monitored beats will be.
+    the monitored beats will be; the first ``n_init`` training beats are thus
+    compared with a template that already contains them, which makes the
+    thresholds a little tighter.
+
+    A sudden, lasting change of rate or shape beyond ``update_gate`` (a new
+    rhythm, a new lead position) is never averaged in: the template then stays
+    where it was and every later beat keeps its large ratio.
 
     Examples
     --------
@@ -75,7 +83,7 @@ class AdaptiveTemplateDetector:
     >>> beat = np.sin(np.linspace(0, np.pi, 40))
     >>> train = beat + 0.01 * rng.standard_normal((100, 40))
     >>> det = AdaptiveTemplateDetector().fit(train, np.full(100, 0.8))
-    >>> d, p = det.score(np.vstack([beat, -beat]), [0.8, 0.8])
+    >>> d, p = det.score_stream(np.vstack([beat, -beat]), [0.8, 0.8])
     >>> bool(d[0] < 1 < d[1])
     True
     """
@@ -159,31 +167,40 @@ class AdaptiveTemplateDetector:
         Parameters
         ----------
         beat : array-like of shape (n_timepoints,)
+            The beat, cut and scaled as the training beats were.
         pre_rr : float
-            Seconds.
+            Its pre-RR interval, seconds.
 
         Returns
         -------
         distance_ratio, prematurity_ratio : float
+            Above 1 when the beat is further from the template, or more premature
+            against the local RR, than any training beat was.
         """
         if not hasattr(self, "template_"):
             raise RuntimeError("AdaptiveTemplateDetector is not fitted yet: call fit with normal beats first")
         beat = np.asarray(beat, dtype=np.float64)
         if beat.shape != self.template_.shape:
             raise ValueError(f"beat has {beat.shape} timepoints, the training beats had {self.template_.shape}")
+        if not np.isfinite(beat).all():
+            raise ValueError("the beat must be finite (no NaN or inf)")
+        if not (np.isfinite(pre_rr) and pre_rr > 0):
+            raise ValueError(f"pre_rr must be a positive interval, seconds, got {pre_rr!r}")
         d, p = self._raw(beat, pre_rr)
         ratios = (d / self.distance_threshold_, self.prematurity_threshold_ / p)
         if ratios[0] < self.update_gate[0] and ratios[1] < self.update_gate[1]:
             self._update(beat, pre_rr)
         return ratios
 
-    def score(self, beats, pre_rr):
+    def score_stream(self, beats, pre_rr):
         """:meth:`step` over monitored beats in time order (the state moves on).
 
         Parameters
         ----------
         beats : array-like of shape (n_beats, n_timepoints)
+            Monitored beats, in time order.
         pre_rr : array-like of shape (n_beats,)
+            Their pre-RR intervals, seconds.
 
         Returns
         -------

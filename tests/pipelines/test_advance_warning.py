@@ -123,7 +123,7 @@ def test_quick_run_on_shipped_excerpts_logs_to_mlflow(tmp_path, monkeypatch):
     assert "Research software, not a medical device." in text
     assert {"baseline", "baseline_max", "adaptive", "synthesis_rr", "synthesis_rr_cal",
             "synthesis_rr_online"} == set(result.gross)
-    assert "Held-out records only (2: 119 233" not in text  # 119 is a development record (DS1)
+    assert "Held-out records only (1: 233;" in text  # 119 is a development record (DS1)
     assert result.heldout_records == ["233"] and set(result.gross_heldout) == set(result.gross)
     # every scored V onset of the two records is counted once per variant and seed
     assert {r["n_onsets"] for r in result.rows} == {1}
@@ -170,6 +170,23 @@ def test_monitor_online_learns_only_from_accepted_beats_after_their_window():
                            epochs=2, random_state=0)
     np.testing.assert_allclose(p2[:20], 1 - ref[:20])
     assert not np.allclose(p2[20:], 1 - ref[20:])
+    # 9 accepted beats in the first window: fewer than 10, nothing learnt
+    nine = np.zeros(24, bool)
+    nine[:9] = True
+    p3, _ = monitor_online(copy.deepcopy(clf), beats, r7, t, nine, bank, scale, update_every_s=60.0,
+                           epochs=2, random_state=0)
+    np.testing.assert_allclose(p3, 1 - ref)
+    # 12 of the first window's 20 accepted: it learns from those, and differs from learning all 20
+    twelve = np.zeros(24, bool)
+    twelve[:12] = True
+    p4, _ = monitor_online(copy.deepcopy(clf), beats, r7, t, twelve, bank, scale, update_every_s=60.0,
+                           epochs=2, random_state=0)
+    np.testing.assert_allclose(p4[:20], 1 - ref[:20])
+    assert not np.allclose(p4[20:], 1 - ref[20:]) and not np.allclose(p4[20:], p2[20:])
+    # no monitored beat at all
+    p5, c5 = monitor_online(copy.deepcopy(clf), beats[:0], r7[:0], t[:0], nine[:0], bank, scale,
+                            update_every_s=60.0, epochs=2)
+    assert p5.shape == c5.shape == (0,)
 
 
 def test_rhythm_onset_beats_marks_atrial_episodes_the_training_minutes_did_not_have(tmp_path):

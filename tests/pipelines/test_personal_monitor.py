@@ -36,10 +36,22 @@ def test_personal_monitor_trains_on_the_first_minutes_and_scores_itself(tmp_path
     onsets = {o["class"]: o["detected"] for o in s["scores"]["onsets"]}
     assert onsets.get("V") is True
     assert s["scores"]["false_alarm_rate"] < 0.05
+    # scored on the reference beats after minute 2.5 (the shipped excerpt's annotations)
+    from sk1dcnn.ecg import load_wfdb_record, to_aami
+
+    rec = load_wfdb_record(RECORD)
+    aami = to_aami(rec.ann_symbols)
+    n_ref = int(np.sum((aami != "") & (rec.ann_samples >= 150 * rec.fs)))
+    assert s["scores"]["n_normal"] + sum(np.sum(aami[(aami != "") & (rec.ann_samples >= 150 * rec.fs)] == c)
+                                         for c in "SVFQ") == n_ref
+    assert f"({n_ref} reference beats after minute 2.5, " in text
     assert "Research software, not a medical device." in text
 
 
 def test_personal_monitor_refuses_training_minutes_that_leave_nothing_to_monitor(tmp_path):
+    with pytest.raises(ValueError, match=re.escape("--personal MINUTES must be a positive number of training "
+                                                   "minutes, got 0")):
+        monitor_personal(RECORD, 0, out_csv=tmp_path / "w.csv", out=lambda *_: None)
     with pytest.raises(ValueError, match=re.escape("record 233 is 5.0 min long: --personal 4.5 must leave at "
                                                    "least one minute to monitor after the training minutes")):
         monitor_personal(RECORD, 4.5, out_csv=tmp_path / "w.csv", out=lambda *_: None)
