@@ -274,16 +274,22 @@ def merge_section(old_text, section):
     return old_text.rstrip("\n") + "\n\n" + section + "\n"
 
 
+#: Sections of RESULTS.md that other benchmarks write: the load benchmark's and the UCR panel's
+#: (``benchmarks/ucr.py`` writes between the second pair of markers).
+KEPT_MARKERS = ((BEGIN, END), ("<!-- ucr-panel:begin -->", "<!-- ucr-panel:end -->"))
+
+
 def kept_section(path):
-    """The load section of the markdown file at ``path`` ('' if none): ``python -m
-    benchmarks`` rewrites RESULTS.md and keeps it."""
+    """The sections of the markdown file at ``path`` that other benchmarks own (the load
+    benchmark's, the UCR panel's), in that order, separated by a blank line ('' if none):
+    ``python -m benchmarks`` rewrites RESULTS.md and keeps them."""
     try:
         text = Path(path).read_text()
     except OSError:
         return ""
-    if BEGIN in text and END in text:
-        return BEGIN + text.split(BEGIN, 1)[1].split(END, 1)[0] + END
-    return ""
+    parts = [begin + text.split(begin, 1)[1].split(end, 1)[0] + end
+             for begin, end in KEPT_MARKERS if begin in text and end in text]
+    return "\n\n".join(parts)
 
 
 def main(argv=None):

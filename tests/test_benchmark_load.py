@@ -20,6 +20,12 @@ def test_the_main_benchmark_keeps_the_section(tmp_path):
     assert kept_section(path) == ""
     path.write_text(f"# old table\n\n{SECTION}\n")
     assert kept_section(path) == SECTION
+    # the UCR panel's section (benchmarks/ucr.py) survives the rewrite too
+    from benchmarks.ucr import SECTION_BEGIN, SECTION_END
+
+    ucr = f"{SECTION_BEGIN}\n## UCR panel\n| x |\n{SECTION_END}"
+    path.write_text(f"# old table\n\n{SECTION}\n\n{ucr}\n")
+    assert kept_section(path) == f"{SECTION}\n\n{ucr}"
 
 
 def _times(sk_loaded, torch_loaded):
