@@ -156,21 +156,29 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
 
     scale = float(X[own].std()) or 1.0
     normal = join_static(X[own], rr[own])
-    X_syn, y_syn = bank.synthesize(normal, n_per_filter=1, random_state=random_state)
-    X_tr = np.vstack([normal, X_syn])
-    X_tr[:, :X.shape[1]] /= scale
-    clf = CNN1DClassifier(n_static_features=7, random_state=random_state, **protocol["model"])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)   # a fixed, small budget by design
-        clf.fit(X_tr, np.concatenate([np.full(len(own), "N"), y_syn]))
-    detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
 
+    def personal_cnn(seed):
+        X_syn, y_syn = bank.synthesize(normal, n_per_filter=1, random_state=seed)
+        X_tr = np.vstack([normal, X_syn])
+        X_tr[:, :X.shape[1]] /= scale
+        clf = CNN1DClassifier(n_static_features=7, random_state=seed, **protocol["model"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)   # a fixed, small budget by design
+            return clf.fit(X_tr, np.concatenate([np.full(len(own), "N"), y_syn]))
+
+    detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
     mon = np.flatnonzero(~train)
     dist, prem = detector.score_stream(X[mon], rr[mon, 0])
     on = protocol["online"]
-    p_abn, cls = monitor_online(clf, X[mon], rr[mon], times[mon], (dist < on["gate"]) & (prem < on["gate"]),
-                                bank, scale, update_every_s=on["update_every_s"], epochs=on["epochs"],
-                                random_state=random_state)
+    # n_members CNNs (seeds random_state, + 1000, ...), each learning online; P(abnormal) averaged
+    runs = [monitor_online(personal_cnn(random_state + 1000 * i), X[mon], rr[mon], times[mon],
+                           (dist < on["gate"]) & (prem < on["gate"]), bank, scale,
+                           update_every_s=on["update_every_s"], epochs=on["epochs"],
+                           random_state=random_state + 1000 * i)
+            for i in range(on.get("n_members", 1))]
+    p_all = np.array([p for p, _ in runs])
+    p_abn = p_all.mean(axis=0)
+    cls = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(mon))] if len(mon) else p_abn
     warn = (((p_abn > on["threshold"]) & (dist > on["min_distance"]))
             | (dist > on["distance"]) | (prem > on["prematurity"]))
     label = np.where(warn, cls, "N")
