@@ -555,7 +555,7 @@ def main(argv=None):
     print(text)
     out = args.output or (None if args.quick else str(HERE / "RESULTS.md"))
     if out:
-        kept = kept_section(out)  # the load benchmark's section stays
+        kept = kept_section(out)  # the load benchmark's and the UCR panel's sections stay
         Path(out).write_text(text + ("\n" + kept + "\n" if kept else ""))
         Path(out).with_suffix(".json").write_text(json.dumps(
             {"info": info, "gemm_peak": [peak32, peak64], "results": results, "memory": mem,

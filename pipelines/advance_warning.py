@@ -76,7 +76,9 @@ PROTOCOL = {
     # warn when P(abnormal) > threshold and distance_ratio > min_distance, or when
     # distance_ratio > distance or prematurity_ratio > prematurity.
     # The first version (one network, threshold 0.9) had 94.8% at 0.91% on the development
-    # records; three networks averaged (threshold 0.7) 96.9% at 0.91% there.
+    # records; averaging the seed-0, 1 and 2 networks of that study (threshold 0.7) gave 96.9% at
+    # 0.91% there, which chose this setting. The code averages seeds s, s + 1000, s + 2000 for
+    # each seed s instead; that system scores 95.8% at 0.96% on the development records.
     "online": {"update_every_s": 60.0, "epochs": 3, "gate": 1.0, "threshold": 0.7, "min_distance": 0.3,
                "distance": 2.0, "prematurity": 1.06, "n_members": 3},
     "headline": "synthesis_rr_online",
@@ -559,7 +561,8 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
                     tf = time.perf_counter()
                     # n_members personal CNNs (seeds seed, seed + 1000, ...), each learning online;
                     # P(abnormal) averaged, the class named by the most confident member
-                    members = [clf] + [personal_cnn(seed + 1000 * i)[0] for i in range(1, on["n_members"])]
+                    n_members = max(1, int(on.get("n_members", 1)))
+                    members = [clf] + [personal_cnn(seed + 1000 * i)[0] for i in range(1, n_members)]
                     runs = [monitor_online(copy.deepcopy(m), X[test], rr[test], pos[test] / fs,
                                            (dist < on["gate"]) & (prem < on["gate"]), bank, scale,
                                            update_every_s=on["update_every_s"], epochs=on["epochs"],
@@ -571,7 +574,9 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
                     warn = (((p_on > on["threshold"]) & (dist > on["min_distance"]))
                             | (dist > on["distance"]) | (prem > on["prematurity"]))
                     preds.setdefault((variant + "_online", seed), {})[target] = np.where(warn, cls_on, abn)
-                    cache[(variant + "_online", seed, target)] = time.perf_counter() - tf
+                    # its first member's training is in the plain variant's time
+                    cache[(variant + "_online", seed, target)] = (time.perf_counter() - tf
+                                                                  + cache[(variant, seed, target)])
         if target not in figures:
             syn = bank.transform(np.hstack([X[own], rr[own]]))[:, :X.shape[1]]
             real = {c: X[test][y[test] == c] for c in _ABNORMAL}

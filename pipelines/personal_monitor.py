@@ -92,8 +92,9 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
         Per-beat CSV; default ``<record name>_warnings.csv``.
     max_warnings : int, default=20
         Warning lines printed (every beat goes to the CSV).
-    random_state : int, default=0
-        The CNN's initialization and the synthetic draws.
+    random_state : int or None, default=0
+        The CNNs' initialization and the synthetic draws (member i uses
+        ``random_state + 1000 * i``); None: a fresh draw.
     protocol : dict, default=PROTOCOL
         ``decimate``, ``bank``, ``model``, ``detector`` and ``online`` settings.
 
@@ -170,15 +171,16 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     mon = np.flatnonzero(~train)
     dist, prem = detector.score_stream(X[mon], rr[mon, 0])
     on = protocol["online"]
-    # n_members CNNs (seeds random_state, + 1000, ...), each learning online; P(abnormal) averaged
-    runs = [monitor_online(personal_cnn(random_state + 1000 * i), X[mon], rr[mon], times[mon],
+    # n_members CNNs (seeds base, base + 1000, ...), each learning online; P(abnormal) averaged
+    base = int(np.random.default_rng().integers(2**31)) if random_state is None else int(random_state)
+    runs = [monitor_online(personal_cnn(base + 1000 * i), X[mon], rr[mon], times[mon],
                            (dist < on["gate"]) & (prem < on["gate"]), bank, scale,
                            update_every_s=on["update_every_s"], epochs=on["epochs"],
-                           random_state=random_state + 1000 * i)
-            for i in range(on.get("n_members", 1))]
+                           random_state=base + 1000 * i)
+            for i in range(max(1, int(on.get("n_members", 1))))]
     p_all = np.array([p for p, _ in runs])
     p_abn = p_all.mean(axis=0)
-    cls = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(mon))] if len(mon) else p_abn
+    cls = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(mon))]
     warn = (((p_abn > on["threshold"]) & (dist > on["min_distance"]))
             | (dist > on["distance"]) | (prem > on["prematurity"]))
     label = np.where(warn, cls, "N")

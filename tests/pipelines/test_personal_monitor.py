@@ -66,3 +66,8 @@ def test_cli_personal_and_its_errors(tmp_path, capsys, monkeypatch):
     assert "--bank-records goes with --personal MINUTES" in capsys.readouterr().err
     assert main(["ecg-monitor", "--record", RECORD, "--personal", "2.5", "--bank-records", str(tmp_path)]) == 2
     assert "no labelled record other than 233 in" in capsys.readouterr().err
+
+
+def test_personal_monitor_accepts_random_state_none(tmp_path):
+    s = monitor_personal(RECORD, 2.5, out_csv=tmp_path / "w.csv", random_state=None, out=lambda *_: None)
+    assert s["n_beats"] > 200 and "scores" in s
