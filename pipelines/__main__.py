@@ -61,6 +61,11 @@ def _monitor(args):
     if args.personal is not None:
         from .personal_monitor import monitor_personal
 
+        ignored = [f for f, v, d in (("--model", args.model, None), ("--chunk-seconds", args.chunk_seconds, 60.0),
+                                     ("--min-run", args.min_run, 3)) if v != d]
+        if ignored:
+            print(f"note: {', '.join(ignored)} not used with --personal (it trains its own model and warns "
+                  "at single beats)", file=sys.stderr)
         try:
             monitor_personal(args.record, args.personal, bank_records=args.bank_records, out_csv=args.out,
                              max_warnings=args.max_alerts)

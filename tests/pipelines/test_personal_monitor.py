@@ -62,6 +62,8 @@ def test_cli_personal_and_its_errors(tmp_path, capsys, monkeypatch):
     assert main(["ecg-monitor", "--record", RECORD, "--personal", "2.5"]) == 0
     assert (tmp_path / "233_warnings.csv").is_file()
     assert "ecg-monitor --personal: record" in capsys.readouterr().out
+    assert main(["ecg-monitor", "--record", RECORD, "--personal", "2.5", "--min-run", "5"]) == 0
+    assert "note: --min-run not used with --personal" in capsys.readouterr().err
     assert main(["ecg-monitor", "--record", RECORD, "--bank-records", str(tmp_path)]) == 2
     assert "--bank-records goes with --personal MINUTES" in capsys.readouterr().err
     assert main(["ecg-monitor", "--record", RECORD, "--personal", "2.5", "--bank-records", str(tmp_path)]) == 2
