@@ -4,18 +4,18 @@ A person treated as having no recorded abnormal beat: their first 2.5 minutes
 of normal (N) beats (the abnormal beats of those minutes are left out, using the
 reference labels, as the protocol does), plus S and V beats *synthesized* from
 them by degradation filters learnt on other people's records
-(``DegradationBank``), train a small personal ``CNN1DClassifier``. An ``AdaptiveTemplateDetector`` follows the person's
-normal beats (a moving template, a moving local RR interval). The rest of the
-record is then watched beat by beat; a beat raises the warning when the CNN is
-sure it is abnormal and it is off the template, or when it is far off the
-template, or premature against the recent rhythm. This is the simplest form of
-the system: one network that does not learn while it monitors (the workflows
-average three that do).
+(``DegradationBank``), train a small personal ``CNN1DClassifier``. An
+``AdaptiveTemplateDetector`` follows the person's normal beats (a moving
+template, a moving local RR interval). The rest of the record is then watched
+beat by beat; a beat raises the warning when the CNN is sure it is abnormal and
+it is off the template, or when it is far off the template, or premature
+against the recent rhythm. This is the simplest form of the system: one network
+that does not learn while it monitors (the workflows average three that do).
 
     python examples/advance_warning.py          # ~3 s
 
-The full protocol (40 MIT-BIH records, 3 seeds, the CNN that keeps learning
-while it monitors) is ``python -m pipelines ecg --dataset mitdb:advance_warning
+The full protocol (40 MIT-BIH records, 3 seeds, the CNNs that keep learning
+while they monitor) is ``python -m pipelines ecg --dataset mitdb:advance_warning
 --data-dir shared``; one record with its own R-peak detection is
 ``python -m pipelines ecg-monitor --record sk1dcnn/data/mitdb/233 --personal 2.5``.
 Research software, not a medical device.
@@ -69,7 +69,8 @@ for c in ("S", "V"):
     idx = np.flatnonzero(truth == c)
     if len(idx):
         m, s = divmod(t[idx[0]], 60)
-        print(f"  first {c} beat after minute {MINUTES:g}, at {int(m):02d}:{s:04.1f}: warned within its first three: "
+        print(f"  first {c} beat after minute {MINUTES:g}, at {int(m):02d}:{s:04.1f}: "
+              "warned within its first three: "
               f"{'yes' if warn[idx[:3]].any() else 'no'} ({warn[idx].sum()} of {len(idx)} {c} beats warned)")
 normal = truth == "N"
 print(f"  false alarms: {warn[normal].sum()} of {normal.sum()} N beats ({100 * warn[normal].mean():.1f}%)")

@@ -40,9 +40,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sk1dcnn.ecg.novelty import AdaptiveTemplateDetector
 from sk1dcnn.ecg.splits import DE_CHAZAL_DS1
 
-__all__ = ["PROTOCOL", "QUICK_PROTOCOL", "WarningResult", "first3_onsets", "headline", "log_result", "monitor_online",
-           "personal_training_set", "run", "run_protocol", "select_records", "template_baseline",
-           "warning_scores"]
+__all__ = ["ATRIAL_RHYTHMS", "PROTOCOL", "QUICK_PROTOCOL", "WarningResult", "first3_onsets", "headline",
+           "log_result", "monitor_online", "personal_training_set", "rhythm_onset_beats", "run", "run_protocol",
+           "select_records", "template_baseline", "warning_scores"]
 
 #: The full protocol's fixed settings (chosen before any test score was seen: a
 #: small network, few epochs, because every record gets its own model).
@@ -260,8 +260,9 @@ def monitor_online(clf, X_test, rr_test, times, accept, bank, scale, *, update_e
     trains ``epochs`` epochs (``partial_fit``) on those beats, labelled N, together
     with synthetic S/V beats made from them by ``bank`` (one per filter, of which a
     random ``max(n_accepted, 100)`` are kept), so that it does not forget the
-    abnormal classes; a window with fewer accepted beats teaches nothing. No reference label is read: ``accept`` comes from the
-    monitor itself (e.g. :class:`sk1dcnn.ecg.novelty.AdaptiveTemplateDetector`).
+    abnormal classes; a window with fewer accepted beats teaches nothing. No
+    reference label is read: ``accept`` comes from the monitor itself (e.g.
+    :class:`sk1dcnn.ecg.novelty.AdaptiveTemplateDetector`).
 
     Parameters
     ----------
@@ -638,7 +639,8 @@ def result_table(result):
                 m, s = gr.get(k, (float("nan"), 0.0))
                 return f"{100 * m:.1f}±{100 * s:.1f}" if pct else f"{m:.2f}"
             rows.append(f"  {variant:<20} {f('warning_detect_first3'):>14} {f('false_alarm_rate'):>12} "
-                        f"{f('false_alarm_rate_known_rhythm'):>12} {f('median_delay_s', False):>8} {100 * gr['se_S'][0]:>6.1f} {100 * gr['ppv_S'][0]:>6.1f} "
+                        f"{f('false_alarm_rate_known_rhythm'):>12} {f('median_delay_s', False):>8} "
+                        f"{100 * gr['se_S'][0]:>6.1f} {100 * gr['ppv_S'][0]:>6.1f} "
                         f"{100 * gr['se_V'][0]:>6.1f} {100 * gr['ppv_V'][0]:>6.1f}")
         return rows
 
