@@ -34,7 +34,7 @@ import numpy as np
 
 from .config import default_tracking_uri
 
-__all__ = ["DEFAULT_MODEL_FILE", "alert_scores", "load_model", "monitor", "reference_runs"]
+__all__ = ["DEFAULT_MODEL_FILE", "alert_scores", "load_model", "match_beats", "monitor", "reference_runs"]
 
 DEFAULT_MODEL_FILE = "mlartifacts/ecg_model_mitdb-inter_patient.skops"
 _MARGIN_S = 3.0  # context around each chunk for the detector's filters and the beat windows
@@ -256,8 +256,7 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
             else:
                 keep_all = in_chunk & inside
             peaks, abs_rec, inside = peaks[keep_all], abs_rec[keep_all], inside[keep_all]
-            idx = np.clip(peaks[:, None] + np.arange(-n_before, n_after)[None, :], 0, sig.shape[0] - 1)
-            X = sig[idx].reshape(len(peaks), n_before + n_after)
+            X = cut_windows(sig, peaks, n_before, n_after)
             if rr is not None:
                 pending_X.extend(X), pending_pos.extend(zip(abs_rec, inside))
                 n_ready = len(feats)
@@ -318,6 +317,39 @@ def _training_note(meta, record):
     return None
 
 
+def cut_windows(sig, peaks, n_before, n_after):
+    """The window ``peak - n_before .. peak + n_after`` of ``sig`` around each peak, edge samples
+    repeated where it runs past the signal: shape (n_peaks, n_before + n_after)."""
+    idx = np.clip(peaks[:, None] + np.arange(-n_before, n_after)[None, :], 0, sig.shape[0] - 1)
+    return sig[idx].reshape(len(peaks), n_before + n_after)
+
+
+def match_beats(det, ref, fs, tolerance=0.150):
+    """Index of the nearest reference beat of each detected peak, -1 when it is further than
+    ``tolerance`` seconds.
+
+    Parameters
+    ----------
+    det : ndarray of int, shape (n_detected,)
+        Detected R peaks, samples.
+    ref : ndarray of int, shape (n_reference,)
+        Reference beats, samples, increasing.
+    fs : float
+        Sampling rate of both, Hz.
+    tolerance : float, default=0.150
+
+    Returns
+    -------
+    ndarray of int, shape (n_detected,)
+    """
+    if not ref.size or not det.size:
+        return np.full(det.size, -1)
+    j = np.clip(np.searchsorted(ref, det), 1, ref.size - 1) if ref.size > 1 else np.zeros(det.size, int)
+    if ref.size > 1:
+        j = np.where(np.abs(ref[j - 1] - det) <= np.abs(ref[j] - det), j - 1, j)
+    return np.where(np.abs(ref[j] - det) <= tolerance * fs, j, -1)
+
+
 def _score_against_annotations(rec_path, det, pred, fs, classes, alerts, min_run, normal, out):
     """R-peak Se/PPV, per-class Se/PPV of the beats matched within 150 ms, and the alerts' precision."""
     from sk1dcnn.ecg import evaluate_r_peaks, import_wfdb, to_aami
@@ -330,10 +362,8 @@ def _score_against_annotations(rec_path, det, pred, fs, classes, alerts, min_run
     ref, aami = ref[aami != ""], aami[aami != ""]
     cls = {}
     if det.size and ref.size:
-        j = np.clip(np.searchsorted(ref, det), 1, ref.size - 1) if ref.size > 1 else np.zeros(det.size, int)
-        if ref.size > 1:
-            j = np.where(np.abs(ref[j - 1] - det) <= np.abs(ref[j] - det), j - 1, j)
-        ok = np.abs(ref[j] - det) <= 0.150 * fs
+        j = match_beats(det, ref, fs)
+        ok = j >= 0
         true, guess = aami[j[ok]], pred[ok]
         for c in classes:
             tp = int(np.sum((true == c) & (guess == c)))

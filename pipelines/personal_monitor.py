@@ -39,26 +39,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from .advance_warning import PROTOCOL, _prepare, monitor_online, warning_scores
+from .monitor import cut_windows, match_beats
 
 __all__ = ["monitor_personal"]
-
-_TOLERANCE_S = 0.150   # a detected beat matches a reference beat within this
-
-
-def _cut(sig, peaks, n_before, n_after):
-    idx = np.clip(peaks[:, None] + np.arange(-n_before, n_after)[None, :], 0, len(sig) - 1)
-    return sig[idx]
-
-
-def _match(det, ref, fs):
-    """Index of the nearest reference beat of each detected peak, -1 beyond the tolerance."""
-    if not ref.size or not det.size:
-        return np.full(det.size, -1)
-    j = np.clip(np.searchsorted(ref, det), 1, max(ref.size - 1, 1)) if ref.size > 1 else np.zeros(det.size, int)
-    if ref.size > 1:
-        j = np.where(np.abs(ref[j - 1] - det) <= np.abs(ref[j] - det), j - 1, j)
-    return np.where(np.abs(ref[j] - det) <= _TOLERANCE_S * fs, j, -1)
-
 
 def _bank(bank_records, exclude, protocol, before, after):
     from sk1dcnn import datasets
@@ -131,7 +114,7 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
         sig = resample_signal(sig, rec.fs, fs)
     peaks = detect_r_peaks(sig, fs)
     rr = rr_features(peaks, fs)
-    X = _prepare(_cut(sig, peaks, int(round(before * fs)), int(round(after * fs))), protocol["decimate"])
+    X = _prepare(cut_windows(sig, peaks, int(round(before * fs)), int(round(after * fs))), protocol["decimate"])
     times = peaks / fs
     train = times < minutes * 60
 
@@ -140,7 +123,7 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     aami = to_aami(rec.ann_symbols)
     ref_samples, aami = ref_samples[aami != ""], aami[aami != ""]
     has_ref = ref_samples.size > 0
-    match = _match(peaks, ref_samples, fs)
+    match = match_beats(peaks, ref_samples, fs)
     ref_label = np.where(match >= 0, aami[np.maximum(match, 0)], "") if has_ref else np.full(len(peaks), "")
     dropped = train & has_ref & (ref_label != "N")
     own = np.flatnonzero(train & ~dropped)
@@ -215,7 +198,7 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
         # scored on the reference beats: each takes the decision of the detected beat within
         # 150 ms (none: not warned, a beat the R-peak detector missed)
         in_mon = ref_samples >= minutes * 60 * fs
-        nearest = _match(ref_samples[in_mon], peaks[mon], fs)
+        nearest = match_beats(ref_samples[in_mon], peaks[mon], fs)
         pred_ref = np.where(nearest >= 0, label[np.maximum(nearest, 0)], "N")
         s = warning_scores(aami[in_mon], pred_ref, np.zeros(int(in_mon.sum())), ref_samples[in_mon] / fs)
         spurious = int(np.sum(warn & (ref_label[mon] == "")))
