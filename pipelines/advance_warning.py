@@ -40,9 +40,10 @@ from sklearn.exceptions import ConvergenceWarning
 from sk1dcnn.ecg.novelty import AdaptiveTemplateDetector
 from sk1dcnn.ecg.splits import DE_CHAZAL_DS1
 
-__all__ = ["ATRIAL_RHYTHMS", "PROTOCOL", "QUICK_PROTOCOL", "WarningResult", "first3_onsets", "headline",
-           "log_result", "monitor_online", "personal_training_set", "rhythm_onset_beats", "run", "run_protocol",
-           "select_records", "template_baseline", "warning_scores"]
+__all__ = ["ATRIAL_RHYTHMS", "PROTOCOL", "QUICK_PROTOCOL", "WarningResult", "first3_onsets", "fit_personal_cnn",
+           "headline", "log_result", "monitor_online", "online_warnings", "personal_training_set",
+           "rhythm_onset_beats", "run", "run_protocol", "select_records", "synthetic_training_set",
+           "template_baseline", "warning_scores"]
 
 #: The full protocol's fixed settings (chosen before any test score was seen: a
 #: small network, few epochs, because every record gets its own model).
@@ -212,22 +213,90 @@ def personal_training_set(X, y, groups, positions, rr, target, bank, *, fs, trai
     scale : float
         The divisor applied to the signal (std of the person's N training beats).
     """
-    from sk1dcnn import join_static
-
     start = train_minutes * 60 * fs
     own = np.flatnonzero((groups == target) & (positions < start) & (y == "N"))
     if len(own) == 0:
         raise ValueError(f"record {target} has no N beat in its first {train_minutes:g} minutes")
-    sig = X[own]
-    scale = float(sig.std()) or 1.0
-    normal = join_static(sig, rr[own]) if bank.rr_features else sig
+    return synthetic_training_set(X[own], rr[own], bank, n_per_filter=n_per_filter, use_rr=use_rr,
+                                  random_state=random_state)
+
+
+def synthetic_training_set(normal_beats, normal_rr, bank, *, n_per_filter, use_rr, random_state=None):
+    """A person's normal beats plus the S and V beats ``bank`` synthesizes from them.
+
+    Parameters
+    ----------
+    normal_beats : ndarray of shape (n_beats, n_timepoints)
+        The person's N beats (their abnormal beats are never passed in).
+    normal_rr : ndarray of shape (n_beats, 7)
+        Their RR features.
+    bank : fitted DegradationBank
+    n_per_filter : int
+    use_rr : bool
+        Keep the 7 RR columns (the bank must have ``rr_features=True``).
+    random_state : int or None
+        The synthetic draw.
+
+    Returns
+    -------
+    X_train, y_train : ndarrays
+        Real N beats then synthetic beats (signal / ``scale`` [+ 7 RR columns]).
+    scale : float
+        The divisor applied to the signal (std of the person's N beats).
+    """
+    from sk1dcnn import join_static
+
+    scale = float(normal_beats.std()) or 1.0
+    normal = join_static(normal_beats, normal_rr) if bank.rr_features else normal_beats
     X_syn, y_syn = bank.synthesize(normal, n_per_filter=n_per_filter, random_state=random_state)
     X_tr = np.vstack([normal, X_syn])
-    n_sig = sig.shape[1]
+    n_sig = normal_beats.shape[1]
     X_tr[:, :n_sig] /= scale
     if bank.rr_features and not use_rr:
         X_tr = X_tr[:, :n_sig]
-    return X_tr, np.concatenate([np.full(len(own), "N"), y_syn]), scale
+    return X_tr, np.concatenate([np.full(len(normal_beats), "N"), y_syn]), scale
+
+
+def fit_personal_cnn(X_train, y_train, model, *, n_static_features, random_state):
+    """A personal ``CNN1DClassifier(**model)`` fitted on one person's training set.
+
+    Every person gets a small model trained a fixed number of epochs, by design, so the
+    ConvergenceWarning of each fit is not shown (the protocol says it once).
+    """
+    from sk1dcnn import CNN1DClassifier
+
+    clf = CNN1DClassifier(n_static_features=n_static_features, random_state=random_state, **model)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return clf.fit(X_train, y_train)
+
+
+def online_warnings(members, X_test, rr_test, times, distance_ratio, prematurity_ratio, bank, scale,
+                    online, seeds):
+    """The headline decision: personal CNNs that keep learning, and the adaptive template.
+
+    Each member runs :func:`monitor_online` (it learns the beats whose two ratios are below
+    ``online["gate"]``; ``seeds`` are the members' synthetic draws) and P(abnormal) is their
+    mean. A beat warns when P(abnormal) > ``threshold`` and ``distance_ratio`` >
+    ``min_distance``, or ``distance_ratio`` > ``distance``, or ``prematurity_ratio`` >
+    ``prematurity`` (keys of ``online``).
+
+    Returns
+    -------
+    warn : ndarray of bool
+    abnormal_class : ndarray of str
+        The most probable abnormal class of the most confident member.
+    p_abnormal : ndarray of float
+    """
+    accept = (distance_ratio < online["gate"]) & (prematurity_ratio < online["gate"])
+    runs = [monitor_online(m, X_test, rr_test, times, accept, bank, scale, update_every_s=online["update_every_s"],
+                           epochs=online["epochs"], random_state=s) for m, s in zip(members, seeds)]
+    p_all = np.array([p for p, _ in runs])
+    p_abn = p_all.mean(axis=0)
+    cls = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(times))]
+    warn = (((p_abn > online["threshold"]) & (distance_ratio > online["min_distance"]))
+            | (distance_ratio > online["distance"]) | (prematurity_ratio > online["prematurity"]))
+    return warn, cls, p_abn
 
 
 def template_baseline(X_train, X_test, rr_train, rr_test, quantile=0.995):
@@ -484,7 +553,6 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
     -------
     WarningResult
     """
-    from sk1dcnn import CNN1DClassifier
     from sk1dcnn.ecg.synthesis import DegradationBank
 
     t0 = time.perf_counter()
@@ -527,13 +595,8 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
                     X_tr, y_tr, scale = personal_training_set(
                         X, y, g, pos, rr, target, bank, fs=fs, train_minutes=fit_minutes,
                         n_per_filter=protocol["n_per_filter"], use_rr=use_rr, random_state=seed_)
-                    clf = CNN1DClassifier(n_static_features=7 if use_rr else 0, random_state=seed_,
-                                          **protocol["model"])
-                    with warnings.catch_warnings():
-                        # a fixed budget by design (every record gets its own small model): said
-                        # once below instead of one ConvergenceWarning per fit
-                        warnings.simplefilter("ignore", ConvergenceWarning)
-                        return clf.fit(X_tr, y_tr), scale
+                    return fit_personal_cnn(X_tr, y_tr, protocol["model"], n_static_features=7 if use_rr else 0,
+                                            random_state=seed_), scale
 
                 tf = time.perf_counter()
                 clf, scale = personal_cnn(seed)
@@ -562,18 +625,10 @@ def run_protocol(folder, *, protocol=PROTOCOL, records=None, before=0.25, after=
                     tf = time.perf_counter()
                     # n_members personal CNNs (seeds seed, seed + 1000, ...), each learning online;
                     # P(abnormal) averaged, the class named by the most confident member
-                    n_members = max(1, int(on.get("n_members", 1)))
-                    members = [clf] + [personal_cnn(seed + 1000 * i)[0] for i in range(1, n_members)]
-                    runs = [monitor_online(copy.deepcopy(m), X[test], rr[test], pos[test] / fs,
-                                           (dist < on["gate"]) & (prem < on["gate"]), bank, scale,
-                                           update_every_s=on["update_every_s"], epochs=on["epochs"],
-                                           random_state=seed + 1000 * i)
-                            for i, m in enumerate(members)]
-                    p_all = np.array([p for p, _ in runs])
-                    p_on = p_all.mean(axis=0)
-                    cls_on = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(test))]
-                    warn = (((p_on > on["threshold"]) & (dist > on["min_distance"]))
-                            | (dist > on["distance"]) | (prem > on["prematurity"]))
+                    seeds = [seed + 1000 * i for i in range(max(1, int(on.get("n_members", 1))))]
+                    members = [copy.deepcopy(clf)] + [personal_cnn(s)[0] for s in seeds[1:]]
+                    warn, cls_on, _ = online_warnings(members, X[test], rr[test], pos[test] / fs, dist, prem,
+                                                      bank, scale, on, seeds)
                     preds.setdefault((variant + "_online", seed), {})[target] = np.where(warn, cls_on, abn)
                     # its first member's training is in the plain variant's time
                     cache[(variant + "_online", seed, target)] = (time.perf_counter() - tf

@@ -32,13 +32,12 @@ and the warnings on detections that match no reference beat.
 
 import csv
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
 
-from .advance_warning import PROTOCOL, _prepare, monitor_online, warning_scores
+from .advance_warning import (PROTOCOL, _prepare, fit_personal_cnn, online_warnings, synthetic_training_set,
+                               warning_scores)
 from .monitor import cut_windows, match_beats
 
 __all__ = ["monitor_personal"]
@@ -91,7 +90,6 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
         reference beats, plus ``n_missed_by_detector`` and
         ``n_warnings_without_reference``).
     """
-    from sk1dcnn import CNN1DClassifier, join_static
     from sk1dcnn.ecg import detect_r_peaks, import_wfdb, load_wfdb_record, rr_features, to_aami, wfdb_record_base
     from sk1dcnn.ecg.novelty import AdaptiveTemplateDetector
     from sk1dcnn.signal import resample_signal
@@ -138,34 +136,21 @@ def monitor_personal(record, minutes=5.0, *, bank_records=None, out_csv=None, ma
     out(f"  degradation bank: {len(bank.filters_)} filters from {len(bank.records_)} other records "
         f"in {bank_folder}")
 
-    scale = float(X[own].std()) or 1.0
-    normal = join_static(X[own], rr[own])
-
     def personal_cnn(seed):
-        X_syn, y_syn = bank.synthesize(normal, n_per_filter=1, random_state=seed)
-        X_tr = np.vstack([normal, X_syn])
-        X_tr[:, :X.shape[1]] /= scale
-        clf = CNN1DClassifier(n_static_features=7, random_state=seed, **protocol["model"])
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)   # a fixed, small budget by design
-            return clf.fit(X_tr, np.concatenate([np.full(len(own), "N"), y_syn]))
+        X_tr, y_tr, _ = synthetic_training_set(X[own], rr[own], bank, n_per_filter=1, use_rr=True,
+                                               random_state=seed)
+        return fit_personal_cnn(X_tr, y_tr, protocol["model"], n_static_features=7, random_state=seed)
 
+    scale = float(X[own].std()) or 1.0
     detector = AdaptiveTemplateDetector(**protocol["detector"]).fit(X[own], rr[own, 0])
     mon = np.flatnonzero(~train)
     dist, prem = detector.score_stream(X[mon], rr[mon, 0])
     on = protocol["online"]
-    # n_members CNNs (seeds base, base + 1000, ...), each learning online; P(abnormal) averaged
+    # n_members CNNs (seeds base, base + 1000, ...), each learning online
     base = int(np.random.default_rng().integers(2**31)) if random_state is None else int(random_state)
-    runs = [monitor_online(personal_cnn(base + 1000 * i), X[mon], rr[mon], times[mon],
-                           (dist < on["gate"]) & (prem < on["gate"]), bank, scale,
-                           update_every_s=on["update_every_s"], epochs=on["epochs"],
-                           random_state=base + 1000 * i)
-            for i in range(max(1, int(on.get("n_members", 1))))]
-    p_all = np.array([p for p, _ in runs])
-    p_abn = p_all.mean(axis=0)
-    cls = np.array([c for _, c in runs])[np.argmax(p_all, axis=0), np.arange(len(mon))]
-    warn = (((p_abn > on["threshold"]) & (dist > on["min_distance"]))
-            | (dist > on["distance"]) | (prem > on["prematurity"]))
+    seeds = [base + 1000 * i for i in range(max(1, int(on.get("n_members", 1))))]
+    warn, cls, p_abn = online_warnings([personal_cnn(s) for s in seeds], X[mon], rr[mon], times[mon], dist,
+                                       prem, bank, scale, on, seeds)
     label = np.where(warn, cls, "N")
     compute, cpu = time.perf_counter() - t0, time.process_time() - c0
 
