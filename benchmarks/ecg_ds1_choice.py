@@ -27,6 +27,8 @@ CANDIDATES = {
     "nsv_0.2": ({"classes": ["N", "S", "V"], "subsample_normal": 0.2}, {}),
     "nsvf_all": ({"classes": ["N", "S", "V", "F"], "subsample_normal": None}, {}),
     "nsv_all": ({"classes": ["N", "S", "V"], "subsample_normal": None}, {}),
+    # the three template features (sk1dcnn.ecg.template) joined after the RR features
+    "nsvf_0.2_template": ({"classes": ["N", "S", "V", "F"], "subsample_normal": 0.2, "template_features": True}, {}),
 }
 
 

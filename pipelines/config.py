@@ -73,8 +73,9 @@ ECG_DEFAULTS = {
              # mitdb only: keep the beats of these AAMI classes (null = all)
              "classes": None,
              # mitdb only: the lead by its header name (null: by position, channel);
-             # RR-interval features (sk1dcnn.ecg.rr) joined to each beat
-             "lead": "MLII", "rr_features": False,
+             # RR-interval features (sk1dcnn.ecg.rr) joined to each beat, then the
+             # template features (sk1dcnn.ecg.template)
+             "lead": "MLII", "rr_features": False, "template_features": False,
              # mitdb inter-patient only: share of the training N beats kept (drawn per record)
              "subsample_normal": None,
              # mitdb:patient_specific only (Kiranyaz et al. 2016)
@@ -744,14 +745,14 @@ def _validate_data(source, ds, check_paths=True):
     if ds["lead"] is not None and (not isinstance(ds["lead"], str) or not ds["lead"]):
         _fail(source, "ecg.data.lead", f"must be a lead name or null, got {ds['lead']!r}",
               "null (use channel), or a lead name from the record headers, e.g. MLII, V1, V5")
-    if not isinstance(ds["rr_features"], bool):
-        _fail(source, "ecg.data.rr_features", f"must be true or false, got {ds['rr_features']!r}",
-              "true, false")
+    for key in ("rr_features", "template_features"):
+        if not isinstance(ds[key], bool):
+            _fail(source, f"ecg.data.{key}", f"must be true or false, got {ds[key]!r}", "true, false")
+        if ds[key] and kind != "mitdb":
+            _fail(source, f"ecg.data.{key}", f"is for MIT-BIH data sets, not {ds['name']}", "false")
     sn = ds["subsample_normal"]
     if sn is not None and (not isinstance(sn, (int, float)) or isinstance(sn, bool) or not 0 < sn <= 1):
         _fail(source, "ecg.data.subsample_normal", f"must be a fraction in (0, 1] or null, got {sn!r}")
-    if ds["rr_features"] and kind != "mitdb":
-        _fail(source, "ecg.data.rr_features", f"is for MIT-BIH data sets, not {ds['name']}", "false")
     recs = ds["records"]
     if recs is not None:
         if (not isinstance(recs, list) or not recs

@@ -34,6 +34,7 @@ _AAMI_ORDER = ("N", "S", "V", "F", "Q")
 _NORMAL = "N"
 #: pre-RR, post-RR, local and running average RR, and three ratios (sk1dcnn.ecg.rr)
 N_RR_FEATURES = 7
+N_TEMPLATE_FEATURES = 3
 
 
 @dataclass
@@ -104,7 +105,22 @@ def load_data(ds, random_state=0):
 
 
 def _n_static(ds):
-    return N_RR_FEATURES if ds.get("rr_features") else 0
+    return (N_RR_FEATURES if ds.get("rr_features") else 0) + (
+        N_TEMPLATE_FEATURES if ds.get("template_features") else 0)
+
+
+def static_feature_names(ds):
+    """Names of the static columns a ``data:`` section joins to each beat, in order."""
+    from sk1dcnn.ecg import RR_FEATURE_NAMES, TEMPLATE_FEATURE_NAMES
+
+    return ((RR_FEATURE_NAMES if ds.get("rr_features") else ())
+            + (TEMPLATE_FEATURE_NAMES if ds.get("template_features") else ()))
+
+
+def _static_kind(ds):
+    """The static features' name in a saved model's metadata: 'none', 'rr', 'template' or 'rr+template'."""
+    parts = [name for name, key in (("rr", "rr_features"), ("template", "template_features")) if ds.get(key)]
+    return "+".join(parts) or "none"
 
 
 def _source(ds, folder):
@@ -133,23 +149,32 @@ def _mitdb_folder(ds, records):
 
 
 def _load_mitdb(records, folder, ds):
-    """Beats of several records: X (n, T[+7]) of one lead [+ RR features], y, record, position.
+    """Beats of several records: X (n, T[+7][+3]) of one lead [+ RR] [+ template features], y, record, position.
 
     :func:`sk1dcnn.ecg.load_mitdb_beats` cuts the beats (the lead by name, e.g.
     MLII, also in record 114 whose leads are swapped) and computes the RR features
-    from every annotated beat of each record; they are joined as the last columns.
+    from every annotated beat of each record; the template features
+    (:func:`sk1dcnn.ecg.template_features`) come from every beat window of the
+    record, in time order, before any class is dropped. They are joined as the
+    last columns.
     """
-    from sk1dcnn.ecg import load_mitdb_beats
+    from sk1dcnn import join_static
+    from sk1dcnn.ecg import MITDB_FS, load_mitdb_beats, template_features
 
     rr = bool(ds.get("rr_features"))
     lead = ds.get("lead")
     out = load_mitdb_beats(records, folder, before=ds["before"], after=ds["after"], lead=lead or "MLII",
                            channel=None if lead else int(ds["channel"]), rr_features=rr)
-    X = out[0][:, 0, :]
-    if rr:
-        from sk1dcnn import join_static
-
-        X = join_static(X, out[4])
+    X, static = out[0][:, 0, :], [out[4]] if rr else []
+    if ds.get("template_features"):
+        tf = np.empty((len(X), N_TEMPLATE_FEATURES))
+        for rec in dict.fromkeys(out[2].tolist()):  # each record's beats, in time order
+            idx = np.flatnonzero(out[2] == rec)
+            idx = idx[np.argsort(out[3][idx], kind="stable")]
+            tf[idx] = template_features(X[idx], MITDB_FS, int(round(ds["before"] * MITDB_FS)))
+        static.append(tf)
+    if static:
+        X = join_static(X, np.hstack(static))
     return X, out[1], out[2], out[3]
 
 
@@ -452,7 +477,7 @@ def model_metadata(cfg, data, classes):
         k = int(data.info.get("n_static_features", 0))
         meta.update(fs=float(data.fs), before=float(ds["before"]), after=float(ds["after"]),
                     channel=int(ds["channel"]), lead=ds.get("lead"), normal_class=_NORMAL,
-                    input_ndim=2, n_static_features=k, static_features="rr" if k else "none",
+                    input_ndim=2, n_static_features=k, static_features=_static_kind(ds),
                     train_records=str(data.info.get("train_records", "")))
     return meta
 
@@ -552,8 +577,6 @@ def _class_relevance(config, data, parts):
     preprocessing crops or pads. Classes no model was trained on (e.g. F in the quick run) get
     no figure. The RR features' relevance is taken against their mean over the training beats.
     """
-    from sk1dcnn.ecg import RR_FEATURE_NAMES
-
     from ._relevance import class_relevance, preprocess
 
     k = int(data.info.get("n_static_features", 0))
@@ -568,7 +591,9 @@ def _class_relevance(config, data, parts):
         time_axis, unit = (np.arange(n_out) * n_raw / n_out - n_before) / data.fs, "s"
     else:
         time_axis, unit = np.arange(n_out, dtype=float), "sample"
-    names = RR_FEATURE_NAMES if k == len(RR_FEATURE_NAMES) else tuple(f"static_{i}" for i in range(k))
+    names = static_feature_names(config["data"]) if data.kind == "mitdb" else ()
+    if len(names) != k:
+        names = tuple(f"static_{i}" for i in range(k))
     # an RR feature's relevance is taken against its mean over the training beats (a typical timing)
     ref = np.asarray(data.X_train[:, -k:], dtype=np.float64).mean(axis=0) if k else None
     return class_relevance(parts, data.labels, time_axis, unit, static_names=names, static_reference=ref,

@@ -17,7 +17,10 @@ next R peak has been detected (post-RR needs it: one beat of delay, the
 last beat of each chunk waits for the next chunk), and the averages use past
 beats only (:class:`sk1dcnn.ecg.RRFeatureStream`, equal to
 :func:`sk1dcnn.ecg.rr_features`, the one definition used for training and
-test too).
+test too). Models trained with template features (``template_features: true``)
+get them from the beats classified before, in time order
+(:class:`sk1dcnn.ecg.TemplateFeatureStream`, equal to
+:func:`sk1dcnn.ecg.template_features`): no delay.
 
 When the record has reference annotations (``.atr``) the monitor scores
 itself against them: R-peak Se/+P, per-class Se/+P of the beats, and the
@@ -128,11 +131,15 @@ def _check(m):
     m.meta.setdefault("normal_class", "N")
     m.meta.setdefault("input_ndim", 3)  # models written before 2-D beats: (n, 1, T)
     m.meta.setdefault("n_static_features", 0)
-    if int(m.meta["n_static_features"]) and m.meta.get("static_features") != "rr":
-        raise ValueError(f"the model {m.source} expects {m.meta['n_static_features']} static features "
-                         f"({m.meta.get('static_features')!r}); ecg-monitor computes RR-interval features "
-                         "only ('rr')")
+    k, kind = int(m.meta["n_static_features"]), m.meta.get("static_features")
+    if k and _N_STATIC.get(kind) != k:
+        raise ValueError(f"the model {m.source} expects {k} static features ({kind!r}); ecg-monitor "
+                         f"computes {', '.join(f'{name!r} ({n})' for name, n in _N_STATIC.items())}")
     return m
+
+
+#: The static features ecg-monitor computes online, by their name in a model's metadata, and their number.
+_N_STATIC = {"rr": 7, "template": 3, "rr+template": 10}
 
 
 def _channel(meta, names, rec_path):
@@ -166,7 +173,8 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
         ``classification`` (per-class Se/PPV of the matched beats) and
         ``alert_scores`` (alert precision and sensitivity, see the module docstring).
     """
-    from sk1dcnn.ecg import RRFeatureStream, detect_r_peaks, import_wfdb, load_wfdb_record, wfdb_record_base
+    from sk1dcnn.ecg import (RRFeatureStream, TemplateFeatureStream, detect_r_peaks, import_wfdb,
+                             load_wfdb_record, wfdb_record_base)
     from sk1dcnn.signal import resample_signal
 
     wfdb = import_wfdb()
@@ -184,12 +192,16 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
     normal = str(meta["normal_class"])
     classes = [str(c) for c in m.classes]
     duration = n_samples / fs_rec
-    rr = RRFeatureStream(fs_rec) if int(meta["n_static_features"]) else None
+    kind = meta.get("static_features") if int(meta["n_static_features"]) else "none"
+    rr = RRFeatureStream(fs_rec) if kind in ("rr", "rr+template") else None
+    # the template features read the beats in time order, each once, as classify() receives them
+    template = TemplateFeatureStream(fs, n_before) if kind in ("template", "rr+template") else None
 
     out_csv = Path(out_csv) if out_csv else Path(f"{rec_path.name}_beats.csv")
     out(f"ecg-monitor: record {rec_path} ({duration / 60:.1f} min at {fs_rec:g} Hz, lead "
         f"{header.sig_name[channel]}), model {m.source}"
-        + ("; RR features online (one beat of delay)" if rr else ""))
+        + ("; RR features online (one beat of delay)" if rr else "")
+        + ("; template features online" if template else ""))
     note = _training_note(meta, rec_path.name)
     if note:
         out(f"  note: {note}")
@@ -211,8 +223,11 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
     def classify(X, abs_rec, feats):
         if not len(abs_rec):
             return np.empty((0, len(classes))), np.empty(0, str)
-        if feats is not None:
-            X = np.concatenate([X, feats], axis=1)
+        static = [] if feats is None else [feats]
+        if template is not None:
+            static.append(np.array([template.update(x) for x in X]).reshape(len(X), -1))
+        if static:
+            X = np.concatenate([X, *static], axis=1)
         elif int(meta["input_ndim"]) == 3:
             X = X[:, None, :]
         proba = np.asarray(m.predict_proba(X))

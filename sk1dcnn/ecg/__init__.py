@@ -14,6 +14,9 @@ beats
 rr
     Causal RR-interval features of each beat (``rr_features``,
     ``RRFeatureStream``, ``RR_FEATURE_NAMES``).
+template
+    Causal distance of each beat to the person's recent beats
+    (``template_features``, ``TemplateFeatureStream``, ``TEMPLATE_FEATURE_NAMES``).
 splits
     Inter-patient and patient-specific splits (``DE_CHAZAL_DS1``,
     ``DE_CHAZAL_DS2``, ``INTER_PATIENT_TRAIN``, ``INTER_PATIENT_TEST``,
@@ -61,6 +64,7 @@ from .splits import (
     patient_specific_split,
 )
 from .synthesis import DegradationBank
+from .template import TEMPLATE_FEATURE_NAMES, TemplateFeatureStream, template_features
 
 __all__ = [
     "AAMI_CLASSES",
@@ -76,6 +80,8 @@ __all__ = [
     "PACED_RECORDS",
     "RR_FEATURE_NAMES",
     "RRFeatureStream",
+    "TEMPLATE_FEATURE_NAMES",
+    "TemplateFeatureStream",
     "EC57Report",
     "ECGRecord",
     "detect_r_peaks",
@@ -89,6 +95,7 @@ __all__ = [
     "load_wfdb_record",
     "patient_specific_split",
     "rr_features",
+    "template_features",
     "to_aami",
     "wfdb_record_base",
 ]

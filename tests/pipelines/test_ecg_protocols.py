@@ -252,3 +252,29 @@ def test_inner_selection_scores_pooled_counts_and_picks_the_argmax(monkeypatch):
     per_patient = [ecg.pooled_score("ec57_f1_sv", y[val], np.where(y[val] == "S", "N", y[val]))
                    for _, val in seen[3:6]]
     assert sum(sel.n_val.values()) == len(y_val) and sel.rows[1]["score"] != pytest.approx(np.mean(per_patient))
+
+
+def test_template_features_join_after_the_rr_features_per_record_in_time_order():
+    """data.template_features: 3 more static columns, each record's from its own beats (every class)."""
+    from pipelines.ecg import build_pipeline, load_data, static_feature_names
+    from sk1dcnn.ecg import load_mitdb_beats, template_features
+
+    cfg = _cfg("mitdb:inter_patient", quick=True, template_features=True)
+    data = load_data(cfg["data"])
+    assert data.info["n_static_features"] == 10
+    assert static_feature_names(cfg["data"])[-3:] == ("template_distance", "qrs_distance",
+                                                      "template_correlation")
+    X, y, g, _ = load_mitdb_beats(["232"])  # a test record, all its beats in time order
+    np.testing.assert_allclose(data.X_test[data.groups_test == "232"][:, -3:],
+                               template_features(X[:, 0], 360.0, 90), rtol=1e-6)
+    pipe = build_pipeline(cfg, data)
+    assert pipe.named_steps["cnn"].n_static_features == 10
+    Z = pipe[:-1].fit_transform(data.X_train[:20])
+    np.testing.assert_array_equal(Z[:, -10:], data.X_train[:20, -10:])
+
+
+def test_template_features_are_for_mitdb_only():
+    with pytest.raises(ConfigError, match=r"ecg\.data\.template_features: is for MIT-BIH data sets, not ucr:ECG200"):
+        _cfg("ucr:ECG200", template_features=True)
+    with pytest.raises(ConfigError, match=r"ecg\.data\.template_features: must be true or false, got 'yes'"):
+        _cfg("mitdb:inter_patient", template_features="yes")

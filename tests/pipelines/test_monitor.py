@@ -1,6 +1,7 @@
 """pipelines/monitor.py: ``python -m pipelines ecg-monitor`` over whole records."""
 
 import csv
+import re
 
 import numpy as np
 import pytest
@@ -161,3 +162,36 @@ def test_alert_scores_against_reference_runs():
     assert s["precision"] == pytest.approx(2 / 3) and s["sensitivity"] == pytest.approx(2 / 3)
     none = alert_scores([], t, np.array(["N"] * 20), 3)
     assert np.isnan(none["precision"]) and np.isnan(none["sensitivity"])
+
+
+@pytest.mark.parametrize("kind, k", [("template", 3), ("rr+template", 10)])
+def test_ecg_monitor_template_features_online_equal_the_batch_definition(tmp_path, monkeypatch, kind, k):
+    """A model with template features gets sk1dcnn.ecg.template_features of the beats the monitor
+    classified, in time order (after the RR features when it has both)."""
+    from pipelines import monitor as mon
+    from sk1dcnn.ecg import template_features
+
+    seen = []
+
+    def predict_proba(X):
+        seen.append(np.array(X))
+        return np.tile([1.0, 0.0], (len(X), 1))
+
+    meta = {**_rr_model_meta(), "n_static_features": k, "static_features": kind}
+    fake = mon._check(mon._Model(predict_proba, ["N", "V"], meta, "fake"))
+    monkeypatch.setattr(mon, "load_model", lambda model, tracking_uri=None: fake)
+    summary = mon.monitor(shipped_data_dir("mitdb", "233"), out_csv=tmp_path / "b.csv",
+                          chunk_seconds=23.0, out=lambda *_: None)
+    X = np.concatenate(seen)
+    assert X.shape == (summary["n_beats"], 252 + k)
+    np.testing.assert_allclose(X[:, -3:], template_features(X[:, :252], 360.0, 90), rtol=1e-10, atol=1e-12)
+
+
+def test_ecg_monitor_refuses_static_features_it_cannot_compute():
+    from pipelines import monitor as mon
+
+    meta = {**_rr_model_meta(), "n_static_features": 4, "static_features": "hrv"}
+    with pytest.raises(ValueError, match=re.escape(
+            "the model fake expects 4 static features ('hrv'); ecg-monitor computes 'rr' (7), "
+            "'template' (3), 'rr+template' (10)")):
+        mon._check(mon._Model(None, ["N", "V"], meta, "fake"))
