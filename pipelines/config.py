@@ -631,6 +631,10 @@ def _validate_ecg(source, cfg, check_paths=True):
                 _fail(source, f"ecg.search.{key}", f"{search[key]} scores the AAMI beat classes N, S, V: MIT-BIH "
                       f"data sets only, not {cfg['data']['name']}",
                       _fmt(s for s in _SCORINGS[1:] if s not in _MITDB_SCORINGS))
+    if search["scoring"] == "ec57_f1_sv" and cfg["data"].get("subsample_normal") is not None:
+        _fail(source, "ecg.search.scoring", "ec57_f1_sv counts beats as EC57 does and cannot weight the "
+              "N beats that data.subsample_normal keeps (each stands for 1 / subsample_normal)",
+              "f1_sv (the same classes, one against the rest), or data.subsample_normal: null")
     tune = search["tune_offsets"]
     if not isinstance(tune, bool) and tune not in _SCORINGS[1:]:
         _fail(source, "ecg.search.tune_offsets", f"must be true, false or a scoring, got {tune!r}"

@@ -329,11 +329,12 @@ def pipeline_grid(cfg, data):
 _F1_LABELS = {"f1_sv": ["S", "V"], "f1_nsv": ["N", "S", "V"]}
 
 
-def _f1_sv(y_true, y_pred):
+def _f1_sv(y_true, y_pred, sample_weight=None):
     """The mean F1 of the S and V classes (each one against the rest)."""
     from sklearn.metrics import f1_score
 
-    return float(f1_score(y_true, y_pred, labels=["S", "V"], average="macro", zero_division=0))
+    return float(f1_score(y_true, y_pred, labels=["S", "V"], average="macro", zero_division=0,
+                          sample_weight=sample_weight))
 
 
 def ec57_f1_sv(y_true, y_pred):
@@ -376,7 +377,16 @@ def _score_funcs():
             "ec57_f1_sv": ec57_f1_sv}
 
 
-def _scoring(name):
+def _class_weighted(y_true, y_pred, *, metric, weights):
+    """``metric`` with each beat weighted by its true class (``weights``: class -> weight, else 1)."""
+    y_true = np.asarray(y_true)
+    w = np.ones(len(y_true))
+    for c, v in weights.items():
+        w[y_true == c] = v
+    return metric(y_true, y_pred, sample_weight=w)
+
+
+def _scoring(name, class_weights=None):
     """A scoring name of ``ecg: search: scoring:`` as GridSearchCV's ``scoring``.
 
     ``f1_sv``: the mean F1 of the S and V classes, the two classes the
@@ -385,11 +395,22 @@ def _scoring(name):
     ``f1_nsv``: the mean F1 of N, S and V, which also counts N beats called
     something else (tuned decision offsets could otherwise buy S and V +P by
     calling doubtful N beats F).
+
+    ``class_weights`` (class -> weight) weights each held-out beat by its true
+    class: with ``data.subsample_normal: 0.2`` every kept N beat stands for 5,
+    so that a fold is scored at the population's class frequencies (its false
+    positives are not undercounted five times).
     """
-    if name not in ("f1_sv", "f1_nsv", "ec57_f1_sv"):
-        return name
+    from functools import partial
+
     from sklearn.metrics import make_scorer
 
+    if class_weights:
+        if name == "ec57_f1_sv":  # EC57 counts beats; config validation refuses this pairing
+            raise ValueError("ec57_f1_sv takes no class weights")
+        return make_scorer(partial(_class_weighted, metric=_score_funcs()[name], weights=dict(class_weights)))
+    if name not in ("f1_sv", "f1_nsv", "ec57_f1_sv"):
+        return name
     return make_scorer(_score_funcs()[name])
 
 
@@ -510,8 +531,9 @@ def fit_and_evaluate(config, data):
     cv = make_cv(config, data)
     labels = data.labels
     t0 = time.perf_counter()
+    frac = data.info.get("subsample_normal")
     gs = grid_search(pipe, pipeline_grid(config, data), data.X_train, data.y_train, cv=cv,
-                     scoring=_scoring(search["scoring"]),
+                     scoring=_scoring(search["scoring"], {_NORMAL: 1.0 / frac} if frac else None),
                      search=search, groups=data.groups_train, source=config["source"])
     search_time = time.perf_counter() - t0
 
@@ -527,7 +549,6 @@ def fit_and_evaluate(config, data):
     fit_params = None
     if search["tune_offsets"]:
         fit_params = {"groups": data.groups_train}
-        frac = data.info.get("subsample_normal")
         if frac:
             # the offsets are scored at the population's class frequencies: each kept N beat
             # stands for 1 / frac of them (tuned on a fifth of the N beats, S +P fell 60 -> 40

@@ -95,6 +95,9 @@ ECG_TYPOS = [
      "ecg.search.inner_train_minutes", "(0, data.train_minutes = 2)"),
     (lambda c: c["ecg"]["data"].update(name="ucr:ECG200") or c["ecg"]["search"].update(scoring="ec57_f1_sv"),
      "ecg.search.scoring", "MIT-BIH data sets only"),
+    (lambda c: c["ecg"]["datasets"]["mitdb:de_chazal"]["search"].update(scoring="ec57_f1_sv")
+     or c["ecg"]["data"].update(name="mitdb:de_chazal"),
+     "ecg.search.scoring", "cannot weight the N beats that data.subsample_normal keeps"),
     (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(scoring="f1_sv"),
      "ecg.search.scoring", "f1_sv scores the AAMI beat classes N, S, V: MIT-BIH data sets only"),
     (lambda c: c["ecg"]["datasets"]["ucr:ECG5000"]["search"].update(tune_offsets="f1_nsv"),

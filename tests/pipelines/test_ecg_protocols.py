@@ -278,3 +278,32 @@ def test_template_features_are_for_mitdb_only():
         _cfg("ucr:ECG200", template_features=True)
     with pytest.raises(ConfigError, match=r"ecg\.data\.template_features: must be true or false, got 'yes'"):
         _cfg("mitdb:inter_patient", template_features="yes")
+
+
+@pytest.mark.parametrize("name", ["f1_sv", "f1_nsv", "balanced_accuracy", "accuracy"])
+def test_class_weighted_scoring_counts_each_kept_n_beat_as_five(name):
+    """With data.subsample_normal 0.2 a fold's N beats are weighted 5: the score of the same
+    predictions with every N beat repeated five times."""
+    from pipelines.ecg import _score_funcs, _scoring
+
+    rng = np.random.default_rng(0)
+    y = rng.choice(["N", "S", "V", "F"], size=300, p=[0.5, 0.2, 0.2, 0.1])
+    pred = np.where(rng.random(300) < 0.7, y, rng.choice(["N", "S", "V", "F"], size=300))
+
+    from sklearn.base import BaseEstimator, ClassifierMixin
+
+    class Fixed(ClassifierMixin, BaseEstimator):  # "fitted": its predictions are the ones above, by row
+        classes_ = np.array(["F", "N", "S", "V"])
+
+        def predict(self, X):
+            return pred[np.asarray(X)[:, 0].astype(int)]
+
+    X = np.arange(300)[:, None]
+    rep = np.concatenate([np.repeat(np.flatnonzero(y == "N"), 5), np.flatnonzero(y != "N")])
+    weighted = _scoring(name, {"N": 5.0})(Fixed(), X, y)
+    assert weighted == pytest.approx(_score_funcs()[name](y[rep], pred[rep]), rel=1e-12)
+    unweighted = _score_funcs()[name](y, pred)
+    if name == "balanced_accuracy":  # the mean recall per class: a weight per class changes nothing
+        assert weighted == pytest.approx(unweighted, rel=1e-12)
+    else:
+        assert weighted != pytest.approx(unweighted, rel=1e-3)
