@@ -754,6 +754,9 @@ def _validate_data(source, ds, check_paths=True):
             _fail(source, f"ecg.data.{key}", f"must be true or false, got {ds[key]!r}", "true, false")
         if ds[key] and kind != "mitdb":
             _fail(source, f"ecg.data.{key}", f"is for MIT-BIH data sets, not {ds['name']}", "false")
+    if ds["template_features"] and ds["name"] == "mitdb:advance_warning":
+        _fail(source, "ecg.data.template_features", "mitdb:advance_warning does not read it: its personal "
+              "network's inputs are fixed by its protocol (pipelines.advance_warning)", "false")
     sn = ds["subsample_normal"]
     if sn is not None and (not isinstance(sn, (int, float)) or isinstance(sn, bool) or not 0 < sn <= 1):
         _fail(source, "ecg.data.subsample_normal", f"must be a fraction in (0, 1] or null, got {sn!r}")

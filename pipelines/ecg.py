@@ -67,7 +67,9 @@ def load_data(ds, random_state=0):
     MIT-BIH beats are 2-D: ``(n_beats, n_timepoints)`` of one lead (picked by
     name, ``data.lead``), with the 7 RR-interval features of
     :func:`sk1dcnn.ecg.rr_features` joined as the last columns when
-    ``data.rr_features`` is true (:func:`sk1dcnn.join_static`).
+    ``data.rr_features`` is true, then the 3 of
+    :func:`sk1dcnn.ecg.template_features` when ``data.template_features`` is
+    true (:func:`sk1dcnn.join_static`).
 
     * ``mitdb:de_chazal``: DS1 -> DS2 (de Chazal et al. 2004), 22 + 22 records,
       the paced records in neither.
@@ -298,7 +300,8 @@ def build_pipeline(cfg, data):
     k = int(data.info.get("n_static_features", 0))
     if k:
         if "n_static_features" not in CNN1DClassifier().get_params():
-            raise ConfigError(f"{cfg['source']}: ecg.data.rr_features: this sk1dcnn's CNN1DClassifier "
+            key = "rr_features" if cfg["data"].get("rr_features") else "template_features"
+            raise ConfigError(f"{cfg['source']}: ecg.data.{key}: this sk1dcnn's CNN1DClassifier "
                               "has no n_static_features; allowed: false")
         n_signal = int(data.info["n_timepoints"])
         signal = Pipeline(steps) if steps else "passthrough"
@@ -596,7 +599,8 @@ def _class_relevance(config, data, parts):
     for MIT-BIH beats (the ``before``/``after`` window over the preprocessed length, so the
     360 -> 180 Hz resampling is accounted for), sample index for UCR series and whenever the
     preprocessing crops or pads. Classes no model was trained on (e.g. F in the quick run) get
-    no figure. The RR features' relevance is taken against their mean over the training beats.
+    no figure. The static features' (RR, template) relevance is taken against their mean over the
+    training beats.
     """
     from ._relevance import class_relevance, preprocess
 

@@ -131,15 +131,19 @@ def _check(m):
     m.meta.setdefault("normal_class", "N")
     m.meta.setdefault("input_ndim", 3)  # models written before 2-D beats: (n, 1, T)
     m.meta.setdefault("n_static_features", 0)
-    k, kind = int(m.meta["n_static_features"]), m.meta.get("static_features")
-    if k and _N_STATIC.get(kind) != k:
+    k, kind, known = int(m.meta["n_static_features"]), m.meta.get("static_features"), _n_static()
+    if k and known.get(kind) != k:
         raise ValueError(f"the model {m.source} expects {k} static features ({kind!r}); ecg-monitor "
-                         f"computes {', '.join(f'{name!r} ({n})' for name, n in _N_STATIC.items())}")
+                         f"computes {', '.join(f'{name!r} ({n})' for name, n in known.items())}")
     return m
 
 
-#: The static features ecg-monitor computes online, by their name in a model's metadata, and their number.
-_N_STATIC = {"rr": 7, "template": 3, "rr+template": 10}
+def _n_static():
+    """The static features ecg-monitor computes online: their name in a model's metadata -> their number."""
+    from sk1dcnn.ecg import RR_FEATURE_NAMES, TEMPLATE_FEATURE_NAMES
+
+    n_rr, n_t = len(RR_FEATURE_NAMES), len(TEMPLATE_FEATURE_NAMES)
+    return {"rr": n_rr, "template": n_t, "rr+template": n_rr + n_t}
 
 
 def _channel(meta, names, rec_path):
@@ -266,7 +270,7 @@ def monitor(record, model=None, out_csv=None, *, chunk_seconds=60.0, min_run=3, 
                 # every detected beat times its neighbours, also one whose window is cut off
                 # beat i's features come out with peak i+1 (RRFeatureStream: one beat late)
                 done = [rr.update(p) for p in abs_rec[in_chunk]]
-                feats = np.array([f for f in done if f is not None]).reshape(-1, 7)
+                feats = np.array([f for f in done if f is not None]).reshape(-1, _n_static()["rr"])
                 keep_all = in_chunk
             else:
                 keep_all = in_chunk & inside

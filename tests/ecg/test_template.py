@@ -64,7 +64,7 @@ def test_stream_equals_vectorised_and_is_causal():
     beats = _base()[None] * rng.uniform(0.5, 1.5, size=(137, 1)) + 0.05 * rng.normal(size=(137, 51))
     F = template_features(beats, 100.0, 25, n_template=30, update_every=7)
     s = TemplateFeatureStream(100.0, 25, n_template=30, update_every=7)
-    np.testing.assert_allclose(np.array([s.update(b) for b in beats]), F, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(np.array([s.update(b) for b in beats]), F)
     # beat i's features do not change when the beats after it do
     later = beats.copy()
     later[80:] = rng.normal(size=later[80:].shape)
@@ -85,7 +85,7 @@ def test_ventricular_beats_are_far_from_the_template_on_record_233():
 
     assert roc_auc_score(v[n | v], F[n | v, 1]) > 0.95
     s = TemplateFeatureStream(360.0, 90)
-    np.testing.assert_allclose(np.array([s.update(b) for b in X[:300, 0]]), F[:300], rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(np.array([s.update(b) for b in X[:300, 0]]), F[:300])
 
 
 @pytest.mark.parametrize(
@@ -96,6 +96,8 @@ def test_ventricular_beats_are_far_from_the_template_on_record_233():
         (dict(fs=0.0), "fs must be a positive sampling rate in Hz, got 0.0"),
         (dict(r_index=9), "r_index 9 is outside the beat window of 5 samples"),
         (dict(n_template=0), "n_template and update_every must be >= 1, got 0 and 10"),
+        (dict(n_template=5), "n_template (5) must be >= update_every (10)"),
+        (dict(r_index=2.5), "r_index must be an integer, got 2.5"),
     ],
 )
 def test_errors(kwargs, message):
@@ -105,7 +107,28 @@ def test_errors(kwargs, message):
         template_features(args.pop("beats"), args.pop("fs"), args.pop("r_index"), **args)
 
 
+def test_distances_are_clipped_at_max_distance():
+    from sk1dcnn.ecg.template import MAX_DISTANCE
+
+    base = _base()
+    beats = np.vstack([1e-6 * base] * 12 + [base])  # a near-flat template, then a real beat
+    F = template_features(beats, 100.0, 25)
+    assert F[-1, :2].tolist() == [MAX_DISTANCE, MAX_DISTANCE] and F[-1, 2] == pytest.approx(1.0, abs=1e-3)
+
+
+@pytest.mark.parametrize("n_template, update_every", [(10, 10), (12, 5), (1, 1)])
+def test_stream_equals_vectorised_at_the_smallest_windows(n_template, update_every):
+    rng = np.random.default_rng(2)
+    beats = rng.normal(size=(40, 9))
+    s = TemplateFeatureStream(10.0, 4, n_template=n_template, update_every=update_every)
+    np.testing.assert_array_equal(np.array([s.update(b) for b in beats]),
+                                  template_features(beats, 10.0, 4, n_template=n_template,
+                                                    update_every=update_every))
+
+
 def test_stream_errors():
+    with pytest.raises(ValueError, match=re.escape("n_template (3) must be >= update_every (10)")):
+        TemplateFeatureStream(100.0, 2, n_template=3)
     s = TemplateFeatureStream(100.0, 2)
     with pytest.raises(ValueError, match=re.escape("beat must be 1-D (n_timepoints,), got shape (2, 5)")):
         s.update(np.ones((2, 5)))
@@ -113,3 +136,6 @@ def test_stream_errors():
         s.update(np.array([1.0, np.nan, 0.0]))
     with pytest.raises(ValueError, match=re.escape("r_index 2 is outside the beat window of 2 samples")):
         s.update(np.ones(2))
+    s.update(np.ones(5))
+    with pytest.raises(ValueError, match=re.escape("beat has 6 samples, the stream's earlier beats 5")):
+        s.update(np.ones(6))

@@ -267,6 +267,14 @@ def test_template_features_join_after_the_rr_features_per_record_in_time_order()
     X, y, g, _ = load_mitdb_beats(["232"])  # a test record, all its beats in time order
     np.testing.assert_allclose(data.X_test[data.groups_test == "232"][:, -3:],
                                template_features(X[:, 0], 360.0, 90), rtol=1e-6)
+    # a training record with F and Q beats, which data.classes drops after the features are computed
+    kept = ("N", "S", "V")
+    cfg3 = _cfg("mitdb:inter_patient", quick=True, template_features=True, classes=list(kept))
+    d3 = load_data(cfg3["data"])
+    X, y, _, _ = load_mitdb_beats(["208"])
+    assert not set(y) <= set(kept)
+    np.testing.assert_allclose(d3.X_train[d3.groups_train == "208"][:, -3:],
+                               template_features(X[:, 0], 360.0, 90)[np.isin(y, kept)], rtol=1e-6)
     pipe = build_pipeline(cfg, data)
     assert pipe.named_steps["cnn"].n_static_features == 10
     Z = pipe[:-1].fit_transform(data.X_train[:20])
@@ -278,6 +286,8 @@ def test_template_features_are_for_mitdb_only():
         _cfg("ucr:ECG200", template_features=True)
     with pytest.raises(ConfigError, match=r"ecg\.data\.template_features: must be true or false, got 'yes'"):
         _cfg("mitdb:inter_patient", template_features="yes")
+    with pytest.raises(ConfigError, match=r"ecg\.data\.template_features: mitdb:advance_warning does not read it"):
+        _cfg("mitdb:advance_warning", template_features=True)
 
 
 @pytest.mark.parametrize("name", ["f1_sv", "f1_nsv", "balanced_accuracy", "accuracy"])

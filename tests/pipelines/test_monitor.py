@@ -169,7 +169,7 @@ def test_ecg_monitor_template_features_online_equal_the_batch_definition(tmp_pat
     """A model with template features gets sk1dcnn.ecg.template_features of the beats the monitor
     classified, in time order (after the RR features when it has both)."""
     from pipelines import monitor as mon
-    from sk1dcnn.ecg import template_features
+    from sk1dcnn.ecg import load_wfdb_record, template_features
 
     seen = []
 
@@ -184,7 +184,12 @@ def test_ecg_monitor_template_features_online_equal_the_batch_definition(tmp_pat
                           chunk_seconds=23.0, out=lambda *_: None)
     X = np.concatenate(seen)
     assert X.shape == (summary["n_beats"], 252 + k)
-    np.testing.assert_allclose(X[:, -3:], template_features(X[:, :252], 360.0, 90), rtol=1e-10, atol=1e-12)
+    # the beats reached the model in time order, each once, as windows cut from the record
+    samples = np.array([int(r["sample"]) for r in csv.DictReader((tmp_path / "b.csv").open())])
+    assert np.all(np.diff(samples) > 0)
+    sig = load_wfdb_record(shipped_data_dir("mitdb", "233"), annotator=None).signal[0]
+    np.testing.assert_array_equal(X[:, :252], np.stack([sig[p - 90:p + 162] for p in samples]))
+    np.testing.assert_array_equal(X[:, -3:], template_features(X[:, :252], 360.0, 90))
 
 
 def test_ecg_monitor_refuses_static_features_it_cannot_compute():
