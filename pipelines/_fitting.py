@@ -34,20 +34,25 @@ def first_pipeline(model):
 
     Parameters
     ----------
-    model : Pipeline, TunedOffsetsClassifierCV or SeedEnsembleClassifier
+    model : Pipeline, TunedOffsetsClassifierCV, BlendClassifier or SeedEnsembleClassifier
         Fitted or not.
 
     Returns
     -------
     Pipeline
         Inside a ``TunedOffsetsClassifierCV``: its refit estimator once fitted,
-        its prototype before; inside a ``SeedEnsembleClassifier``: its first
-        member (the ensemble's own seed), or its template before fitting.
+        its prototype before; inside a ``BlendClassifier`` (the network blended
+        with a model of the static columns): its ``cnn`` estimator; inside a
+        ``SeedEnsembleClassifier``: its first member (the ensemble's own seed),
+        or its template before fitting.
     """
-    from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV
+    from sk1dcnn.model_selection import BlendClassifier, SeedEnsembleClassifier, TunedOffsetsClassifierCV
 
     if isinstance(model, TunedOffsetsClassifierCV):
         model = getattr(model, "estimator_", model.estimator)
+    if isinstance(model, BlendClassifier):  # the network blended with a model of the static columns
+        fitted = hasattr(model, "named_estimators_")
+        model = model.named_estimators_["cnn"] if fitted else dict(model.estimators)["cnn"]
     if isinstance(model, SeedEnsembleClassifier):
         model = model.estimators_[0] if hasattr(model, "estimators_") else model.estimator
     return model

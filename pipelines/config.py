@@ -83,12 +83,14 @@ ECG_DEFAULTS = {
     "preprocessing": "auto",
     # tune_offsets: per-class decision offsets tuned on out-of-fold predictions of the
     # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV): false, true (the
-    # search's scoring) or a scoring name; ensemble: networks averaged in each refit model.
+    # search's scoring) or a scoring name; ensemble: networks averaged in each refit model;
+    # static_model: null, or gradient_boosting: a HistGradientBoostingClassifier on the static
+    # columns (RR, template features) whose probabilities are averaged with the network's.
     # mitdb:patient_specific only: how a grid of several candidates is chosen (see
     # VALIDATIONS) and the inner training minutes of inner_minutes (null: half of
     # data.train_minutes)
     "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False,
-               "ensemble": 1, "validation": "cv", "inner_train_minutes": None},
+               "ensemble": 1, "validation": "cv", "inner_train_minutes": None, "static_model": None},
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.skops",
     "log_model": True,
@@ -137,15 +139,15 @@ _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds"
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
 _ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets", "ensemble",
-                    "validation", "inner_train_minutes")
+                    "validation", "inner_train_minutes", "static_model")
 _ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
 #: What a ``datasets.<name>`` section and ``quick:`` may change.
 _ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
                      "search": ("grid", "cv", "scoring", "tune_offsets", "ensemble", "validation",
-                                "inner_train_minutes")}
+                                "inner_train_minutes", "static_model")}
 _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
                    "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets", "ensemble", "validation",
-                              "inner_train_minutes"),
+                              "inner_train_minutes", "static_model"),
                    "random_state": None,
                    "seeds": None, "model_file": None, "log_model": None}
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
@@ -156,6 +158,8 @@ _FRONT_ENDS = ("raw", "mel")
 AUDIO_SCORINGS = {"audio": ("accuracy", "balanced_accuracy", "f1_macro"),
                   "audio-tagging": ("roc_auc",)}
 _BACKENDS = ("local", "dask")
+#: ``ecg: search: static_model:`` the learners on the static columns that the refit can blend in.
+STATIC_MODELS = ("gradient_boosting",)
 _MITDB_SPLITS = ("inter_patient", "de_chazal", "patient_specific", "advance_warning")
 #: f1_sv: MIT-BIH, mean F1 of S and V; f1_nsv: of N, S and V; ec57_f1_sv: f1_sv from EC57 counts
 #: (a reference F or Q beat called V, a Q beat called S, is no false positive), the papers' figures
@@ -646,6 +650,17 @@ def _validate_ecg(source, cfg, check_paths=True):
         _fail(source, "ecg.search.ensemble", f"must be an integer >= 1 (networks averaged per model), "
               f"got {search['ensemble']!r}")
     _validate_inner(source, search, cfg["data"])
+    sm = search["static_model"]
+    if sm is not None:
+        ds = cfg["data"]
+        if sm not in STATIC_MODELS:
+            _fail(source, "ecg.search.static_model", f"unknown static model {sm!r}"
+                  + _did_you_mean(str(sm), STATIC_MODELS), "null, " + _fmt(STATIC_MODELS))
+        if ds["name"] in ("mitdb:patient_specific", "mitdb:advance_warning"):
+            _fail(source, "ecg.search.static_model", f"is for the inter-patient refit, not {ds['name']}", "null")
+        if not (ds.get("rr_features") or ds.get("template_features")):
+            _fail(source, "ecg.search.static_model", f"{sm} learns from the static columns, and "
+                  f"{ds['name']} has none", "null, or data.rr_features / data.template_features: true")
     cfg["search"] = search
 
     if not _is_int(cfg["random_state"]) or cfg["random_state"] < 0:

@@ -27,10 +27,11 @@ from sklearn.model_selection import StratifiedGroupKFold, check_cv
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils import _safe_indexing, indexable
 from sklearn.utils._available_if import available_if
+from sklearn.utils.metaestimators import _BaseComposition  # named members' params, as Pipeline's
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import _check_method_params, check_is_fitted
 
-__all__ = ["SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "decide", "tune_offsets"]
+__all__ = ["BlendClassifier", "SeedEnsembleClassifier", "TunedOffsetsClassifierCV", "decide", "tune_offsets"]
 
 #: The label metrics ``scoring`` may name (higher is better); ``labels`` restricts the F1 ones.
 METRICS = {
@@ -66,7 +67,7 @@ def _decide(log_proba, offsets):
     return np.argmax(log_proba + offsets, axis=1)
 
 
-def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, max_sweeps=10):
+def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, fixed=(), max_sweeps=10):
     """Per-class log-probability offsets that maximise ``metric`` on given predictions.
 
     Coordinate ascent: each class but ``reference`` (whose offset stays 0,
@@ -87,6 +88,8 @@ def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, max_sweep
         The offsets tried for each class.
     reference : int, default=0
         Index of the class whose offset is fixed at 0.
+    fixed : sequence of int, default=()
+        Indices of other classes whose offset stays 0 too.
     max_sweeps : int, default=10
 
     Returns
@@ -108,7 +111,7 @@ def tune_offsets(y_true, proba, classes, metric, grid, *, reference=0, max_sweep
     for _ in range(max_sweeps):
         changed = False
         for k in range(len(classes)):
-            if k == reference:
+            if k == reference or k in fixed:
                 continue
             trial = offsets.copy()
             scores = []
@@ -170,6 +173,10 @@ default="balanced_accuracy"
         odds). None: 41 values from -4 to 4.
     reference_class : label or None, default=None
         The class whose offset stays 0. None: the most frequent class.
+    fixed_classes : array-like or None, default=None
+        Other classes whose offset stays 0: those whose out-of-fold
+        predictions cannot tell how an offset carries to new groups, e.g. a
+        class whose training samples nearly all come from one patient.
     refit : bool, default=True
         Refit the estimator on all the data (False: fit it on the first
         fold's training part only, which is cheaper and mostly for tests; that
@@ -211,18 +218,20 @@ default="balanced_accuracy"
         "cv": ["cv_object"],
         "offset_grid": ["array-like", None],
         "reference_class": [None, str, numbers.Real, bool],
+        "fixed_classes": ["array-like", None],
         "refit": ["boolean"],
         "n_jobs": [numbers.Integral, None],
     }
 
     def __init__(self, estimator, *, scoring="balanced_accuracy", labels=None, cv=5, offset_grid=None,
-                 reference_class=None, refit=True, n_jobs=None):
+                 reference_class=None, fixed_classes=None, refit=True, n_jobs=None):
         self.estimator = estimator
         self.scoring = scoring
         self.labels = labels
         self.cv = cv
         self.offset_grid = offset_grid
         self.reference_class = reference_class
+        self.fixed_classes = fixed_classes
         self.refit = refit
         self.n_jobs = n_jobs
 
@@ -285,6 +294,13 @@ default="balanced_accuracy"
             unknown = [c for c in np.atleast_1d(self.labels).tolist() if c not in set(classes.tolist())]
             if unknown:
                 raise ValueError(f"labels {unknown} are not classes of y; classes: {classes.tolist()}.")
+        fixed = ()
+        if self.fixed_classes is not None:
+            wanted = np.atleast_1d(self.fixed_classes).tolist()
+            unknown = [c for c in wanted if c not in set(classes.tolist())]
+            if unknown:
+                raise ValueError(f"fixed_classes {unknown} are not classes of y; classes: {classes.tolist()}.")
+            fixed = tuple(int(np.flatnonzero(classes == c)[0]) for c in wanted)
         if score_weight is not None:
             score_weight = np.asarray(score_weight, dtype=float)
             if score_weight.shape != y.shape or not np.all(np.isfinite(score_weight)) or np.any(score_weight < 0):
@@ -317,7 +333,8 @@ default="balanced_accuracy"
         metric = self._metric(score_weight)
         log_p = np.log(np.clip(proba, _EPS, None))
         self.base_score_ = float(metric(y[seen], classes[_decide(log_p, 0.0)]))
-        self.offsets_, self.best_score_ = tune_offsets(y, proba, classes, metric, grid, reference=reference)
+        self.offsets_, self.best_score_ = tune_offsets(y, proba, classes, metric, grid, reference=reference,
+                                                       fixed=fixed)
 
         if self.refit:
             self.estimator_ = clone(self.estimator).fit(X, y, **fit_params)
@@ -534,4 +551,150 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         from sklearn.utils import get_tags
 
         tags.input_tags = get_tags(self.estimator).input_tags
+        return tags
+
+
+class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
+    """Several different classifiers, their probabilities averaged (soft voting) on the labels of ``y``.
+
+    Like scikit-learn's ``VotingClassifier(voting="soft")``, but the members are
+    fitted on ``y`` as it is, not label-encoded, so a member's
+    ``class_weight={"N": 1, "S": 4}`` or any other use of the labels keeps
+    working, and each fitted member is a usable model on its own. All members
+    are fitted on the same ``X, y`` and must learn the same classes.
+
+    Parameters
+    ----------
+    estimators : list of (str, classifier) tuples
+        Named members with ``predict_proba``; ``set_params(<name>__<param>=...)``
+        reaches into them, as in a ``Pipeline``.
+    weights : sequence of float or None, default=None
+        The members' weights in the average (None: equal).
+
+    Attributes
+    ----------
+    estimators_ : list of estimators
+        The fitted members, in the order of ``estimators``.
+    named_estimators_ : dict
+        The same, by name.
+    classes_ : ndarray of shape (n_classes,)
+    n_features_in_ : int
+        When the first member has it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.tree import DecisionTreeClassifier
+    >>> from sk1dcnn.model_selection import BlendClassifier
+    >>> X = np.random.default_rng(0).normal(size=(40, 3)); y = np.where(X[:, 0] > 0, "b", "a")
+    >>> blend = BlendClassifier([("lr", LogisticRegression()),
+    ...                          ("tree", DecisionTreeClassifier(class_weight={"a": 1, "b": 2}))]).fit(X, y)
+    >>> blend.classes_.tolist(), blend.named_estimators_["tree"].classes_.tolist()
+    (['a', 'b'], ['a', 'b'])
+    """
+
+    _parameter_constraints: dict = {
+        "estimators": [list],
+        "weights": ["array-like", None],
+    }
+
+    def __init__(self, estimators, *, weights=None):
+        self.estimators = estimators
+        self.weights = weights
+
+    def get_params(self, deep=True):
+        """Parameters, with those of the members as ``<name>__<param>`` when ``deep``."""
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set parameters, ``<name>__<param>`` of a member included; returns self."""
+        self._set_params("estimators", **params)
+        return self
+
+    def _check_estimators(self):
+        names = [name for name, _ in self.estimators] if all(
+            isinstance(e, tuple) and len(e) == 2 for e in self.estimators) else None
+        if not self.estimators or names is None:
+            raise ValueError("estimators must be a non-empty list of (name, classifier) tuples; got "
+                             f"{self.estimators!r}")
+        self._validate_names(names)
+        for name, est in self.estimators:
+            if not hasattr(est, "predict_proba"):
+                raise ValueError(f"BlendClassifier averages probabilities: member {name!r} "
+                                 f"({type(est).__name__}) has no predict_proba")
+        if self.weights is not None and len(self.weights) != len(self.estimators):
+            raise ValueError(f"weights has {len(self.weights)} values for {len(self.estimators)} estimators")
+        return names
+
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y, **fit_params):
+        """Fit a clone of every member on all of ``X, y``.
+
+        Parameters
+        ----------
+        X : array-like
+        y : array-like of shape (n_samples,)
+        **fit_params
+            Passed to every member's ``fit``.
+
+        Returns
+        -------
+        self
+        """
+        if y is None:
+            raise ValueError("BlendClassifier requires y to be passed, but the target y is None.")
+        names = self._check_estimators()
+        self.estimators_ = [clone(est).fit(X, y, **fit_params) for _, est in self.estimators]
+        self.named_estimators_ = dict(zip(names, self.estimators_))
+        self.classes_ = np.asarray(self.estimators_[0].classes_)
+        for name, m in zip(names[1:], self.estimators_[1:]):
+            if not np.array_equal(np.asarray(m.classes_), self.classes_):
+                raise ValueError(f"member {name!r} learnt classes {np.asarray(m.classes_).tolist()}, the first "
+                                 f"member {self.classes_.tolist()}")
+        if hasattr(self.estimators_[0], "n_features_in_"):
+            self.n_features_in_ = self.estimators_[0].n_features_in_
+        return self
+
+    def predict_proba(self, X):
+        """The (weighted) mean of the members' probabilities.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
+        check_is_fitted(self)
+        return np.average([m.predict_proba(X) for m in self.estimators_], axis=0, weights=self.weights)
+
+    def predict(self, X):
+        """The class of largest mean probability.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+    def __sklearn_tags__(self):
+        from sklearn.utils import get_tags
+
+        tags = super().__sklearn_tags__()
+        try:
+            members = [get_tags(est).input_tags for _, est in self.estimators]
+        except (TypeError, ValueError, AttributeError):  # not (name, estimator) pairs: fit says so
+            return tags
+        if members:
+            # an input all members take: the first member's kinds, sparse or NaN only if all take it
+            tags.input_tags = members[0]
+            tags.input_tags.sparse = all(m.sparse for m in members)
+            tags.input_tags.allow_nan = all(m.allow_nan for m in members)
         return tags

@@ -58,6 +58,7 @@ ESTIMATOR_TYPES = (
     # meta-estimators: an ensemble of seeds, decision offsets tuned by cross-validation
     "sk1dcnn.model_selection.SeedEnsembleClassifier",
     "sk1dcnn.model_selection.TunedOffsetsClassifierCV",
+    "sk1dcnn.model_selection.BlendClassifier",
     # the network and its layers (sk1dcnn.nn.layers.LAYERS)
     "sk1dcnn.nn.network.Sequential",
     "sk1dcnn.nn.layers.Activation",
@@ -105,12 +106,17 @@ PREPROCESSING_TYPES = (
 #: ``numpy.random.Generator`` and its bit generator are trusted by skops.)
 STDLIB_TYPES = ("pathlib.PosixPath", "pathlib.WindowsPath")
 
+#: scikit-learn's own types that skops does not trust by default: the trees of a
+#: ``HistGradientBoostingClassifier``, which the ECG workflow blends with the network
+#: (``search.static_model``).
+SKLEARN_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
+
 #: The old paths of the types above (files saved with sk1dcnn 0.1, before the
 #: ``sk1dcnn.nn`` layout): aliases of the same classes, see :mod:`sk1dcnn._compat`.
 LEGACY_TYPES = tuple(old for new in ESTIMATOR_TYPES + PREPROCESSING_TYPES for old in legacy_names(new))
 
 #: Everything :func:`load` accepts on top of skops' defaults.
-TRUSTED_TYPES = tuple(sorted(ESTIMATOR_TYPES + PREPROCESSING_TYPES + STDLIB_TYPES + LEGACY_TYPES))
+TRUSTED_TYPES = tuple(sorted(ESTIMATOR_TYPES + PREPROCESSING_TYPES + STDLIB_TYPES + SKLEARN_TYPES + LEGACY_TYPES))
 
 
 def get_trusted_types():

@@ -18,13 +18,14 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sk1dcnn import CNN1DClassifier
-from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV, tune_offsets
+from sk1dcnn.model_selection import BlendClassifier, SeedEnsembleClassifier, TunedOffsetsClassifierCV, tune_offsets
 
 TINY = dict(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=3)
 
 
 @parametrize_with_checks([TunedOffsetsClassifierCV(LogisticRegression(), cv=3),
-                          SeedEnsembleClassifier(LogisticRegression(), n_estimators=2)])
+                          SeedEnsembleClassifier(LogisticRegression(), n_estimators=2),
+                          BlendClassifier([("lr", LogisticRegression()), ("knn", KNeighborsClassifier())])])
 def test_sklearn_compatible(estimator, check):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -235,3 +236,110 @@ def test_labels_that_are_not_classes_are_named():
 def test_meta_estimator_errors_are_named(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+
+
+# --------------------------------------------------------------------------- #
+# BlendClassifier
+# --------------------------------------------------------------------------- #
+def _blend_data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    y = np.where(X[:, 0] + 0.5 * rng.normal(size=120) > 0, "V", "N")
+    return X, y
+
+
+def test_blend_averages_members_fitted_on_the_labels_as_they_are():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.tree import DecisionTreeClassifier
+
+    from sk1dcnn.model_selection import BlendClassifier
+
+    X, y = _blend_data()
+    # a class_weight keyed by label fails on label-encoded y (VotingClassifier's way)
+    tree = DecisionTreeClassifier(max_depth=3, class_weight={"N": 1.0, "V": 3.0}, random_state=0)
+    blend = BlendClassifier([("lr", LogisticRegression()), ("tree", tree)], weights=[3, 1]).fit(X, y)
+    assert blend.classes_.tolist() == ["N", "V"] and blend.n_features_in_ == 4
+    lr, tr = blend.named_estimators_["lr"], blend.named_estimators_["tree"]
+    assert tr.classes_.tolist() == ["N", "V"] and blend.estimators_ == [lr, tr]
+    np.testing.assert_allclose(blend.predict_proba(X), 0.75 * lr.predict_proba(X) + 0.25 * tr.predict_proba(X))
+    np.testing.assert_array_equal(blend.predict(X), blend.classes_[np.argmax(blend.predict_proba(X), axis=1)])
+    assert blend.estimators[1][1] is tree and not hasattr(tree, "classes_")  # the members were cloned
+
+
+def test_blend_params_clone_pickle_and_grid_search():
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.tree import DecisionTreeClassifier
+
+    from sk1dcnn.model_selection import BlendClassifier
+
+    X, y = _blend_data()
+    blend = BlendClassifier([("lr", LogisticRegression()), ("tree", DecisionTreeClassifier(random_state=0))])
+    assert blend.get_params()["lr__C"] == 1.0
+    blend.set_params(lr__C=0.1, tree__max_depth=2)
+    assert dict(blend.estimators)["lr"].C == 0.1
+    assert clone(blend).get_params()["tree__max_depth"] == 2
+    gs = GridSearchCV(blend, {"lr__C": [0.01, 1.0]}, cv=3).fit(X, y)
+    assert gs.best_params_["lr__C"] in (0.01, 1.0)
+    back = pickle.loads(pickle.dumps(blend.fit(X, y)))
+    np.testing.assert_array_equal(back.predict_proba(X), blend.predict_proba(X))
+
+
+@pytest.mark.parametrize("estimators, weights, message", [
+    ([], None, "estimators must be a non-empty list of (name, classifier) tuples; got []"),
+    ([("a", "lr")], None, "BlendClassifier averages probabilities: member 'a' (str) has no predict_proba"),
+    ([("a", None), ("b", None)], [1.0], "weights has 1 values for 2 estimators"),
+])
+def test_blend_errors(estimators, weights, message):
+    from sklearn.linear_model import LogisticRegression
+
+    from sk1dcnn.model_selection import BlendClassifier
+
+    X, y = _blend_data()
+    estimators = [(n, LogisticRegression() if e is None else e) for n, e in estimators]
+    with pytest.raises(ValueError, match=re.escape(message)):
+        BlendClassifier(estimators, weights=weights).fit(X, y)
+
+
+def test_blend_refuses_members_that_learnt_different_classes():
+    from sklearn.base import BaseEstimator, ClassifierMixin
+    from sklearn.linear_model import LogisticRegression
+
+    from sk1dcnn.model_selection import BlendClassifier
+
+    class Lowercase(ClassifierMixin, BaseEstimator):  # learns the labels in lower case
+        def fit(self, X, y):
+            self.classes_ = np.unique(np.char.lower(np.asarray(y, dtype=str)))
+            return self
+
+        def predict_proba(self, X):
+            return np.full((len(X), len(self.classes_)), 1.0 / len(self.classes_))
+
+    X, y = _blend_data()
+    with pytest.raises(ValueError, match=re.escape("member 'low' learnt classes ['n', 'v'], the first member "
+                                                   "['N', 'V']")):
+        BlendClassifier([("lr", LogisticRegression()), ("low", Lowercase())]).fit(X, y)
+
+
+def test_fixed_classes_keep_offset_zero():
+    """fixed_classes: those offsets stay 0 while the others are tuned (and the class must exist)."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 3))
+    y = np.array(["N", "S", "V"])[np.digitize(X[:, 0] + 0.8 * rng.normal(size=600), [0.9, 1.6])]
+    base = LogisticRegression(class_weight="balanced")
+    free = TunedOffsetsClassifierCV(base, scoring="accuracy", cv=3, reference_class="N").fit(X, y)
+    assert np.count_nonzero(free.offsets_) >= 1  # balanced weights overcall S and V: accuracy moves them
+    held = TunedOffsetsClassifierCV(base, scoring="accuracy", cv=3, reference_class="N",
+                                    fixed_classes=["S"]).fit(X, y)
+    assert held.offsets_[list(held.classes_).index("S")] == 0.0
+    assert held.best_score_ <= free.best_score_ + 1e-12
+    with pytest.raises(ValueError, match=re.escape("fixed_classes ['Q'] are not classes of y; classes: "
+                                                   "['N', 'S', 'V'].")):
+        TunedOffsetsClassifierCV(base, cv=3, fixed_classes=["Q"]).fit(X, y)
+    p = np.full((4, 3), 1 / 3)
+    off, _ = tune_offsets(np.array(["N", "S", "V", "V"]), p, np.array(["N", "S", "V"]),
+                          accuracy_score, [-1.0, 1.0], reference=0, fixed=(2,))
+    assert off[0] == 0.0 and off[2] == 0.0

@@ -16,6 +16,7 @@ import pytest
 skops_io = pytest.importorskip("skops.io")
 
 from sklearn.base import clone  # noqa: E402
+from sklearn.ensemble import HistGradientBoostingClassifier  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from sk1dcnn import CNN1DClassifier, CNN1DRegressor  # noqa: E402
@@ -25,6 +26,7 @@ from sk1dcnn.nn.layers import LAYERS  # noqa: E402
 from sk1dcnn.persistence import (  # noqa: E402
     ESTIMATOR_TYPES,
     PREPROCESSING_TYPES,
+    SKLEARN_TYPES,
     STDLIB_TYPES,
     TRUSTED_TYPES,
     UntrustedTypesError,
@@ -40,7 +42,7 @@ from sk1dcnn.preprocessing import (  # noqa: E402
     Resampler,
     SeriesStandardScaler,
 )
-from sk1dcnn.model_selection import SeedEnsembleClassifier, TunedOffsetsClassifierCV  # noqa: E402
+from sk1dcnn.model_selection import BlendClassifier, SeedEnsembleClassifier, TunedOffsetsClassifierCV  # noqa: E402
 from sk1dcnn.presets import inception_time, sample_level  # noqa: E402
 
 TINY = dict(filters=(3,), kernel_size=3, hidden_layer_sizes=(4,), max_iter=2, random_state=0)
@@ -73,6 +75,10 @@ def _fitted_variants(tmp_path):
             **TINY, early_stopping=True, checkpoint_path=pathlib.Path(tmp_path) / "r.ckpt",
         ).fit(X3, RNG.normal(size=24))
         out["regressor_2d_target"] = CNN1DRegressor(**TINY).fit(X3[:, 0], RNG.normal(size=(24, 2)))
+        # the ECG workflow's blend (search.static_model): networks + gradient boosting, 2-D beats
+        out["blend_gradient_boosting_2d"] = BlendClassifier(
+            [("cnn", CNN1DClassifier(**TINY, n_static_features=3)),
+             ("gbt", HistGradientBoostingClassifier(max_iter=3, early_stopping=False))]).fit(X3[:, 0], YS)
         for block in ("conv", "res", "rese"):
             out[f"preset_{block}"] = CNN1DClassifier(
                 architecture=sample_level(n_blocks=2, filters=2, block=block, se_ratio=1),
@@ -101,7 +107,7 @@ def test_trusted_types_are_exactly_what_fitted_estimators_hold(variants):
     for name, est in variants.items():
         found |= set(skops_io.get_untrusted_types(data=skops_io.dumps(est)))
     path_type = f"pathlib.{type(pathlib.Path()).__name__}"
-    assert found == set(ESTIMATOR_TYPES) | {path_type}
+    assert found == set(ESTIMATOR_TYPES) | {path_type} | set(SKLEARN_TYPES)
     assert path_type in STDLIB_TYPES
     # every engine layer and block class is covered (and none is a stale name)
     engine = ({f"sk1dcnn.nn.layers.{n}" for n in LAYERS} | {f"sk1dcnn.nn.blocks.{n}" for n in BLOCKS}
@@ -128,7 +134,7 @@ def test_preprocessing_types_are_exactly_the_pipeline_transformers():
 @pytest.mark.parametrize("how", ["pickle", "joblib", "skops"])
 def test_round_trip_gives_identical_predictions(variants, how, tmp_path):
     for name, est in variants.items():
-        X = X3[:, 0] if name == "regressor_2d_target" else X3
+        X = X3[:, 0] if name.endswith("_2d_target") or name.endswith("_2d") else X3
         path = tmp_path / f"{name}.{how}"
         if how == "pickle":
             path.write_bytes(pickle.dumps(est))

@@ -3,6 +3,8 @@ no patient between training and test, the RR features pass the preprocessing unt
 figures are aggregated over seeds and records as the papers do. No protocol is run here (they take
 tens of minutes); ``python -m pipelines ecg --dataset mitdb:de_chazal`` runs one."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -317,3 +319,89 @@ def test_class_weighted_scoring_counts_each_kept_n_beat_as_five(name):
         assert weighted == pytest.approx(unweighted, rel=1e-12)
     else:
         assert weighted != pytest.approx(unweighted, rel=1e-3)
+
+
+def _blend_cfg(**search):
+    # class weights by label: the members must see y as it is (a label-encoding blend broke them)
+    return load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {
+        "data": {"name": "mitdb:inter_patient", "template_features": True},
+        "search": {"static_model": "gradient_boosting", "ensemble": 2, "tune_offsets": "f1_nsv", **search},
+        "model": {"max_iter": 2, "class_weight": {"N": 1, "S": 4, "V": 2}}}})
+
+
+def test_static_model_reads_the_static_columns_only():
+    from pipelines.ecg import static_feature_model
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 13))
+    y = np.where(X[:, -2] > 0, "V", "N")  # the class is in a static column
+    m = static_feature_model("gradient_boosting", 10, 3, random_state=0).fit(X, y)
+    X2 = X.copy()
+    X2[:, :10] = rng.normal(size=(120, 10))  # other signal columns: the same probabilities
+    np.testing.assert_array_equal(m.predict_proba(X2), m.predict_proba(X))
+    assert m.score(X, y) == 1.0
+    with pytest.raises(ValueError, match="unknown static model 'forest'; allowed: gradient_boosting"):
+        static_feature_model("forest", 10, 3)
+
+
+def test_refit_blends_the_networks_with_the_static_model_and_saves(tmp_path):
+    """search.static_model: the seed reaches the networks, the relevance and epochs read the first
+    network, and the blend round-trips through skops as ecg-monitor loads it."""
+    import warnings
+
+    from sk1dcnn.model_selection import BlendClassifier
+
+    from pipelines._fitting import cnn_step, first_pipeline, fit_clone
+    from pipelines.ecg import build_pipeline, load_data, refit_model
+    from sk1dcnn.persistence import dump, load
+
+    cfg = _blend_cfg()
+    data = load_data(cfg["data"])
+    proto = refit_model(build_pipeline(cfg, data), cfg["search"], data)
+    assert isinstance(proto.estimator, BlendClassifier)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = fit_clone(proto, data.X_train, data.y_train, seed=7, X_predict=data.X_test,
+                        fit_params={"groups": data.groups_train})
+    blend = fit.model.estimator_
+    nets = blend.named_estimators_["cnn"].estimators_
+    assert [n.named_steps["cnn"].random_state for n in nets] == [7, 1007]
+    assert first_pipeline(fit.model) is nets[0] and cnn_step(fit.model).n_iter_ == 2
+    # soft voting: the mean of the networks' mean and the static model's probabilities
+    p = (blend.named_estimators_["cnn"].predict_proba(data.X_test[:50])
+         + blend.named_estimators_["static"].predict_proba(data.X_test[:50])) / 2
+    np.testing.assert_allclose(blend.predict_proba(data.X_test[:50]), p, rtol=1e-10)
+    dump({"pipeline": fit.model}, tmp_path / "m.skops")
+    back = load(tmp_path / "m.skops")["pipeline"]
+    np.testing.assert_array_equal(back.predict(data.X_test), fit.model.predict(data.X_test))
+
+
+@pytest.mark.parametrize("over, message", [
+    (dict(static_model="forest"), "ecg.search.static_model: unknown static model 'forest'"),
+    (dict(), "ecg.search.static_model: gradient_boosting learns from the static columns, and "
+             "mitdb:inter_patient has none"),
+])
+def test_static_model_config_errors(over, message):
+    data = {"name": "mitdb:inter_patient"}
+    if over:
+        data["template_features"] = True
+    else:
+        data["rr_features"] = False
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {
+            "data": data, "search": {"static_model": "gradient_boosting", **over}}})
+    with pytest.raises(ConfigError, match=re.escape(
+            "ecg.search.static_model: is for the inter-patient refit, not mitdb:patient_specific")):
+        load_config(DEFAULT_CONFIG, quick=True, overrides={"ecg": {
+            "data": {"name": "mitdb:patient_specific", "train_minutes": 2.5},
+            "search": {"static_model": "gradient_boosting"}}})
+
+
+def test_single_record_classes_counted_by_hand():
+    from pipelines.ecg import single_record_classes
+
+    y = np.array(["N"] * 10 + ["F"] * 4 + ["S"] * 4)
+    g = np.array(["a"] * 5 + ["b"] * 5 + ["a", "a", "a", "b"] + ["a", "a", "b", "b"])
+    assert single_record_classes(y, g) == {"F": "a"}            # 3 of 4 F beats in one record
+    assert single_record_classes(y, g, share=0.8) == {}
+    assert single_record_classes(y, g, share=0.5) == {"N": "a", "F": "a", "S": "a"}
