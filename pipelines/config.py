@@ -85,12 +85,15 @@ ECG_DEFAULTS = {
     # chosen candidate (sk1dcnn.model_selection.TunedOffsetsClassifierCV): false, true (the
     # search's scoring) or a scoring name; ensemble: networks averaged in each refit model;
     # static_model: null, or gradient_boosting: a HistGradientBoostingClassifier on the static
-    # columns (RR, template features) whose probabilities are averaged with the network's.
+    # columns (RR, template features) whose probabilities are averaged with the network's;
+    # fixed_offset_share: a class with this share or more of its training beats in one record
+    # keeps offset 0 (null: every class but the reference is tuned).
     # mitdb:patient_specific only: how a grid of several candidates is chosen (see
     # VALIDATIONS) and the inner training minutes of inner_minutes (null: half of
     # data.train_minutes)
     "search": {"scoring": "auto", "backend": "local", "scheduler": None, "tune_offsets": False,
-               "ensemble": 1, "validation": "cv", "inner_train_minutes": None, "static_model": None},
+               "ensemble": 1, "validation": "cv", "inner_train_minutes": None, "static_model": None,
+               "fixed_offset_share": 0.75},
     "seeds": None,
     "model_file": "mlartifacts/ecg_model_{dataset}.skops",
     "log_model": True,
@@ -139,15 +142,15 @@ _ECG_KEYS = ("data", "preprocessing", "model", "search", "random_state", "seeds"
              "log_model", "datasets", "quick")
 _ECG_REQUIRED = ("data", "model", "search", "random_state")
 _ECG_SEARCH_KEYS = ("grid", "cv", "scoring", "n_jobs", "backend", "scheduler", "tune_offsets", "ensemble",
-                    "validation", "inner_train_minutes", "static_model")
+                    "validation", "inner_train_minutes", "static_model", "fixed_offset_share")
 _ECG_DATA_KEYS = ("name",) + tuple(ECG_DEFAULTS["data"])
 #: What a ``datasets.<name>`` section and ``quick:`` may change.
 _ECG_SECTION_KEYS = {"data": _ECG_DATA_KEYS[1:], "preprocessing": None, "model": None,
                      "search": ("grid", "cv", "scoring", "tune_offsets", "ensemble", "validation",
-                                "inner_train_minutes", "static_model")}
+                                "inner_train_minutes", "static_model", "fixed_offset_share")}
 _ECG_QUICK_KEYS = {"data": _ECG_DATA_KEYS, "preprocessing": None, "model": None,
                    "search": ("grid", "cv", "scoring", "n_jobs", "tune_offsets", "ensemble", "validation",
-                              "inner_train_minutes", "static_model"),
+                              "inner_train_minutes", "static_model", "fixed_offset_share"),
                    "random_state": None,
                    "seeds": None, "model_file": None, "log_model": None}
 _AUDIO_KEYS = tuple(AUDIO_DEFAULTS)
@@ -650,6 +653,11 @@ def _validate_ecg(source, cfg, check_paths=True):
         _fail(source, "ecg.search.ensemble", f"must be an integer >= 1 (networks averaged per model), "
               f"got {search['ensemble']!r}")
     _validate_inner(source, search, cfg["data"])
+    share = search["fixed_offset_share"]
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float))
+                              or not 0.5 < share <= 1):
+        _fail(source, "ecg.search.fixed_offset_share", f"must be a share in (0.5, 1] or null, got {share!r}",
+              "null (tune every class), or e.g. 0.75")
     sm = search["static_model"]
     if sm is not None:
         ds = cfg["data"]

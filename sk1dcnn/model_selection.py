@@ -218,7 +218,7 @@ default="balanced_accuracy"
         "cv": ["cv_object"],
         "offset_grid": ["array-like", None],
         "reference_class": [None, str, numbers.Real, bool],
-        "fixed_classes": ["array-like", None],
+        "fixed_classes": ["array-like", str, None],
         "refit": ["boolean"],
         "n_jobs": [numbers.Integral, None],
     }
@@ -623,8 +623,12 @@ class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
             if not hasattr(est, "predict_proba"):
                 raise ValueError(f"BlendClassifier averages probabilities: member {name!r} "
                                  f"({type(est).__name__}) has no predict_proba")
-        if self.weights is not None and len(self.weights) != len(self.estimators):
-            raise ValueError(f"weights has {len(self.weights)} values for {len(self.estimators)} estimators")
+        if self.weights is not None:
+            w = np.asarray(self.weights, dtype=float)
+            if w.shape != (len(self.estimators),):
+                raise ValueError(f"weights has {w.size} values for {len(self.estimators)} estimators")
+            if not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+                raise ValueError(f"weights must be finite, >= 0 and not all 0; got {list(self.weights)}")
         return names
 
     @_fit_context(prefer_skip_nested_validation=False)
@@ -636,7 +640,9 @@ class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
         X : array-like
         y : array-like of shape (n_samples,)
         **fit_params
-            Passed to every member's ``fit``.
+            Passed to every member's ``fit`` (so each member must accept them:
+            a ``Pipeline`` member takes ``<step>__sample_weight``, not
+            ``sample_weight``).
 
         Returns
         -------

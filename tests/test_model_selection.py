@@ -292,6 +292,8 @@ def test_blend_params_clone_pickle_and_grid_search():
     ([], None, "estimators must be a non-empty list of (name, classifier) tuples; got []"),
     ([("a", "lr")], None, "BlendClassifier averages probabilities: member 'a' (str) has no predict_proba"),
     ([("a", None), ("b", None)], [1.0], "weights has 1 values for 2 estimators"),
+    ([("a", None), ("b", None)], [1.0, -1.0], "weights must be finite, >= 0 and not all 0; got [1.0, -1.0]"),
+    ([("a", None), ("b", None)], [0, 0], "weights must be finite, >= 0 and not all 0; got [0, 0]"),
 ])
 def test_blend_errors(estimators, weights, message):
     from sklearn.linear_model import LogisticRegression

@@ -405,3 +405,21 @@ def test_single_record_classes_counted_by_hand():
     assert single_record_classes(y, g) == {"F": "a"}            # 3 of 4 F beats in one record
     assert single_record_classes(y, g, share=0.8) == {}
     assert single_record_classes(y, g, share=0.5) == {"N": "a", "F": "a", "S": "a"}
+
+
+def test_refit_fixes_the_offset_of_a_class_that_lives_in_one_record():
+    """search.fixed_offset_share: S all in one training record -> its offset is not tuned; null tunes it."""
+    from pipelines.ecg import build_pipeline, load_data, offsets_line, refit_model
+
+    cfg = _blend_cfg()
+    data = load_data(cfg["data"])
+    data.groups_train = np.where(data.y_train == "S", "209", data.groups_train)
+    assert refit_model(build_pipeline(cfg, data), cfg["search"], data).fixed_classes == ["S"]
+    cfg["search"]["fixed_offset_share"] = None
+    assert refit_model(build_pipeline(cfg, data), cfg["search"], data).fixed_classes is None
+    line = offsets_line([{"seed": 0, "offset_N": 0.0, "offset_S": 0.0, "offset_V": -0.4, "fixed_classes": "S",
+                          "oof_score_without_offsets": 0.5, "oof_score_with_offsets": 0.6}], "f1_nsv")
+    assert "S fixed at 0 too" in line and "seed 0: S +0.0, V -0.4 (out-of-fold f1_nsv 0.500 -> 0.600)" in line
+    with pytest.raises(ConfigError, match=re.escape("ecg.search.fixed_offset_share: must be a share in (0.5, 1] "
+                                                    "or null, got 0.3")):
+        _blend_cfg(fixed_offset_share=0.3)
