@@ -67,9 +67,15 @@ def _folds(name):
     return cfg, data, folds
 
 
-def _cached(path):
-    z = np.load(path, allow_pickle=False)
-    return z["y"], z["groups"], z["classes"], z["proba"]
+def _cached(path, compute):
+    """``(y, groups, classes, proba)`` from ``path``, or from ``compute()`` then saved there."""
+    if path.exists():
+        z = np.load(path, allow_pickle=False)
+        return z["y"], z["groups"], z["classes"], z["proba"]
+    CACHE.mkdir(exist_ok=True)
+    y, g, classes, proba = compute()
+    np.savez(path, y=y, groups=g, classes=classes, proba=proba)
+    return y, g, classes, proba
 
 
 def _oof(folds, y, models):
@@ -87,45 +93,42 @@ def oof_proba(name, seed):
     training fold (per record, as the workflow does); the held-out fold keeps all its
     beats, so that the scores see DS1's real class frequencies.
     """
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{name}_seed{seed}.npz"
-    if path.exists():
-        return _cached(path)
-    from joblib import Parallel, delayed
+    def compute():
+        from joblib import Parallel, delayed
 
-    from pipelines._fitting import fit_clone
-    from pipelines.ecg import build_pipeline
+        from pipelines._fitting import fit_clone
+        from pipelines.ecg import build_pipeline
 
-    cfg, data, folds = _folds(name)
-    X, y, g = data.X_train, data.y_train, data.groups_train
-    pipe = build_pipeline(cfg, data)
-    t0 = time.perf_counter()
-    fits = Parallel(n_jobs=2)(delayed(fit_clone)(pipe, X[tr], y[tr], seed=seed, X_predict=None) for tr, _ in folds)
-    classes, proba = _oof(folds, y, [(f.model.classes_, f.model.predict_proba(X[te])) for (_, te), f in zip(folds, fits)])
-    np.savez(path, y=y, groups=g, classes=classes, proba=proba)
-    print(f"  {name} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
-    return y, g, classes, proba
+        cfg, data, folds = _folds(name)
+        X, y, g = data.X_train, data.y_train, data.groups_train
+        pipe = build_pipeline(cfg, data)
+        t0 = time.perf_counter()
+        fits = Parallel(n_jobs=2)(delayed(fit_clone)(pipe, X[tr], y[tr], seed=seed, X_predict=None)
+                                  for tr, _ in folds)
+        out = _oof(folds, y, [(f.model.classes_, f.model.predict_proba(X[te])) for (_, te), f in zip(folds, fits)])
+        print(f"  {name} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+        return (y, g, *out)
+
+    return _cached(CACHE / f"{name}_seed{seed}.npz", compute)
 
 
 def static_oof_proba(name, static_model):
     """Out-of-fold probabilities, on the same folds, of the workflow's model of the candidate's
     static columns alone (:func:`pipelines.ecg.static_feature_model`; cached)."""
-    CACHE.mkdir(exist_ok=True)
-    path = CACHE / f"{name}_{static_model}.npz"
-    if path.exists():
-        return _cached(path)
-    from pipelines.ecg import static_feature_model
+    def compute():
+        from pipelines.ecg import static_feature_model
 
-    cfg, data, folds = _folds(name)
-    X, y, g = data.X_train, data.y_train, data.groups_train
-    k = int(data.info["n_static_features"])
-    models = []
-    for tr, te in folds:
-        m = static_feature_model(static_model, X.shape[1] - k, k, random_state=cfg["random_state"]).fit(X[tr], y[tr])
-        models.append((m.classes_, m.predict_proba(X[te])))
-    classes, proba = _oof(folds, y, models)
-    np.savez(path, y=y, groups=g, classes=classes, proba=proba)
-    return y, g, classes, proba
+        cfg, data, folds = _folds(name)
+        X, y, g = data.X_train, data.y_train, data.groups_train
+        k = int(data.info["n_static_features"])
+        models = []
+        for tr, te in folds:
+            m = static_feature_model(static_model, X.shape[1] - k, k, random_state=cfg["random_state"])
+            m.fit(X[tr], y[tr])
+            models.append((m.classes_, m.predict_proba(X[te])))
+        return (y, g, *_oof(folds, y, models))
+
+    return _cached(CACHE / f"{name}_{static_model}.npz", compute)
 
 
 def scores(y, classes, proba, tune=None, fixed=()):

@@ -414,7 +414,35 @@ def _fit_member(estimator, seed_param, seed, X, y, fit_params):
     return model.fit(X, y, **fit_params)
 
 
-class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+class _SoftVotingMixin:
+    """What the ensembles that average their members' probabilities (soft voting) share."""
+
+    def _adopt_members(self, names):
+        """``classes_`` and ``n_features_in_`` of the fitted ``estimators_``, which must agree on the classes."""
+        self.classes_ = np.asarray(self.estimators_[0].classes_)
+        for name, m in zip(names[1:], self.estimators_[1:]):
+            if not np.array_equal(np.asarray(m.classes_), self.classes_):
+                raise ValueError(f"{name} learnt classes {np.asarray(m.classes_).tolist()}, the first "
+                                 f"member {self.classes_.tolist()}")
+        if hasattr(self.estimators_[0], "n_features_in_"):
+            self.n_features_in_ = self.estimators_[0].n_features_in_
+
+    def predict(self, X):
+        """The class of largest mean probability.
+
+        Parameters
+        ----------
+        X : array-like
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        check_is_fitted(self)
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class SeedEnsembleClassifier(_SoftVotingMixin, MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
     """The same classifier trained from ``n_estimators`` seeds, its probabilities averaged.
 
     Neural networks trained from different initialisations disagree most where
@@ -510,12 +538,7 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         self.estimators_ = Parallel(n_jobs=self.n_jobs)(
             delayed(_fit_member)(self.estimator, self.seed_param, int(seed) + i * self.seed_stride, X, y, fit_params)
             for i in range(self.n_estimators))
-        self.classes_ = np.asarray(self.estimators_[0].classes_)
-        for m in self.estimators_[1:]:
-            if not np.array_equal(np.asarray(m.classes_), self.classes_):  # pragma: no cover - same y
-                raise ValueError("the members learnt different classes_")
-        if hasattr(self.estimators_[0], "n_features_in_"):
-            self.n_features_in_ = self.estimators_[0].n_features_in_
+        self._adopt_members([f"member {i}" for i in range(self.n_estimators)])
         return self
 
     def predict_proba(self, X):
@@ -532,20 +555,6 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         check_is_fitted(self)
         return np.mean([m.predict_proba(X) for m in self.estimators_], axis=0)
 
-    def predict(self, X):
-        """The class of largest mean probability.
-
-        Parameters
-        ----------
-        X : array-like
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         from sklearn.utils import get_tags
@@ -554,7 +563,7 @@ class SeedEnsembleClassifier(MetaEstimatorMixin, ClassifierMixin, BaseEstimator)
         return tags
 
 
-class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
+class BlendClassifier(_SoftVotingMixin, MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
     """Several different classifiers, their probabilities averaged (soft voting) on the labels of ``y``.
 
     Like scikit-learn's ``VotingClassifier(voting="soft")``, but the members are
@@ -653,13 +662,7 @@ class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
         names = self._check_estimators()
         self.estimators_ = [clone(est).fit(X, y, **fit_params) for _, est in self.estimators]
         self.named_estimators_ = dict(zip(names, self.estimators_))
-        self.classes_ = np.asarray(self.estimators_[0].classes_)
-        for name, m in zip(names[1:], self.estimators_[1:]):
-            if not np.array_equal(np.asarray(m.classes_), self.classes_):
-                raise ValueError(f"member {name!r} learnt classes {np.asarray(m.classes_).tolist()}, the first "
-                                 f"member {self.classes_.tolist()}")
-        if hasattr(self.estimators_[0], "n_features_in_"):
-            self.n_features_in_ = self.estimators_[0].n_features_in_
+        self._adopt_members([f"member {name!r}" for name in names])
         return self
 
     def predict_proba(self, X):
@@ -675,20 +678,6 @@ class BlendClassifier(MetaEstimatorMixin, ClassifierMixin, _BaseComposition):
         """
         check_is_fitted(self)
         return np.average([m.predict_proba(X) for m in self.estimators_], axis=0, weights=self.weights)
-
-    def predict(self, X):
-        """The class of largest mean probability.
-
-        Parameters
-        ----------
-        X : array-like
-
-        Returns
-        -------
-        ndarray of shape (n_samples,)
-        """
-        check_is_fitted(self)
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
 
     def __sklearn_tags__(self):
         from sklearn.utils import get_tags
