@@ -163,10 +163,10 @@ def main(argv=None):
                     help="also score this model of the static columns (gradient_boosting) alone, and its "
                          "probabilities averaged with the networks' (the workflow's search.static_model)")
     args = ap.parse_args(argv)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    print("candidate | networks | offsets tuned by | f1_sv | S Se | S +P | V Se | V +P | N Se | offsets")
     from pipelines.ecg import single_record_classes
 
+    seeds = [int(s) for s in args.seeds.split(",")]
+    print("candidate | networks | offsets tuned by | f1_sv | S Se | S +P | V Se | V +P | N Se | offsets")
     for name in args.candidates.split(","):
         runs = [oof_proba(name, s) for s in seeds]
         y, groups, classes, _ = runs[0]

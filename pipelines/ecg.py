@@ -1447,8 +1447,8 @@ def offsets_line(offsets, scoring):
         rows.append(f"seed {o['seed']}: {offs} (out-of-fold {scoring} {o['oof_score_without_offsets']:.3f} -> "
                     f"{o['oof_score_with_offsets']:.3f})")
     fixed = offsets[0].get("fixed_classes", "") if offsets else ""
-    also = (f"; {fixed} fixed at 0 too: three quarters or more of its training beats come from one record, so "
-            "out-of-fold predictions cannot tell how its offset carries to other patients") if fixed else ""
+    also = (f"; {fixed} fixed at 0 too: search.fixed_offset_share or more of its training beats come from one "
+            "record, so out-of-fold predictions cannot tell how its offset carries to other patients") if fixed else ""
     return ("  decision offsets on log-probabilities, tuned on out-of-fold predictions of the training records "
             f"(N fixed at 0{also}):\n    " + "\n    ".join(rows))
 
